@@ -1,0 +1,27 @@
+"""The daily `detection_date` partitions shared by bronze, silver and gold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from dagster import BackfillPolicy, DailyPartitionsDefinition
+
+PARTITION_COLUMN = "detection_date"
+START_DATE_ENV = "FRAUD_LAKEHOUSE_START_DATE"
+DEFAULT_START_DATE = dt.date(2025, 1, 1)
+
+
+def partitions_start_date() -> dt.date:
+    text = os.environ.get(START_DATE_ENV)
+    if not text:
+        return DEFAULT_START_DATE
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{START_DATE_ENV} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+detection_date_partitions = DailyPartitionsDefinition(start_date=partitions_start_date().isoformat(), end_offset=1)
+# A date-range backfill runs as one Spark run over the whole window.
+spark_backfill_policy = BackfillPolicy.single_run()

@@ -1,0 +1,194 @@
+"""Delta Lake IO manager for Spark DataFrames, partition aware.
+
+Tables live at ``{lake_root}/{layer}/{table}`` (the asset key). Daily
+partitioned assets are written with ``replaceWhere`` over the run's
+partition time window: one day, or a whole range in a single-run backfill,
+and re-running a window replaces exactly that window. The first write
+creates the table; unpartitioned assets are overwritten whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+)
+from pydantic import Field
+from pyspark.sql import DataFrame, SparkSession
+
+from fraud_lakehouse.partitions import PARTITION_COLUMN
+from fraud_lakehouse.resources.lake import default_lake_root, ensure_writable, is_s3, table_uri
+from fraud_lakehouse.resources.spark import SparkEngine
+
+T = TypeVar("T")
+
+# Messages of the exceptions that mean "another writer committed first":
+# delta-spark's ConcurrentModificationException family and Sail's commit error.
+COMMIT_CONFLICT_MARKERS = (
+    "Failed to commit transaction",
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DELTA_CONCURRENT",
+)
+PREVIEW_ROWS = 5
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return any(marker in text for marker in COMMIT_CONFLICT_MARKERS)
+
+
+def retry_commit_conflicts(
+    action: Callable[[], T], attempts: int = 6, base_delay: float = 0.5, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Run ``action``, retrying Delta commit conflicts with jittered exponential backoff."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as error:
+            if attempt == attempts or not is_commit_conflict(error):
+                raise
+            sleep(base_delay * 2 ** (attempt - 1) * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def window_predicate(start: dt.date, end: dt.date, column: str = PARTITION_COLUMN) -> str:
+    """SQL predicate of the half-open date window [start, end)."""
+    return f"{column} >= DATE'{start.isoformat()}' AND {column} < DATE'{end.isoformat()}'"
+
+
+def delta_table_exists(uri: str) -> bool:
+    """Whether a Delta table exists at ``uri`` (local or S3), asked of delta-rs."""
+    from deltalake import DeltaTable
+
+    return DeltaTable.is_deltatable(uri)
+
+
+def delta_version(uri: str) -> int | None:
+    """The table's latest version, read from its log by delta-rs (works for every writer)."""
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable(uri).version()
+    except Exception:  # metadata is best effort: a missing version must not fail a written table
+        return None
+
+
+def _column_schema(df: DataFrame) -> TableSchema:
+    return TableSchema(columns=[TableColumn(name=f.name, type=f.dataType.simpleString()) for f in df.schema.fields])
+
+
+def _preview(df: DataFrame) -> MetadataValue:
+    rows = df.limit(PREVIEW_ROWS).collect()
+    records = [TableRecord({k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in row.asDict().items()}) for row in rows]
+    return MetadataValue.table(records=records, schema=_column_schema(df))
+
+
+class DeltaLakeIOManager(ConfigurableIOManager):
+    """Stores Spark DataFrames as Delta tables under the lake root."""
+
+    spark: SparkEngine
+    lake_root: str = Field(default_factory=default_lake_root, description="local folder or s3://bucket/prefix")
+
+    def _uri(self, asset_key_path: list[str]) -> str:
+        *layers, table = asset_key_path
+        return table_uri(self.lake_root, "/".join(layers) or "default", table)
+
+    def handle_output(self, context: OutputContext, obj: DataFrame) -> None:
+        if obj is None:
+            return
+        uri = self._uri(context.asset_key.path)
+        ensure_writable(self.lake_root)
+        spark = self.spark.spark_session
+        window = context.asset_partitions_time_window if context.has_asset_partitions else None
+        if window is not None:
+            start, end = window.start.date(), window.end.date()
+            predicate = window_predicate(start, end)
+            # Sail does not check that written rows satisfy replaceWhere; keeping
+            # only the window's rows makes every engine replace exactly the window.
+            frame = obj.where(predicate)
+
+            def write() -> None:
+                writer = frame.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN)
+                if delta_table_exists(uri):
+                    writer = writer.option("replaceWhere", predicate)
+                writer.save(uri)
+        else:
+
+            def write() -> None:
+                obj.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
+
+        try:
+            retry_commit_conflicts(write)
+        except Exception as error:
+            raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
+        metadata = self._metadata(spark, uri, window)
+        per_day = metadata.pop("_rows_per_day", None)
+        context.add_output_metadata(metadata)
+        if per_day is not None and len(context.asset_partition_keys) > 1:
+            # A single-run backfill materializes every day of the window: give
+            # each day's materialization its own row count.
+            for partition_key in context.asset_partition_keys:
+                context.step_context.add_asset_metadata(
+                    {"dagster/partition_row_count": per_day.get(partition_key, 0)},
+                    asset_key=context.asset_key,
+                    partition_key=partition_key,
+                )
+
+    def _metadata(self, spark: SparkSession, uri: str, window: Any) -> dict[str, Any]:
+        table = spark.read.format("delta").load(uri)
+        metadata: dict[str, Any] = {}
+        if window is not None:
+            written = table.where(window_predicate(window.start.date(), window.end.date()))
+            per_day = sorted(
+                (row[PARTITION_COLUMN], row["count"]) for row in written.groupBy(PARTITION_COLUMN).count().collect()
+            )
+            window_rows = sum(count for _, count in per_day)
+            metadata["partition_row_counts"] = MetadataValue.table(
+                records=[TableRecord({PARTITION_COLUMN: day.isoformat(), "rows": count}) for day, count in per_day],
+                schema=TableSchema(columns=[TableColumn(PARTITION_COLUMN, "date"), TableColumn("rows", "bigint")]),
+            )
+            metadata["window"] = f"[{window.start.date()}, {window.end.date()})"
+            metadata["_rows_per_day"] = {day.isoformat(): count for day, count in per_day}
+            preview_source = written
+        else:
+            window_rows = None
+            preview_source = table
+        # Dagster's standard table metadata keys (TableMetadataSet / UriMetadataSet).
+        metadata["dagster/column_schema"] = _column_schema(table)
+        metadata["dagster/row_count"] = table.count()
+        if window_rows is not None:
+            metadata["dagster/partition_row_count"] = window_rows
+        metadata["dagster/table_name"] = uri
+        metadata["dagster/uri"] = uri
+        metadata["dagster/storage_kind"] = "s3" if is_s3(uri) else "local"
+        version = delta_version(uri)
+        if version is not None:
+            metadata["delta_version"] = version
+        metadata["preview"] = _preview(preview_source)
+        return metadata
+
+    def load_input(self, context: InputContext) -> DataFrame:
+        upstream_key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
+        uri = self._uri(upstream_key.path)
+        table = self.spark.spark_session.read.format("delta").load(uri)
+        if context.has_asset_partitions:
+            window = context.asset_partitions_time_window
+            return table.where(window_predicate(window.start.date(), window.end.date()))
+        return table

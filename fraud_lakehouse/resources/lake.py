@@ -1,0 +1,51 @@
+"""Where the lake lives: a local folder or ``s3://bucket/prefix``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+LAKE_ROOT_ENV = "FRAUD_LAKEHOUSE_LAKE_ROOT"
+
+
+class LakeRootError(RuntimeError):
+    pass
+
+
+# Local state (Dagster instance and lake) lives in this folder of DAGSTER_HOME.
+LOCAL_STATE_DIR = ".lakehouse"
+
+
+def default_lake_root() -> str:
+    """``$FRAUD_LAKEHOUSE_LAKE_ROOT``, else ``.lakehouse/lake`` in DAGSTER_HOME (or the working directory)."""
+    configured = os.environ.get(LAKE_ROOT_ENV)
+    if configured:
+        return configured
+    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
+    return str(Path(home) / LOCAL_STATE_DIR / "lake")
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(("s3://", "s3a://"))
+
+
+def table_uri(root: str, layer: str, table: str) -> str:
+    """``{root}/{layer}/{table}``; local roots become absolute paths."""
+    if is_s3(root):
+        return f"{root.rstrip('/')}/{layer}/{table}"
+    return str(Path(root).expanduser().resolve() / layer / table)
+
+
+def ensure_writable(root: str) -> None:
+    """Fail early, naming the path, when a local lake root cannot be written."""
+    if is_s3(root):
+        return  # checked by the first write; its error names the table URI
+    path = Path(root).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise LakeRootError(f"lake root {path} is not writable: {error.strerror or error}") from error
