@@ -5,7 +5,7 @@ import datetime as dt
 from dagster import AssetExecutionContext, MetadataValue, asset
 from pyspark.sql import DataFrame
 
-from fraud_lakehouse.generator.spark import block_count, customers_from_ids, transactions_from_blocks
+from fraud_lakehouse.generator.spark import customers_from_ids, transactions_from_units, unit_count
 from fraud_lakehouse.partitions import detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.spark import SparkEngine
 from fraud_lakehouse.resources.synthetic import SyntheticData
@@ -57,7 +57,7 @@ def transactions(context: AssetExecutionContext) -> DataFrame:
     partitions = synthetic.partitions()
     window = context.partition_time_window
     first_day, last_day = window.start.date(), window.end.date() - dt.timedelta(days=1)
-    blocks = spark.spark_session.range(0, block_count(params.customers), 1, partitions)
+    units = spark.spark_session.range(0, unit_count(params, first_day, last_day), 1, partitions)
     context.add_output_metadata(
         {
             "seed": params.seed,
@@ -66,4 +66,4 @@ def transactions(context: AssetExecutionContext) -> DataFrame:
             "spark_partitions": partitions,
         }
     )
-    return transactions_from_blocks(blocks, params, first_day, last_day)
+    return transactions_from_units(units, params, first_day, last_day)

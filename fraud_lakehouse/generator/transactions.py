@@ -53,8 +53,9 @@ MERCHANTS_PER_CATEGORY = 50
 MILES_PER_DEGREE = 69.0
 # Merchants of a non-travel transaction lie within +/- this many degrees of home.
 HOME_MERCHANT_DEGREES = 1.0
-# How many days one vectorized step covers: bounds the memory of a step.
-DAYS_PER_STEP = 32
+# (customer, day) cells per vectorized step: large enough to amortise numpy's
+# per-call cost, small enough to keep a step's arrays in tens of MB.
+CELLS_PER_STEP = 65_536
 SECONDS_PER_DAY = 86_400
 
 # Stream ids of the transaction draws.
@@ -145,6 +146,12 @@ def merchant_names(seed: int) -> pa.Array:
         f"{a[i]} {suffix[i]}" if form[i] == 0 else f"{a[i]}-{b[i]}" if form[i] == 1 else f"{a[i]}, {b[i]} and {c[i]}"
         for i in range(count)
     ]
+    return pa.array(names, pa.string())
+
+
+@lru_cache(maxsize=8)
+def _names(names: tuple[str, ...]) -> pa.Array:
+    """Names as an Arrow array, so that rows take them by index in Arrow's C++."""
     return pa.array(names, pa.string())
 
 
@@ -264,7 +271,7 @@ def _rows_for_cells(
     spec: Spec,
     streams: _Streams,
     customers: CustomerInputs,
-    cards: np.ndarray,
+    cards: pa.Array,
     cell_customer: np.ndarray,
     cell_day: np.ndarray,
 ) -> pa.RecordBatch:
@@ -331,17 +338,17 @@ def _rows_for_cells(
     trans_date = pa.array(day_since_1970, pa.int32()).cast(pa.date32())
     columns = [
         transaction_id(streams, row_day, row_id, seq),
-        pa.array(cards[row_customer], pa.string()),
+        cards.take(pa.array(row_customer)),
         trans_date,
         _clock(second_of_day),
         pa.array(day_since_1970.astype(np.int64) * SECONDS_PER_DAY + second_of_day),
-        pa.array(np.array(spec.categories, dtype=object)[category], pa.string()),
+        _names(spec.categories).take(pa.array(category)),
         pa.array(amount),
         pa.array(is_fraud.astype(np.int32)),
         merchant_names(params.seed).take(pa.array(merchant)),
         pa.array(np.round(merch_lat, 6)),
         pa.array(np.round(merch_long, 6)),
-        pa.array(np.array(spec.profile_names, dtype=object)[profile], pa.string()),
+        _names(spec.profile_names).take(pa.array(profile)),
         trans_date,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=TRANSACTION_SCHEMA)
@@ -354,14 +361,18 @@ def transaction_batches(
     spec = load_spec()
     streams = _Streams.for_seed(params.seed)
     customers = customer_profile_inputs(params, np.asarray(customer_ids, dtype=np.int64))
-    cards = card_numbers(params, customers.ids).to_numpy(zero_copy_only=False)
+    cards = card_numbers(params, customers.ids)
     days = np.arange(start.toordinal(), end.toordinal() + 1, dtype=np.int64)
-    local = np.arange(customers.ids.shape[0])
-    for first in range(0, days.shape[0], DAYS_PER_STEP):
-        step_days = days[first : first + DAYS_PER_STEP]
-        # day-major cells: all customers of the first day, then the next day...
-        cell_day = np.repeat(step_days, local.shape[0])
-        cell_customer = np.tile(local, step_days.shape[0])
-        batch = _rows_for_cells(params, spec, streams, customers, cards, cell_customer, cell_day)
-        if batch.num_rows:
-            yield batch
+    count = customers.ids.shape[0]
+    days_per_step = max(1, CELLS_PER_STEP // count)
+    customers_per_step = min(count, CELLS_PER_STEP)
+    for first_day in range(0, days.shape[0], days_per_step):
+        step_days = days[first_day : first_day + days_per_step]
+        for first_customer in range(0, count, customers_per_step):
+            local = np.arange(first_customer, min(first_customer + customers_per_step, count))
+            # day-major cells: all customers of the first day, then the next day...
+            cell_day = np.repeat(step_days, local.shape[0])
+            cell_customer = np.tile(local, step_days.shape[0])
+            batch = _rows_for_cells(params, spec, streams, customers, cards, cell_customer, cell_day)
+            if batch.num_rows:
+                yield batch

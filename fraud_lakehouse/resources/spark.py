@@ -57,6 +57,9 @@ class _EmbeddedSail:
     def url(cls) -> str:
         with cls._lock:
             if cls._server is None:
+                # Sail logs every session at INFO; keep the terminal for errors
+                # unless the user asked for more with RUST_LOG.
+                os.environ.setdefault("RUST_LOG", "error")
                 from pysail.spark import SparkConnectServer
 
                 server = SparkConnectServer(ip="127.0.0.1", port=0)
