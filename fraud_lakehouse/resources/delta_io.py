@@ -90,6 +90,36 @@ def delta_version(uri: str) -> int | None:
         return None
 
 
+def write_delta(frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | None) -> None:
+    """Write ``frame`` to the Delta table at ``uri``.
+
+    With a window [start, end): replace exactly that window of the
+    ``detection_date`` partitions (creating the table on first write).
+    Without one: overwrite the whole table. Commit conflicts are retried.
+    """
+    if window is not None:
+        predicate = window_predicate(*window)
+        # Sail does not check that written rows satisfy replaceWhere; keeping
+        # only the window's rows makes every engine replace exactly the window.
+        rows = frame.where(predicate)
+
+        def write() -> None:
+            writer = rows.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN)
+            if delta_table_exists(uri):
+                writer = writer.option("replaceWhere", predicate)
+            writer.save(uri)
+
+    else:
+
+        def write() -> None:
+            frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
+
+    try:
+        retry_commit_conflicts(write)
+    except Exception as error:
+        raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
+
+
 def _column_schema(df: DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(name=f.name, type=f.dataType.simpleString()) for f in df.schema.fields])
 
@@ -117,27 +147,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         ensure_writable(self.lake_root)
         spark = self.spark.spark_session
         window = context.asset_partitions_time_window if context.has_asset_partitions else None
-        if window is not None:
-            start, end = window.start.date(), window.end.date()
-            predicate = window_predicate(start, end)
-            # Sail does not check that written rows satisfy replaceWhere; keeping
-            # only the window's rows makes every engine replace exactly the window.
-            frame = obj.where(predicate)
-
-            def write() -> None:
-                writer = frame.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN)
-                if delta_table_exists(uri):
-                    writer = writer.option("replaceWhere", predicate)
-                writer.save(uri)
-        else:
-
-            def write() -> None:
-                obj.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
-
-        try:
-            retry_commit_conflicts(write)
-        except Exception as error:
-            raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
+        write_delta(obj, uri, (window.start.date(), window.end.date()) if window is not None else None)
         metadata = self._metadata(spark, uri, window)
         per_day = metadata.pop("_rows_per_day", None)
         context.add_output_metadata(metadata)
