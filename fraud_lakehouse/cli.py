@@ -17,6 +17,7 @@ from fraud_lakehouse.generator.params import (
     parse_date,
 )
 from fraud_lakehouse.partitions import partitions_start_date
+from fraud_lakehouse.resources.lake import LakeRootError
 
 DEMO_DAYS = 7
 
@@ -32,12 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=DEFAULT_SEED)
     generate.add_argument("--out", required=True, help="output folder (or s3://bucket/prefix)")
     generate.add_argument("--format", default="delta", help="delta | parquet | csv (default delta)")
-    generate.add_argument("--fraud-share", type=float, default=DEFAULT_FRAUD_SHARE, help="share of customers with a fraud episode per 365 days")
-    generate.add_argument("--epoch", default=None, help="calendar origin of ages and fraud windows (default: the partitions' start date)")
+    generate.add_argument(
+        "--fraud-share",
+        type=float,
+        default=DEFAULT_FRAUD_SHARE,
+        help="share of customers with a fraud episode per 365 days",
+    )
+    generate.add_argument(
+        "--epoch", default=None, help="calendar origin of ages and fraud windows (default: the partitions' start date)"
+    )
     generate.add_argument("--spark-partitions", type=int, default=os.cpu_count() or 1)
 
     demo = commands.add_parser("demo", help="materialize the bronze assets for a small date range through Dagster")
-    demo.add_argument("--start", default=None, help=f"first date (default: the partitions' start date, {partitions_start_date()})")
+    demo.add_argument(
+        "--start", default=None, help=f"first date (default: the partitions' start date, {partitions_start_date()})"
+    )
     demo.add_argument("--days", type=int, default=DEMO_DAYS)
     return parser
 
@@ -74,7 +84,10 @@ def _demo(args: argparse.Namespace) -> int:
     end = start + dt.timedelta(days=args.days - 1)
     if not os.environ.get("DAGSTER_HOME"):
         if not Path("dagster.yaml").is_file():
-            print("fraud-lakehouse demo: run it from the repository root (where dagster.yaml is) or set DAGSTER_HOME", file=sys.stderr)
+            print(
+                "fraud-lakehouse demo: run it from the repository root (where dagster.yaml is) or set DAGSTER_HOME",
+                file=sys.stderr,
+            )
             return 2
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
     from dagster import DagsterInstance
@@ -83,7 +96,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     result = defs.get_job_def("bronze_job").execute_in_process(
         instance=DagsterInstance.get(),
-        tags={"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()},
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
     )
     if not result.success:
         return 1
@@ -110,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except GenerationConfigError as error:
         print(f"fraud-lakehouse {args.command}: invalid {error}", file=sys.stderr)
         return 2
+    except LakeRootError as error:
+        print(f"fraud-lakehouse {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

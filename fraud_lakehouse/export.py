@@ -88,7 +88,10 @@ class Progress:
     def update(self, days_done: int, label: str) -> None:
         elapsed = time.monotonic() - self.started
         eta = elapsed / days_done * (self.total_days - days_done) if days_done else 0.0
-        line = f"transactions {label}: {days_done}/{self.total_days} days, {elapsed:,.1f} s elapsed, about {eta:,.0f} s left"
+        line = (
+            f"transactions {label}: {days_done}/{self.total_days} days, "
+            f"{elapsed:,.1f} s elapsed, about {eta:,.0f} s left"
+        )
         end = "" if self.interactive and days_done < self.total_days else "\n"
         self.stream.write(("\r" if self.interactive else "") + line + end)
         self.stream.flush()
@@ -105,7 +108,6 @@ def export(
     ids = spark.range(0, params.customers, 1, request.spark_partitions)
     _write(customers_from_ids(ids, params), customers_path, request.format, append=False)
 
-    total_days = (request.end - request.start).days + 1
     step = days_per_chunk(params.customers)
     chunk_start, done = request.start, 0
     while chunk_start <= request.end:

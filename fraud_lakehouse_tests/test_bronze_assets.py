@@ -78,7 +78,9 @@ def test_materialize_both_bronze_assets_for_two_days(tmp_path, spark_engine, spa
     assert set(per_day) == {dt.date(2025, 1, 1), dt.date(2025, 1, 2)}
     for materialization in by_key["bronze/transactions"]:
         metadata = materialization.metadata
-        assert metadata["dagster/partition_row_count"].value == per_day[dt.date.fromisoformat(materialization.partition)]
+        assert (
+            metadata["dagster/partition_row_count"].value == per_day[dt.date.fromisoformat(materialization.partition)]
+        )
         assert metadata["dagster/row_count"].value == sum(per_day.values())
         assert metadata["delta_version"].value == DeltaTable(transactions_path).version()
         assert len(metadata["preview"].value.records) == 5

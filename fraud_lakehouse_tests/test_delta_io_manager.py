@@ -1,6 +1,5 @@
 """The Delta IO manager: first write, idempotent partition rewrite, range write, window reads; local and S3."""
 
-
 import datetime as dt
 import threading
 
@@ -45,7 +44,12 @@ def events(context: AssetExecutionContext) -> DataFrame:
     )
 
 
-@asset(key_prefix=["test"], partitions_def=DAYS, ins={"events": AssetIn(key=["test", "events"])}, io_manager_key="lake_io_manager")
+@asset(
+    key_prefix=["test"],
+    partitions_def=DAYS,
+    ins={"events": AssetIn(key=["test", "events"])},
+    io_manager_key="lake_io_manager",
+)
 def window_reader(context: AssetExecutionContext, events: DataFrame) -> DataFrame:
     loaded_windows.append((context.partition_key_range.start + ".." + context.partition_key_range.end, events.count()))
     return events.groupBy("detection_date").count()
@@ -81,7 +85,11 @@ def lake(request, tmp_path, spark_engine):
 
 def test_first_write_rewrite_range_and_window_read(lake, spark):
     root, resources = lake
-    uri = f"{root}/test/events" if root.startswith("s3://") else str((__import__("pathlib").Path(root) / "test" / "events").resolve())
+    uri = (
+        f"{root}/test/events"
+        if root.startswith("s3://")
+        else str((__import__("pathlib").Path(root) / "test" / "events").resolve())
+    )
 
     first = _run([events], resources, **{"dagster/partition": "2025-01-02", "marker": "a"})
     assert _marker_counts(spark, uri) == {("2025-01-02", "a"): 10}
@@ -111,7 +119,7 @@ def test_first_write_rewrite_range_and_window_read(lake, spark):
 
 
 def test_unpartitioned_assets_are_overwritten(lake, spark):
-    root, resources = lake
+    _, resources = lake
     _run([lookup], resources, marker="x")
     result = _run([lookup], resources, marker="y")
     uri = result.asset_materializations_for_node("test__lookup")[0].metadata["dagster/uri"].value
@@ -120,7 +128,10 @@ def test_unpartitioned_assets_are_overwritten(lake, spark):
 
 
 def test_range_run_reports_rows_per_partition(tmp_path, spark_engine):
-    resources = {"spark": spark_engine, "lake_io_manager": DeltaLakeIOManager(spark=spark_engine, lake_root=str(tmp_path))}
+    resources = {
+        "spark": spark_engine,
+        "lake_io_manager": DeltaLakeIOManager(spark=spark_engine, lake_root=str(tmp_path)),
+    }
     result = _run([events], resources, **{RANGE_START: "2025-02-01", RANGE_END: "2025-02-03"})
     materializations = result.asset_materializations_for_node("test__events")
     assert sorted(m.partition for m in materializations) == ["2025-02-01", "2025-02-02", "2025-02-03"]
@@ -147,7 +158,7 @@ def test_concurrent_writers_of_different_days_all_land(tmp_path, spark):
         try:
             for _ in range(3):
                 write_delta(day_rows(day, day), uri, day_window(day))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(f"2025-03-0{d}",)) for d in range(2, 6)]

@@ -26,7 +26,11 @@ def _transactions(spark, start: dt.date, end: dt.date, partitions: int):
 
 def test_day_alone_equals_the_same_day_inside_a_range(spark):
     alone = _rows(_transactions(spark, DAY, DAY, 2))
-    in_range = _rows(_transactions(spark, DAY - dt.timedelta(days=5), DAY + dt.timedelta(days=3), 2).where(f"trans_date = DATE'{DAY}'"))
+    in_range = _rows(
+        _transactions(spark, DAY - dt.timedelta(days=5), DAY + dt.timedelta(days=3), 2).where(
+            f"trans_date = DATE'{DAY}'"
+        )
+    )
     assert alone and alone == in_range
 
 

@@ -167,7 +167,9 @@ def test_fraud_episodes_span_two_days_and_replace_normal_rows(year):
         assert len(starts_in_year) <= 1, (card, ordered)
     fraud_card_days = {(card, day) for card, days in episode_days.items() for day in days}
     normal = ~fraud
-    normal_card_days = set(zip(year["cc_num"][normal].tolist(), year["trans_date"][normal].astype(str).tolist(), strict=True))
+    normal_card_days = set(
+        zip(year["cc_num"][normal].tolist(), year["trans_date"][normal].astype(str).tolist(), strict=True)
+    )
     assert not fraud_card_days & normal_card_days
 
 

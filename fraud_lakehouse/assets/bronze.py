@@ -18,6 +18,7 @@ STEP_LAUNCHER = "pyspark_step_launcher"
 SPARK = "spark"
 SYNTHETIC = "synthetic"
 
+
 @asset(
     key_prefix=[BRONZE],
     name="customers",
@@ -34,8 +35,11 @@ def customers(context: AssetExecutionContext) -> DataFrame:
     params = synthetic.params()  # fails on bad config before any Spark work
     partitions = synthetic.partitions()
     customer_ids = spark.spark_session.range(0, params.customers, 1, partitions)
-    context.add_output_metadata({"seed": params.seed, "epoch": params.epoch.isoformat(), "spark_partitions": partitions})
+    context.add_output_metadata(
+        {"seed": params.seed, "epoch": params.epoch.isoformat(), "spark_partitions": partitions}
+    )
     return customers_from_ids(customer_ids, params)
+
 
 @asset(
     key_prefix=[BRONZE],

@@ -188,7 +188,9 @@ def card_numbers(params: GeneratorParams, ids: np.ndarray) -> pa.Array:
             continue
         body = _bijection(ids[rows], 10**card.body_digits, rnd.stream_key(params.seed, 1000 + index), 7_777_777)
         prefix_digits = np.array([int(ch) for ch in card.prefix], dtype=np.int64)
-        payload = np.hstack([np.broadcast_to(prefix_digits, (rows.size, prefix_digits.size)), _digits(body, card.body_digits)])
+        payload = np.hstack(
+            [np.broadcast_to(prefix_digits, (rows.size, prefix_digits.size)), _digits(body, card.body_digits)]
+        )
         full = np.hstack([payload, _luhn_check_digit(payload)[:, None]])
         result[rows] = _digit_strings(full).to_numpy(zero_copy_only=False)
     return pa.array(result, type=pa.string())

@@ -115,7 +115,10 @@ def gamma(root: np.uint64, key: np.ndarray, shape: np.ndarray, scale: np.ndarray
         v = (1.0 + c[pending] * x) ** 3
         u = uniform_for(root, k, 3)
         with np.errstate(invalid="ignore", divide="ignore"):
-            accepted = (v > 0) & (np.log(np.maximum(u, 1e-300)) < 0.5 * x * x + d[pending] - d[pending] * v + d[pending] * np.log(np.where(v > 0, v, 1.0)))
+            accepted = (v > 0) & (
+                np.log(np.maximum(u, 1e-300))
+                < 0.5 * x * x + d[pending] - d[pending] * v + d[pending] * np.log(np.where(v > 0, v, 1.0))
+            )
         result[pending[accepted]] = d[pending][accepted] * v[accepted]
         pending = pending[~accepted]
         attempt += 1

@@ -139,7 +139,9 @@ def merchant_names(seed: int) -> pa.Array:
     def name(part: int) -> np.ndarray:
         return last.words[rnd.choose_by_cumulative(rnd.uniform_for(root, ids, part), last.cumulative)]
 
-    suffix = vocabulary.company_suffixes[rnd.integers_below(rnd.uniform_for(root, ids, 10), len(vocabulary.company_suffixes))]
+    suffix = vocabulary.company_suffixes[
+        rnd.integers_below(rnd.uniform_for(root, ids, 10), len(vocabulary.company_suffixes))
+    ]
     form = rnd.integers_below(rnd.uniform_for(root, ids, 11), 3)
     a, b, c = name(1), name(2), name(3)
     names = [
@@ -176,7 +178,12 @@ class _Episodes:
 
 
 def _episodes(
-    params: GeneratorParams, spec: Spec, streams: _Streams, customers: CustomerInputs, cell_customer: np.ndarray, cell_day: np.ndarray
+    params: GeneratorParams,
+    spec: Spec,
+    streams: _Streams,
+    customers: CustomerInputs,
+    cell_customer: np.ndarray,
+    cell_day: np.ndarray,
 ) -> _Episodes:
     epoch = params.epoch.toordinal()
     ids = customers.ids[cell_customer]
@@ -189,7 +196,9 @@ def _episodes(
         window = (cell_day - lag - epoch) // EPISODE_WINDOW_DAYS
         has_episode = rnd.uniform_for(streams.episode, ids, window) < params.fraud_share
         window_start = epoch + window * EPISODE_WINDOW_DAYS
-        episode_start = window_start + rnd.integers_below(rnd.uniform_for(streams.episode_start, ids, window), EPISODE_WINDOW_DAYS)
+        episode_start = window_start + rnd.integers_below(
+            rnd.uniform_for(streams.episode_start, ids, window), EPISODE_WINDOW_DAYS
+        )
         hit = ~on_day & has_episode & ((cell_day - episode_start == 0) | (cell_day - episode_start == 1))
         on_day |= hit
         start = np.where(hit, episode_start, start)
@@ -278,7 +287,10 @@ def _rows_for_cells(
     epoch = params.epoch.toordinal()
     ids = customers.ids[cell_customer]
     segment = segment_of(
-        spec, customers.is_male[cell_customer], age_at(customers.dob_ordinal[cell_customer], cell_day), customers.city_pop[cell_customer]
+        spec,
+        customers.is_male[cell_customer],
+        age_at(customers.dob_ordinal[cell_customer], cell_day),
+        customers.city_pop[cell_customer],
     )
     rate = daily_rate(spec, segment, customers.rate_u[cell_customer])
     expected = rate * day_weight(spec, segment, cell_day, epoch) / spec.mean_day_weight[segment]
@@ -308,8 +320,16 @@ def _rows_for_cells(
     pm_night_hours = FRAUD_NIGHT_PM_HOURS[1] - FRAUD_NIGHT_PM_HOURS[0]
     fraud_hour = np.where(
         is_am,
-        np.where(night, FRAUD_NIGHT_AM_HOURS[0] + rnd.integers_below(hour_u, am_night_hours), FRAUD_NIGHT_AM_HOURS[1] + rnd.integers_below(hour_u, AM_HOURS - am_night_hours)),
-        np.where(night, FRAUD_NIGHT_PM_HOURS[0] + rnd.integers_below(hour_u, pm_night_hours), AM_HOURS + rnd.integers_below(hour_u, AM_HOURS - pm_night_hours)),
+        np.where(
+            night,
+            FRAUD_NIGHT_AM_HOURS[0] + rnd.integers_below(hour_u, am_night_hours),
+            FRAUD_NIGHT_AM_HOURS[1] + rnd.integers_below(hour_u, AM_HOURS - am_night_hours),
+        ),
+        np.where(
+            night,
+            FRAUD_NIGHT_PM_HOURS[0] + rnd.integers_below(hour_u, pm_night_hours),
+            AM_HOURS + rnd.integers_below(hour_u, AM_HOURS - pm_night_hours),
+        ),
     )
     hour = np.where(is_fraud, fraud_hour, normal_hour)
     second_of_day = hour * 3600 + rnd.integers_below(u(SECOND), 3600)
@@ -328,7 +348,9 @@ def _rows_for_cells(
     distance = spec.travel_max_miles[profile] * np.sqrt(u(TRAVEL_DISTANCE))
     bearing = 2.0 * np.pi * u(TRAVEL_BEARING)
     travel_lat = home_lat + distance * np.cos(bearing) / MILES_PER_DEGREE
-    travel_long = home_long + distance * np.sin(bearing) / (MILES_PER_DEGREE * np.maximum(np.cos(np.radians(home_lat)), 0.01))
+    travel_long = home_long + distance * np.sin(bearing) / (
+        MILES_PER_DEGREE * np.maximum(np.cos(np.radians(home_lat)), 0.01)
+    )
     near_lat = home_lat + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LAT) - 1.0)
     near_long = home_long + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LONG) - 1.0)
     merch_lat = np.clip(np.where(travelling, travel_lat, near_lat), -90.0, 90.0)

@@ -27,7 +27,9 @@ def local_resources() -> dict[str, Any]:
         "spark": spark,
         "lake_io_manager": DeltaLakeIOManager(spark=spark),
         "synthetic": SyntheticData(),
-        "pyspark_step_launcher": ResourceDefinition.none_resource(description="no step launcher: steps run in the run's process"),
+        "pyspark_step_launcher": ResourceDefinition.none_resource(
+            description="no step launcher: steps run in the run's process"
+        ),
     }
 
 
@@ -37,5 +39,7 @@ RESOURCES_BY_DEPLOYMENT = {"local": local_resources}
 def resources_for_deployment(deployment: str | None = None) -> dict[str, Any]:
     name = deployment or os.environ.get(DEPLOYMENT_ENV, "local")
     if name not in RESOURCES_BY_DEPLOYMENT:
-        raise ValueError(f"{DEPLOYMENT_ENV}={name!r} is not a deployment; choose one of {', '.join(RESOURCES_BY_DEPLOYMENT)}")
+        raise ValueError(
+            f"{DEPLOYMENT_ENV}={name!r} is not a deployment; choose one of {', '.join(RESOURCES_BY_DEPLOYMENT)}"
+        )
     return RESOURCES_BY_DEPLOYMENT[name]()

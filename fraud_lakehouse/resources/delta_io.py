@@ -126,7 +126,12 @@ def _column_schema(df: DataFrame) -> TableSchema:
 
 def _preview(df: DataFrame) -> MetadataValue:
     rows = df.limit(PREVIEW_ROWS).collect()
-    records = [TableRecord({k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in row.asDict().items()}) for row in rows]
+    records = [
+        TableRecord(
+            {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in row.asDict().items()}
+        )
+        for row in rows
+    ]
     return MetadataValue.table(records=records, schema=_column_schema(df))
 
 

@@ -42,7 +42,10 @@ class EngineConfigError(ValueError):
 def resolve_engine(engine: str | None) -> str:
     chosen = (engine or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE).strip().lower()
     if chosen not in ENGINES:
-        raise EngineConfigError(f"engine: unknown Spark engine {chosen!r}; choose one of {', '.join(ENGINES)} (set it in config or {ENGINE_ENV})")
+        raise EngineConfigError(
+            f"engine: unknown Spark engine {chosen!r}; choose one of {', '.join(ENGINES)} "
+            f"(set it in config or {ENGINE_ENV})"
+        )
     return chosen
 
 
@@ -107,7 +110,9 @@ def engine_spark_config(engine: str, remote_url: str | None, local_cores: int | 
     if engine == "connect":
         url = remote_url or os.environ.get(REMOTE_ENV)
         if not url:
-            raise EngineConfigError(f"remote_url: the 'connect' engine needs a Spark Connect URL (sc://host:port) in config or {REMOTE_ENV}")
+            raise EngineConfigError(
+                f"remote_url: the 'connect' engine needs a Spark Connect URL (sc://host:port) in config or {REMOTE_ENV}"
+            )
         return {"spark.remote": url}
     if engine == "classic":
         return {
@@ -122,10 +127,18 @@ def engine_spark_config(engine: str, remote_url: str | None, local_cores: int | 
 class SparkEngine(LazyPySparkResource):
     """PySpark session on the chosen engine (see module docstring)."""
 
-    engine: str | None = Field(default=None, description=f"sail | connect | classic | emr; default from {ENGINE_ENV}, else sail")
-    remote_url: str | None = Field(default=None, description=f"Spark Connect URL for the connect engine; default from {REMOTE_ENV}")
-    local_cores: int | None = Field(default=None, description="cores for the classic engine's local master (default: all)")
-    spark_config: dict[str, Any] = Field(default_factory=dict, description="extra Spark settings, applied in the session builder")
+    engine: str | None = Field(
+        default=None, description=f"sail | connect | classic | emr; default from {ENGINE_ENV}, else sail"
+    )
+    remote_url: str | None = Field(
+        default=None, description=f"Spark Connect URL for the connect engine; default from {REMOTE_ENV}"
+    )
+    local_cores: int | None = Field(
+        default=None, description="cores for the classic engine's local master (default: all)"
+    )
+    spark_config: dict[str, Any] = Field(
+        default_factory=dict, description="extra Spark settings, applied in the session builder"
+    )
 
     @property
     def engine_name(self) -> str:
@@ -137,5 +150,9 @@ class SparkEngine(LazyPySparkResource):
 
             engine = self.engine_name
             # Every static setting goes to the builder: engines ignore them once running.
-            config = {**COMMON_CONFIG, **engine_spark_config(engine, self.remote_url, self.local_cores), **self.spark_config}
+            config = {
+                **COMMON_CONFIG,
+                **engine_spark_config(engine, self.remote_url, self.local_cores),
+                **self.spark_config,
+            }
             self._spark_session = spark_session_from_config(config)

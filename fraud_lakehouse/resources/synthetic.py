@@ -33,17 +33,25 @@ class SyntheticData(ConfigurableResource):
     )
     epoch: str = Field(
         default_factory=lambda: partitions_start_date().isoformat(),
-        description="calendar origin (YYYY-MM-DD) of ages, year weights and fraud windows; default: the partitions' start date",
+        description="calendar origin (YYYY-MM-DD) of ages, year weights and fraud windows; "
+        "default: the partitions' start date",
     )
-    spark_partitions: int = Field(default=0, description="Spark partitions of the generation; 0 = one per core. Rows do not depend on it.")
+    spark_partitions: int = Field(
+        default=0, description="Spark partitions of the generation; 0 = one per core. Rows do not depend on it."
+    )
 
     def params(self) -> GeneratorParams:
         """Validated parameters; raises GenerationConfigError naming the bad field."""
         return GeneratorParams(
-            seed=self.seed, customers=self.customers, fraud_share=self.fraud_share, epoch=parse_date("epoch", self.epoch)
+            seed=self.seed,
+            customers=self.customers,
+            fraud_share=self.fraud_share,
+            epoch=parse_date("epoch", self.epoch),
         )
 
     def partitions(self) -> int:
         if self.spark_partitions < 0:
-            raise GenerationConfigError("spark_partitions", f"must be 0 (one per core) or more, got {self.spark_partitions}")
+            raise GenerationConfigError(
+                "spark_partitions", f"must be 0 (one per core) or more, got {self.spark_partitions}"
+            )
         return self.spark_partitions or os.cpu_count() or 1

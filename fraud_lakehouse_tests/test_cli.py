@@ -1,0 +1,94 @@
+"""`fraud-lakehouse generate`: formats, row counts, and clear errors before any engine work."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fraud_lakehouse.cli import main
+from fraud_lakehouse.export import ExportRequest, days_per_chunk, export
+from fraud_lakehouse.generator.params import GenerationConfigError, GeneratorParams, parse_date
+
+CLI = [sys.executable, "-m", "fraud_lakehouse.cli"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--customers", "-1"], "customers: must be at least 1"),
+        (["--start", "2025-02-02", "--end", "2025-02-01"], "end: 2025-02-01 is before start 2025-02-02"),
+        (["--format", "xlsx"], "format: unknown format 'xlsx'"),
+        (["--fraud-share", "-0.1"], "fraud_share: must be within [0, 1]"),
+        (["--fraud-share", "1.01"], "fraud_share: must be within [0, 1]"),
+        (["--start", "2025-02-30"], "start: must be a date as YYYY-MM-DD"),
+        (["--seed", "-4"], "seed: must be in [0, 2**63)"),
+    ],
+)
+def test_invalid_arguments_fail_before_the_engine_starts(tmp_path, args, message):
+    base = {"--start": "2025-01-01", "--end": "2025-01-02", "--out": str(tmp_path / "out")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    result = _cli("generate", *[item for pair in base.items() for item in pair])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing was written, no engine was started
+
+
+def test_unwritable_output_names_the_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _cli(
+        "generate", "--customers", "5", "--start", "2025-01-01", "--end", "2025-01-01", "--out", str(blocker / "x")
+    )
+    assert result.returncode == 1
+    assert f"lake root {blocker / 'x'} is not writable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_formats_write_the_same_rows(tmp_path, spark):
+    params = GeneratorParams(seed=3, customers=120)
+    counts = {}
+    for fmt in ("delta", "parquet", "csv"):
+        request = ExportRequest(
+            params, parse_date("start", "2025-05-01"), parse_date("end", "2025-05-03"), str(tmp_path / fmt), fmt, 2
+        )
+        result = export(spark, request)
+        counts[fmt] = (result.customers, result.transactions)
+        assert Path(result.customers_path).is_dir() and Path(result.transactions_path).is_dir()
+    assert counts["delta"] == counts["parquet"] == counts["csv"]
+    assert counts["delta"][0] == 120 and counts["delta"][1] > 500
+    parts = sorted((tmp_path / "csv" / "transactions").glob("*.csv"))
+    assert parts
+    with parts[0].open(newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header[:3] == ["trans_num", "cc_num", "trans_date"] and "is_fraud" in header
+
+
+def test_long_ranges_are_written_in_chunks_with_progress(tmp_path, spark, capsys):
+    params = GeneratorParams(seed=3, customers=100_000)
+    assert days_per_chunk(params.customers) < 31  # a month of 100k customers spans several chunks
+    small = GeneratorParams(seed=3, customers=40)
+    seen: list[tuple[int, str]] = []
+    request = ExportRequest(
+        small, parse_date("start", "2025-01-01"), parse_date("end", "2025-12-31"), str(tmp_path / "y"), "delta", 2
+    )
+    result = export(spark, request, on_chunk=lambda done, label: seen.append((done, label)))
+    assert seen[-1][0] == 365 and len(seen) >= 4
+    assert result.transactions == spark.read.format("delta").load(result.transactions_path).count()
+
+
+def test_main_reports_config_errors_with_exit_code_2(capsys):
+    assert main(["generate", "--start", "2025-01-01", "--end", "2025-01-01", "--out", "x", "--customers", "0"]) == 2
+    assert "invalid customers" in capsys.readouterr().err
+    with pytest.raises(GenerationConfigError):
+        ExportRequest(
+            GeneratorParams(), parse_date("start", "2025-01-01"), parse_date("end", "2025-01-01"), "x", "orc", 1
+        )
