@@ -25,6 +25,8 @@ SYNTHETIC = "synthetic"
     group_name=BRONZE,
     io_manager_key=LAKE_IO,
     required_resource_keys={SPARK, SYNTHETIC, STEP_LAUNCHER},
+    # Lets `dagster asset materialize --partition-range` run it with the daily assets.
+    backfill_policy=spark_backfill_policy,
     kinds={"spark", "delta"},
     description="Synthetic card holders (Sparkov pattern): identity, home town, card, segment. Holds SSN and card "
     "numbers in clear text; nothing past bronze does.",
