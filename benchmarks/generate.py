@@ -2,9 +2,9 @@
 
 Each measured run is a fresh process (so peak memory is per run): it starts
 the engine and warms it up on one small day (timed apart), then times
-writing the transactions table and the customers table separately. Reports medians of --runs runs, rows per second per core,
-and the peak resident memory of the process (engine included, as Sail runs
-in-process).
+writing the transactions table and the customers table separately. Reports
+medians of --runs runs, rows per second per core, and the peak resident memory
+of the process (engine included, as Sail runs in-process).
 
 Baseline, run in the same invocation: the numpy generator alone on one core
 (no Spark, no write), so the ratio shows what the engine and Delta cost or

@@ -101,8 +101,7 @@ def export(
     spark: SparkSession, request: ExportRequest, on_chunk: Callable[[int, str], None] | None = None
 ) -> ExportResult:
     """Generate and write ``customers`` and ``transactions`` under ``request.out``."""
-    if not is_s3(request.out):
-        ensure_writable(request.out)
+    ensure_writable(request.out)
     params, started = request.params, time.monotonic()
     customers_path, transactions_path = request.path("customers"), request.path("transactions")
     ids = spark.range(0, params.customers, 1, request.spark_partitions)

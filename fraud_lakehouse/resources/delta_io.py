@@ -120,6 +120,12 @@ def write_delta(frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | No
         raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
 
 
+def _date_window(context: OutputContext | InputContext) -> tuple[dt.date, dt.date]:
+    """The context's partition time window as half-open dates [start, end)."""
+    window = context.asset_partitions_time_window
+    return window.start.date(), window.end.date()
+
+
 def _column_schema(df: DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(name=f.name, type=f.dataType.simpleString()) for f in df.schema.fields])
 
@@ -150,46 +156,44 @@ class DeltaLakeIOManager(ConfigurableIOManager):
             return
         uri = self._uri(context.asset_key.path)
         ensure_writable(self.lake_root)
-        spark = self.spark.spark_session
-        window = context.asset_partitions_time_window if context.has_asset_partitions else None
-        write_delta(obj, uri, (window.start.date(), window.end.date()) if window is not None else None)
-        metadata = self._metadata(spark, uri, window)
-        per_day = metadata.pop("_rows_per_day", None)
+        window = _date_window(context) if context.has_asset_partitions else None
+        write_delta(obj, uri, window)
+        metadata, rows_per_day = self._metadata(self.spark.spark_session, uri, window)
         context.add_output_metadata(metadata)
-        if per_day is not None and len(context.asset_partition_keys) > 1:
+        if window is not None and len(context.asset_partition_keys) > 1:
             # A single-run backfill materializes every day of the window: give
             # each day's materialization its own row count.
             for partition_key in context.asset_partition_keys:
                 context.step_context.add_asset_metadata(
-                    {"dagster/partition_row_count": per_day.get(partition_key, 0)},
+                    {"dagster/partition_row_count": rows_per_day.get(partition_key, 0)},
                     asset_key=context.asset_key,
                     partition_key=partition_key,
                 )
 
-    def _metadata(self, spark: SparkSession, uri: str, window: Any) -> dict[str, Any]:
+    def _metadata(
+        self, spark: SparkSession, uri: str, window: tuple[dt.date, dt.date] | None
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """Materialization metadata, and the row count of each written day."""
         table = spark.read.format("delta").load(uri)
         metadata: dict[str, Any] = {}
+        rows_per_day: dict[str, int] = {}
+        preview_source = table
         if window is not None:
-            written = table.where(window_predicate(window.start.date(), window.end.date()))
-            per_day = sorted(
-                (row[PARTITION_COLUMN], row["count"]) for row in written.groupBy(PARTITION_COLUMN).count().collect()
-            )
-            window_rows = sum(count for _, count in per_day)
+            preview_source = table.where(window_predicate(*window))
+            for row in preview_source.groupBy(PARTITION_COLUMN).count().collect():
+                rows_per_day[row[PARTITION_COLUMN].isoformat()] = row["count"]
             metadata["partition_row_counts"] = MetadataValue.table(
-                records=[TableRecord({PARTITION_COLUMN: day.isoformat(), "rows": count}) for day, count in per_day],
+                records=[
+                    TableRecord({PARTITION_COLUMN: day, "rows": rows}) for day, rows in sorted(rows_per_day.items())
+                ],
                 schema=TableSchema(columns=[TableColumn(PARTITION_COLUMN, "date"), TableColumn("rows", "bigint")]),
             )
-            metadata["window"] = f"[{window.start.date()}, {window.end.date()})"
-            metadata["_rows_per_day"] = {day.isoformat(): count for day, count in per_day}
-            preview_source = written
-        else:
-            window_rows = None
-            preview_source = table
+            metadata["window"] = f"[{window[0]}, {window[1]})"
         # Dagster's standard table metadata keys (TableMetadataSet / UriMetadataSet).
         metadata["dagster/column_schema"] = _column_schema(table)
         metadata["dagster/row_count"] = table.count()
-        if window_rows is not None:
-            metadata["dagster/partition_row_count"] = window_rows
+        if window is not None:
+            metadata["dagster/partition_row_count"] = sum(rows_per_day.values())
         metadata["dagster/table_name"] = uri
         metadata["dagster/uri"] = uri
         metadata["dagster/storage_kind"] = "s3" if is_s3(uri) else "local"
@@ -197,13 +201,12 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         if version is not None:
             metadata["delta_version"] = version
         metadata["preview"] = _preview(preview_source)
-        return metadata
+        return metadata, rows_per_day
 
     def load_input(self, context: InputContext) -> DataFrame:
         upstream_key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
         uri = self._uri(upstream_key.path)
         table = self.spark.spark_session.read.format("delta").load(uri)
         if context.has_asset_partitions:
-            window = context.asset_partitions_time_window
-            return table.where(window_predicate(window.start.date(), window.end.date()))
+            return table.where(window_predicate(*_date_window(context)))
         return table
