@@ -19,15 +19,22 @@ SPARK = "spark"
 SYNTHETIC = "synthetic"
 
 
+# What every bronze Spark asset shares. The single-run backfill policy also
+# lets `dagster asset materialize --partition-range` take the unpartitioned
+# customers along with the daily assets.
+BRONZE_SPARK_ASSET = {
+    "key_prefix": [BRONZE],
+    "group_name": BRONZE,
+    "io_manager_key": LAKE_IO,
+    "required_resource_keys": {SPARK, SYNTHETIC, STEP_LAUNCHER},
+    "backfill_policy": spark_backfill_policy,
+    "kinds": {"spark", "delta"},
+}
+
+
 @asset(
-    key_prefix=[BRONZE],
     name="customers",
-    group_name=BRONZE,
-    io_manager_key=LAKE_IO,
-    required_resource_keys={SPARK, SYNTHETIC, STEP_LAUNCHER},
-    # Lets `dagster asset materialize --partition-range` run it with the daily assets.
-    backfill_policy=spark_backfill_policy,
-    kinds={"spark", "delta"},
+    **BRONZE_SPARK_ASSET,
     description="Synthetic card holders (Sparkov pattern): identity, home town, card, segment. Holds SSN and card "
     "numbers in clear text; nothing past bronze does.",
 )
@@ -44,15 +51,10 @@ def customers(context: AssetExecutionContext) -> DataFrame:
 
 
 @asset(
-    key_prefix=[BRONZE],
     name="transactions",
-    group_name=BRONZE,
-    io_manager_key=LAKE_IO,
-    required_resource_keys={SPARK, SYNTHETIC, STEP_LAUNCHER},
+    **BRONZE_SPARK_ASSET,
     deps=[customers],
     partitions_def=detection_date_partitions,
-    backfill_policy=spark_backfill_policy,
-    kinds={"spark", "delta"},
     description="Synthetic card transactions of the bronze customers, with the is_fraud label, one partition per "
     "detection_date (= transaction date, UTC).",
 )
