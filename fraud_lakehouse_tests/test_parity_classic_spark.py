@@ -45,7 +45,10 @@ def classic_results() -> dict:
     if shutil.which("java") is None:
         pytest.fail("classic Spark needs Java (17) on PATH")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("SPARK_HOME", None)
+    # A Spark Connect session in this process (Sail) leaves SPARK_REMOTE and
+    # SPARK_CONNECT_MODE_ENABLED in the environment; classic Spark must not see them.
+    for name in ("SPARK_HOME", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"):
+        env.pop(name, None)
     result = subprocess.run(
         [_classic_python(), str(REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "run_classic.py")],
         cwd=REPO_ROOT,

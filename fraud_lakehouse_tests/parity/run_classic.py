@@ -18,6 +18,8 @@ from fraud_lakehouse_tests.parity.transformations import run_cases
 def main() -> None:
     # Python workers must be this environment's interpreter, not the first python3 on PATH.
     os.environ["PYSPARK_PYTHON"] = sys.executable
+    for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"):
+        os.environ.pop(name, None)  # this lane is classic (JVM) Spark, never Spark Connect
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("fraud-lakehouse-parity")
