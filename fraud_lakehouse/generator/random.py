@@ -52,6 +52,21 @@ def uniform(key: np.ndarray) -> np.ndarray:
     return (mix64(key) >> _S11).astype(np.float64) * _TO_UNIT
 
 
+_TO_UNIT32 = 1.0 / float(1 << 32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+
+def uniform_pair(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent uniforms in [0, 1) from one hash (32 random bits each).
+
+    Half the hashing of two `uniform` calls, for draws where 2**-32 resolution
+    is plenty (choices, hours, offsets).
+    """
+    hashed = mix64(key)
+    return (hashed >> _S32).astype(np.float64) * _TO_UNIT32, (hashed & _LOW32).astype(np.float64) * _TO_UNIT32
+
+
 def uniform_for(root: np.uint64, *keys: np.ndarray | int) -> np.ndarray:
     """Uniform floats in [0, 1) for the entities identified by ``keys``."""
     key: np.ndarray | np.uint64 = root

@@ -82,6 +82,16 @@ SECONDS_PER_DAY = 86_400
     MERCHANT_NAMES,
 ) = range(101, 121)
 
+# The per-row draws, two from each hash (see random.uniform_pair).
+ROW_DRAW_PAIRS = (
+    (CATEGORY, HALF_DAY),
+    (HOUR, NIGHT),
+    (SECOND, SMALL_AMOUNT),
+    (MERCHANT, TRAVEL),
+    (TRAVEL_DISTANCE, TRAVEL_BEARING),
+    (NEAR_LAT, NEAR_LONG),
+)
+
 TRANSACTION_SCHEMA = pa.schema(
     [
         ("trans_num", pa.string()),
@@ -228,16 +238,16 @@ def _episodes(
     return _Episodes(on_day, fraud_profile, fraud_count)
 
 
+# Two lowercase hex characters for every byte value, as little-endian uint16.
+_HEX_PAIRS = np.frombuffer(b"".join(f"{byte:02x}".encode() for byte in range(256)), dtype="<u2")
+
+
 def _hex32(first: np.ndarray, second: np.ndarray) -> pa.Array:
     """32 lowercase hex characters from two uint64 arrays, vectorized."""
     n = first.shape[0]
     words = np.empty((n, 2), dtype=">u8")
     words[:, 0], words[:, 1] = first, second
-    raw = words.view(np.uint8).reshape(n, 16)
-    alphabet = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    chars = np.empty((n, 32), dtype=np.uint8)
-    chars[:, 0::2] = alphabet[raw >> 4]
-    chars[:, 1::2] = alphabet[raw & 0x0F]
+    chars = _HEX_PAIRS[words.view(np.uint8).reshape(n, 16)]
     offsets = np.arange(0, (n + 1) * 32, 32, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
 
@@ -256,6 +266,23 @@ def _clock(seconds: np.ndarray) -> pa.Array:
     chars[:, 6], chars[:, 7] = secs // 10 + zero, secs % 10 + zero
     offsets = np.arange(0, (n + 1) * 8, 8, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
+
+
+def _fraud_hour(is_am: np.ndarray, night: np.ndarray, hour_u: np.ndarray) -> np.ndarray:
+    """Hours of fraud rows: mostly 00-03 in the morning and 22-23 in the evening."""
+    am_night_hours = FRAUD_NIGHT_AM_HOURS[1] - FRAUD_NIGHT_AM_HOURS[0]
+    pm_night_hours = FRAUD_NIGHT_PM_HOURS[1] - FRAUD_NIGHT_PM_HOURS[0]
+    am_hour = np.where(
+        night,
+        FRAUD_NIGHT_AM_HOURS[0] + rnd.integers_below(hour_u, am_night_hours),
+        FRAUD_NIGHT_AM_HOURS[1] + rnd.integers_below(hour_u, AM_HOURS - am_night_hours),
+    )
+    pm_hour = np.where(
+        night,
+        FRAUD_NIGHT_PM_HOURS[0] + rnd.integers_below(hour_u, pm_night_hours),
+        AM_HOURS + rnd.integers_below(hour_u, AM_HOURS - pm_night_hours),
+    )
+    return np.where(is_am, am_hour, pm_hour)
 
 
 def transaction_id(streams: _Streams, day_ordinal: np.ndarray, customer: np.ndarray, seq: np.ndarray) -> pa.Array:
@@ -309,29 +336,20 @@ def _rows_for_cells(
     profile = np.where(is_fraud, episodes.fraud_profile[cell_of_row], segment[cell_of_row])
     row_key = rnd.combine(rnd.combine(rnd.combine(streams.row, row_id), row_day), seq)
 
+    draws: dict[int, np.ndarray] = {}
+    for first, second in ROW_DRAW_PAIRS:
+        draws[first], draws[second] = rnd.uniform_pair(rnd.combine(row_key, first))
+
     def u(field: int) -> np.ndarray:
-        return rnd.uniform(rnd.combine(row_key, field))
+        return draws[field]
 
     category = rnd.choose_by_cumulative(u(CATEGORY), spec.category_cum_weight[profile])
     is_am = u(HALF_DAY) < spec.am_share[profile]
     hour_u, night = u(HOUR), u(NIGHT) < FRAUD_NIGHT_SHARE
-    normal_hour = np.where(is_am, 0, AM_HOURS) + rnd.integers_below(hour_u, AM_HOURS)
-    am_night_hours = FRAUD_NIGHT_AM_HOURS[1] - FRAUD_NIGHT_AM_HOURS[0]
-    pm_night_hours = FRAUD_NIGHT_PM_HOURS[1] - FRAUD_NIGHT_PM_HOURS[0]
-    fraud_hour = np.where(
-        is_am,
-        np.where(
-            night,
-            FRAUD_NIGHT_AM_HOURS[0] + rnd.integers_below(hour_u, am_night_hours),
-            FRAUD_NIGHT_AM_HOURS[1] + rnd.integers_below(hour_u, AM_HOURS - am_night_hours),
-        ),
-        np.where(
-            night,
-            FRAUD_NIGHT_PM_HOURS[0] + rnd.integers_below(hour_u, pm_night_hours),
-            AM_HOURS + rnd.integers_below(hour_u, AM_HOURS - pm_night_hours),
-        ),
-    )
-    hour = np.where(is_fraud, fraud_hour, normal_hour)
+    hour = np.where(is_am, 0, AM_HOURS) + rnd.integers_below(hour_u, AM_HOURS)
+    fraud_rows = np.flatnonzero(is_fraud)
+    if fraud_rows.size:
+        hour[fraud_rows] = _fraud_hour(is_am[fraud_rows], night[fraud_rows], hour_u[fraud_rows])
     second_of_day = hour * 3600 + rnd.integers_below(u(SECOND), 3600)
 
     mean = spec.amount_mean[profile, category]
@@ -343,18 +361,19 @@ def _rows_for_cells(
 
     merchant = category * MERCHANTS_PER_CATEGORY + rnd.integers_below(u(MERCHANT), MERCHANTS_PER_CATEGORY)
     home_lat, home_long = customers.lat[row_customer], customers.long[row_customer]
-    travelling = u(TRAVEL) < spec.travel_share[profile]
+    travelling = np.flatnonzero(u(TRAVEL) < spec.travel_share[profile])
+    merch_lat = home_lat + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LAT) - 1.0)
+    merch_long = home_long + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LONG) - 1.0)
     # Uniform over the disc of the travel radius: distance = R sqrt(U).
-    distance = spec.travel_max_miles[profile] * np.sqrt(u(TRAVEL_DISTANCE))
-    bearing = 2.0 * np.pi * u(TRAVEL_BEARING)
-    travel_lat = home_lat + distance * np.cos(bearing) / MILES_PER_DEGREE
-    travel_long = home_long + distance * np.sin(bearing) / (
-        MILES_PER_DEGREE * np.maximum(np.cos(np.radians(home_lat)), 0.01)
+    distance = spec.travel_max_miles[profile[travelling]] * np.sqrt(u(TRAVEL_DISTANCE)[travelling])
+    bearing = 2.0 * np.pi * u(TRAVEL_BEARING)[travelling]
+    travel_from_lat = home_lat[travelling]
+    merch_lat[travelling] = travel_from_lat + distance * np.cos(bearing) / MILES_PER_DEGREE
+    merch_long[travelling] = home_long[travelling] + distance * np.sin(bearing) / (
+        MILES_PER_DEGREE * np.maximum(np.cos(np.radians(travel_from_lat)), 0.01)
     )
-    near_lat = home_lat + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LAT) - 1.0)
-    near_long = home_long + HOME_MERCHANT_DEGREES * (2.0 * u(NEAR_LONG) - 1.0)
-    merch_lat = np.clip(np.where(travelling, travel_lat, near_lat), -90.0, 90.0)
-    merch_long = (np.where(travelling, travel_long, near_long) + 180.0) % 360.0 - 180.0
+    merch_lat = np.clip(merch_lat, -90.0, 90.0)
+    merch_long = (merch_long + 180.0) % 360.0 - 180.0
 
     day_since_1970 = (row_day - _UNIX_EPOCH_ORDINAL).astype(np.int32)
     trans_date = pa.array(day_since_1970, pa.int32()).cast(pa.date32())
