@@ -6,9 +6,10 @@ writing the transactions table and the customers table separately. Reports
 medians of --runs runs, rows per second per core, and the peak resident memory
 of the process (engine included, as Sail runs in-process).
 
-Baseline, run in the same invocation: the numpy generator alone on one core
-(no Spark, no write), so the ratio shows what the engine and Delta cost or
-gain over a single core.
+Baselines, run in the same invocation: the numpy generator alone on one core
+(no Spark, no write), and the engine copying the generated rows into the same
+Delta layout (read back, written again partitioned by day): the writer alone,
+an upper bound for generate-and-write.
 
     python benchmarks/generate.py                 # >= 5 M transaction rows, 3 runs
     python benchmarks/generate.py --customers 6000 --days 365 --runs 3
@@ -55,7 +56,14 @@ def one_run(customers: int, days: int, benchmark_customers: int, out: str, parti
         PARTITION_COLUMN
     ).save(f"{out}/transactions")
     transactions_seconds = time.perf_counter() - started
-    rows = spark.read.format("delta").load(f"{out}/transactions").count()
+    written = spark.read.format("delta").load(f"{out}/transactions")
+    rows = written.count()
+
+    # Engine baseline: the same rows copied into the same Delta layout (read
+    # back, written again partitioned by day): what the writer alone costs.
+    started = time.perf_counter()
+    written.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN).save(f"{out}/copy")
+    copy_seconds = time.perf_counter() - started
 
     customer_params = GeneratorParams(customers=benchmark_customers)
     started = time.perf_counter()
@@ -67,6 +75,7 @@ def one_run(customers: int, days: int, benchmark_customers: int, out: str, parti
         "cores": cores,
         "transaction_rows": rows,
         "transactions_seconds": transactions_seconds,
+        "copy_seconds": copy_seconds,
         "customers": benchmark_customers,
         "customers_seconds": customers_seconds,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -131,6 +140,7 @@ def main() -> None:
     tx_seconds = statistics.median(r["transactions_seconds"] for r in runs)
     cu_seconds = statistics.median(r["customers_seconds"] for r in runs)
     base_seconds = statistics.median(b["transactions_seconds"] for b in baselines)
+    copy_seconds = statistics.median(r["copy_seconds"] for r in runs)
     tx_rate = rows / tx_seconds / cores
     base_rate = baselines[0]["transaction_rows"] / base_seconds
     summary = {
@@ -147,6 +157,9 @@ def main() -> None:
         "warm_up_median_seconds": round(statistics.median(r["warm_up_seconds"] for r in runs), 3),
         "baseline_numpy_one_core_rows_per_second": round(base_rate),
         "ratio_engine_per_core_to_baseline": round(tx_rate / base_rate, 2),
+        "baseline_copy_same_rows_to_delta_by_day_seconds": round(copy_seconds, 3),
+        "baseline_copy_rows_per_second_per_core": round(rows / copy_seconds / cores),
+        "ratio_generate_and_write_to_copy": round(copy_seconds / tx_seconds, 2),
     }
     print(json.dumps(summary, indent=2))
 
