@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -181,7 +182,8 @@ def card_numbers(params: GeneratorParams, ids: np.ndarray) -> pa.Array:
     vocabulary = load_vocabulary()
     prefixes = vocabulary.card_prefixes
     choice = rnd.integers_below(rnd.uniform_for(rnd.stream_key(params.seed, CARD_PREFIX), ids), len(prefixes))
-    result = np.empty(len(ids), dtype=object)
+    chunks: list[pa.Array] = []
+    chunk_rows: list[np.ndarray] = []
     for index, card in enumerate(prefixes):
         rows = np.nonzero(choice == index)[0]
         if rows.size == 0:
@@ -191,9 +193,14 @@ def card_numbers(params: GeneratorParams, ids: np.ndarray) -> pa.Array:
         payload = np.hstack(
             [np.broadcast_to(prefix_digits, (rows.size, prefix_digits.size)), _digits(body, card.body_digits)]
         )
-        full = np.hstack([payload, _luhn_check_digit(payload)[:, None]])
-        result[rows] = _digit_strings(full).to_numpy(zero_copy_only=False)
-    return pa.array(result, type=pa.string())
+        chunks.append(_digit_strings(np.hstack([payload, _luhn_check_digit(payload)[:, None]])))
+        chunk_rows.append(rows)
+    if not chunks:
+        return pa.array([], pa.string())
+    # Put the per-format chunks back in customer order, inside Arrow.
+    order = np.empty(len(ids), dtype=np.int64)
+    order[np.concatenate(chunk_rows)] = np.arange(len(ids))
+    return pa.concat_arrays(chunks).take(pa.array(order))
 
 
 def ssns(params: GeneratorParams, ids: np.ndarray) -> pa.Array:
@@ -208,6 +215,17 @@ def ssns(params: GeneratorParams, ids: np.ndarray) -> pa.Array:
     digits = np.hstack([_digits(area, 3), _digits(group, 2), _digits(serial, 4)])
     dash = np.full((len(ids), 1), ord("-") - ord("0"))
     return _digit_strings(np.hstack([digits[:, :3], dash, digits[:, 3:5], dash, digits[:, 5:]]))
+
+
+@lru_cache(maxsize=1)
+def _place_zip_ranges() -> tuple[np.ndarray, np.ndarray]:
+    """Faker's ZIP range of each place's state, aligned with the places table."""
+    ranges = load_vocabulary().state_zip_ranges
+    states = load_places().state
+    return (
+        np.array([ranges[state][0] for state in states], dtype=np.int64),
+        np.array([ranges[state][1] for state in states], dtype=np.int64),
+    )
 
 
 def customer_batch(params: GeneratorParams, ids: np.ndarray) -> pa.RecordBatch:
@@ -243,8 +261,8 @@ def customer_batch(params: GeneratorParams, ids: np.ndarray) -> pa.RecordBatch:
         pa.array(number.astype(str)), pa.array(street_name, pa.string()), pa.array(suffix, pa.string()), " "
     )
     state = places.state[core.place]
-    zip_low = np.array([vocabulary.state_zip_ranges[s][0] for s in state], dtype=np.int64)
-    zip_high = np.array([vocabulary.state_zip_ranges[s][1] for s in state], dtype=np.int64)
+    zip_low, zip_high = _place_zip_ranges()
+    zip_low, zip_high = zip_low[core.place], zip_high[core.place]
     zip_code = zip_low + rnd.integers_below(u(ZIP), zip_high - zip_low + 1)
     job = vocabulary.jobs[rnd.integers_below(u(JOB), len(vocabulary.jobs))]
     account = _bijection(ids, 10**12, rnd.stream_key(params.seed, NUMBER_SPACES + 100), 7_654_321)
