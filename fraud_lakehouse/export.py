@@ -7,14 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.generator.params import GenerationConfigError, GeneratorParams, check_range
 from fraud_lakehouse.generator.spark import customers_from_ids, transactions_from_units, unit_count
 from fraud_lakehouse.partitions import PARTITION_COLUMN
-from fraud_lakehouse.resources.lake import ensure_writable, is_s3
+from fraud_lakehouse.resources.lake import ensure_writable, lake_path
 
 FORMATS = ("delta", "parquet", "csv")
 # Aim for about this many rows per written chunk: bounds the time between
@@ -43,9 +42,7 @@ class ExportRequest:
             raise GenerationConfigError("out", "an output path is required")
 
     def path(self, table: str) -> str:
-        if is_s3(self.out):
-            return f"{self.out.rstrip('/')}/{table}"
-        return str(Path(self.out).expanduser().resolve() / table)
+        return lake_path(self.out, table)
 
 
 @dataclass(frozen=True)

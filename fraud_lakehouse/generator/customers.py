@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from fraud_lakehouse.generator import random as rnd
 from fraud_lakehouse.generator.params import MAX_CUSTOMERS, GeneratorParams
 from fraud_lakehouse.generator.places import load_places
-from fraud_lakehouse.generator.spec import Spec, load_spec
+from fraud_lakehouse.generator.spec import Spec, leap_year_day_index, load_spec
 from fraud_lakehouse.generator.vocabulary import WeightedWords, load_vocabulary
 
 # Stream ids: one per independent random quantity of a customer.
@@ -26,7 +26,7 @@ STREET_NUMBER, STREET_NUMBER_FORMAT, STREET_NAME, STREET_NAME_FORMAT, STREET_SUF
 ZIP, JOB, CARD_PREFIX, NUMBER_SPACES = range(13, 17)
 
 DAYS_PER_YEAR = 365.2425
-_UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 CUSTOMER_SCHEMA = pa.schema(
     [
@@ -99,23 +99,18 @@ def customer_profile_inputs(params: GeneratorParams, ids: np.ndarray) -> Custome
 
 
 def ordinals_to_datetime64(ordinals: np.ndarray) -> np.ndarray:
-    return (np.asarray(ordinals, dtype=np.int64) - _UNIX_EPOCH_ORDINAL).astype("datetime64[D]")
+    return (np.asarray(ordinals, dtype=np.int64) - UNIX_EPOCH_ORDINAL).astype("datetime64[D]")
 
 
 def age_at(dob_ordinal: np.ndarray, day_ordinal: np.ndarray) -> np.ndarray:
     """Whole years between birth and the day (vectorized, calendar exact)."""
-    dob = ordinals_to_datetime64(dob_ordinal)
-    day = ordinals_to_datetime64(day_ordinal)
-    dob_year, day_year = dob.astype("datetime64[Y]"), day.astype("datetime64[Y]")
-    years = day_year.astype(np.int64) - dob_year.astype(np.int64)
-    dob_month_day = (dob - dob_year).astype(np.int64) + np.where(_is_leap(dob_year) | (dob - dob_year < 59), 0, 1)
-    day_month_day = (day - day_year).astype(np.int64) + np.where(_is_leap(day_year) | (day - day_year < 59), 0, 1)
-    return years - (day_month_day < dob_month_day)
-
-
-def _is_leap(years: np.ndarray) -> np.ndarray:
-    y = years.astype(np.int64) + 1970
-    return (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dob_ordinal, day_ordinal = np.asarray(dob_ordinal), np.asarray(day_ordinal)
+    years = ordinals_to_datetime64(day_ordinal).astype("datetime64[Y]").astype(np.int64) - ordinals_to_datetime64(
+        dob_ordinal
+    ).astype("datetime64[Y]").astype(np.int64)
+    # Position in the year on a 366-day calendar, so a Feb 29 birthday falls
+    # after Feb 28 and before Mar 1 in every year.
+    return years - (leap_year_day_index(day_ordinal) < leap_year_day_index(dob_ordinal))
 
 
 def segment_of(spec: Spec, is_male: np.ndarray, age: np.ndarray, city_pop: np.ndarray) -> np.ndarray:
@@ -169,7 +164,7 @@ def _luhn_check_digit(digits: np.ndarray) -> np.ndarray:
     return (10 - total % 10) % 10
 
 
-def _digit_strings(digits: np.ndarray) -> np.ndarray:
+def _digit_strings(digits: np.ndarray) -> pa.Array:
     """Turn an [n, w] digit array into n strings, without a per-row Python loop."""
     n, width = digits.shape
     data = (digits.astype(np.uint8) + ord("0")).tobytes()
@@ -282,7 +277,7 @@ def customer_batch(params: GeneratorParams, ids: np.ndarray) -> pa.RecordBatch:
         pa.array(core.long),
         pa.array(core.city_pop),
         pa.array(job, pa.string()),
-        pa.array((core.dob_ordinal - _UNIX_EPOCH_ORDINAL).astype(np.int32), pa.int32()).cast(pa.date32()),
+        pa.array((core.dob_ordinal - UNIX_EPOCH_ORDINAL).astype(np.int32), pa.int32()).cast(pa.date32()),
         _digit_strings(_digits(account, 12)),
         pa.array(np.array(spec.segment_names, dtype=object)[segment], pa.string()),
     ]

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from fraud_lakehouse.generator import random as rnd
 from fraud_lakehouse.generator.customers import (
-    _UNIX_EPOCH_ORDINAL,
+    UNIX_EPOCH_ORDINAL,
     CustomerInputs,
     age_at,
     card_numbers,
@@ -293,7 +293,7 @@ def transaction_id(streams: _Streams, day_ordinal: np.ndarray, customer: np.ndar
     bijections, so distinct rows always get distinct ids.
     """
     packed = (
-        ((day_ordinal - _UNIX_EPOCH_ORDINAL).astype(np.uint64) << np.uint64(47))
+        ((day_ordinal - UNIX_EPOCH_ORDINAL).astype(np.uint64) << np.uint64(47))
         | (customer.astype(np.uint64) << np.uint64(16))
         | seq.astype(np.uint64)
     )
@@ -375,7 +375,7 @@ def _rows_for_cells(
     merch_lat = np.clip(merch_lat, -90.0, 90.0)
     merch_long = (merch_long + 180.0) % 360.0 - 180.0
 
-    day_since_1970 = (row_day - _UNIX_EPOCH_ORDINAL).astype(np.int32)
+    day_since_1970 = (row_day - UNIX_EPOCH_ORDINAL).astype(np.int32)
     trans_date = pa.array(day_since_1970, pa.int32()).cast(pa.date32())
     columns = [
         transaction_id(streams, row_day, row_id, seq),

@@ -30,11 +30,16 @@ def is_s3(uri: str) -> bool:
     return uri.startswith(("s3://", "s3a://"))
 
 
-def table_uri(root: str, layer: str, table: str) -> str:
-    """``{root}/{layer}/{table}``; local roots become absolute paths."""
+def lake_path(root: str, *parts: str) -> str:
+    """``{root}/{part}/...``; local roots become absolute paths, S3 roots stay URIs."""
     if is_s3(root):
-        return f"{root.rstrip('/')}/{layer}/{table}"
-    return str(Path(root).expanduser().resolve() / layer / table)
+        return "/".join([root.rstrip("/"), *parts])
+    return str(Path(root).expanduser().resolve().joinpath(*parts))
+
+
+def table_uri(root: str, layer: str, table: str) -> str:
+    """``{root}/{layer}/{table}``."""
+    return lake_path(root, layer, table)
 
 
 def ensure_writable(root: str) -> None:
