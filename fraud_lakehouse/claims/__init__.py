@@ -1,0 +1,1 @@
+"""Claims: the canonical claim model, landing-area ingest and the silver transformations."""

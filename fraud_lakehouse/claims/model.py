@@ -1,0 +1,236 @@
+"""The canonical claim model: the input layouts, the raw bronze schema and the silver schema.
+
+Three layouts map into one silver schema (see README, "Claims"):
+
+- ``insurance``: the 13-column insurance claims layout;
+- ``sparkov``: card transactions as Sparkov writes them or as the Kaggle
+  fraudTrain/fraudTest files have them (customer columns on every row);
+- ``bronze``: this project's own bronze transactions (no customer columns).
+
+A card transaction is a claim: the card is the customer, the merchant the
+provider, the category the procedure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql.types import (
+    ArrayType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from fraud_lakehouse.partitions import PARTITION_COLUMN
+
+INSURANCE = "insurance"
+SPARKOV = "sparkov"
+BRONZE = "bronze"
+# Rows of bronze/transactions read straight from the lake, not from a file.
+SYNTHETIC = "synthetic"
+
+INSURANCE_COLUMNS = (
+    "claim_id",
+    "patient_id",
+    "provider_id",
+    "provider_name",
+    "procedure_code",
+    "diagnosis_code",
+    "service_date",
+    "submitted_date",
+    "charge_amount",
+    "paid_amount",
+    "patient_state",
+    "provider_state",
+    "place_of_service",
+)
+# Sparkov's transaction columns; the time is either one Kaggle column or
+# Sparkov's own trans_date + trans_time pair.
+SPARKOV_TRANSACTION_COLUMNS = (
+    "trans_num",
+    "cc_num",
+    "unix_time",
+    "category",
+    "amt",
+    "is_fraud",
+    "merchant",
+    "merch_lat",
+    "merch_long",
+)
+SPARKOV_CUSTOMER_COLUMNS = (
+    "first",
+    "last",
+    "gender",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "lat",
+    "long",
+    "city_pop",
+    "job",
+    "dob",
+)
+SPARKOV_OPTIONAL_COLUMNS = ("ssn", "acct_num", "profile")
+KAGGLE_TIME_COLUMN = "trans_date_trans_time"
+SPARKOV_TIME_COLUMNS = ("trans_date", "trans_time")
+# The bronze file column detection_date is kept under this name: the raw
+# table's own detection_date is the file's date.
+RECORD_DETECTION_DATE = "record_detection_date"
+BRONZE_COLUMNS = (*SPARKOV_TRANSACTION_COLUMNS, *SPARKOV_TIME_COLUMNS, "profile")
+
+# Every raw value column any layout can fill, in a fixed order. The raw table
+# has one fixed schema (all strings) so files of every layout share it.
+RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *INSURANCE_COLUMNS,
+            *SPARKOV_TRANSACTION_COLUMNS,
+            KAGGLE_TIME_COLUMN,
+            *SPARKOV_TIME_COLUMNS,
+            *SPARKOV_CUSTOMER_COLUMNS,
+            *SPARKOV_OPTIONAL_COLUMNS,
+            RECORD_DETECTION_DATE,
+        )
+    )
+)
+# Raw columns that hold personal data in clear text: bronze only.
+CARD_COLUMNS = ("cc_num",)
+PATIENT_COLUMNS = ("patient_id",)
+DROPPED_PERSONAL_COLUMNS = ("ssn", "acct_num", "first", "last", "street", "dob")
+
+RAW_SCHEMA = StructType(
+    [
+        *(StructField(name, StringType()) for name in RAW_VALUE_COLUMNS),
+        StructField("layout", StringType()),
+        StructField("source_file", StringType(), nullable=False),
+        StructField("row_number", LongType(), nullable=False),
+        # A row that could not be split into the header's fields: its text
+        # and why, so silver can quarantine it.
+        StructField("raw_record", StringType()),
+        StructField("row_error", StringType()),
+        StructField("ingested_at", TimestampType(), nullable=False),
+        StructField(PARTITION_COLUMN, DateType(), nullable=False),
+    ]
+)
+
+REJECTED_FILES_SCHEMA = StructType(
+    [
+        StructField("source_file", StringType(), nullable=False),
+        StructField("reason", StringType(), nullable=False),
+        StructField("detail", StringType()),
+        StructField("size_bytes", LongType()),
+        StructField("rejected_at", TimestampType(), nullable=False),
+        StructField(PARTITION_COLUMN, DateType(), nullable=False),
+    ]
+)
+
+CLAIM_SCHEMA = StructType(
+    [
+        StructField("claim_id", StringType(), nullable=False),
+        StructField("customer_key", StringType()),
+        StructField("provider_id", StringType()),
+        StructField("provider_name", StringType()),
+        StructField("procedure", StringType()),
+        StructField("diagnosis", StringType()),
+        StructField("service_ts", TimestampType()),
+        StructField("service_date", DateType()),
+        StructField("submitted_date", DateType()),
+        StructField("amount", DoubleType()),
+        StructField("paid_amount", DoubleType()),
+        StructField("customer_state", StringType()),
+        StructField("provider_state", StringType()),
+        StructField("customer_lat", DoubleType()),
+        StructField("customer_long", DoubleType()),
+        StructField("provider_lat", DoubleType()),
+        StructField("provider_long", DoubleType()),
+        StructField("city_pop", LongType()),
+        StructField("channel", StringType()),
+        StructField("is_fraud", IntegerType()),
+        StructField("source", StringType(), nullable=False),
+        StructField("source_file", StringType()),
+        StructField("row_number", LongType()),
+        StructField("ingested_at", TimestampType()),
+        StructField(PARTITION_COLUMN, DateType(), nullable=False),
+    ]
+)
+CLAIM_COLUMNS = tuple(field.name for field in CLAIM_SCHEMA.fields)
+
+QUARANTINE_SCHEMA = StructType(
+    [
+        StructField("claim_id", StringType()),
+        StructField("reason", StringType(), nullable=False),
+        StructField("reasons", ArrayType(StringType()), nullable=False),
+        StructField("source", StringType(), nullable=False),
+        StructField("source_file", StringType()),
+        StructField("row_number", LongType()),
+        # JSON of the row's raw values, card and patient ids pseudonymised.
+        StructField("raw_values", StringType()),
+        StructField("ingested_at", TimestampType()),
+        StructField(PARTITION_COLUMN, DateType(), nullable=False),
+    ]
+)
+QUARANTINE_COLUMNS = tuple(field.name for field in QUARANTINE_SCHEMA.fields)
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    required: frozenset[str]
+    # one of these groups must be present in full (the time columns)
+    alternatives: tuple[frozenset[str], ...] = ()
+    # present in the header means not this layout
+    excluded: frozenset[str] = frozenset()
+
+    def missing(self, header: set[str]) -> list[str]:
+        missing = sorted(self.required - header)
+        if self.alternatives and not any(group <= header for group in self.alternatives):
+            missing.append(" or ".join("+".join(sorted(group)) for group in self.alternatives))
+        return missing
+
+    def matches(self, header: set[str]) -> bool:
+        return not self.missing(header) and not (self.excluded & header)
+
+
+LAYOUTS = (
+    Layout(INSURANCE, frozenset(INSURANCE_COLUMNS)),
+    Layout(
+        SPARKOV,
+        frozenset((*SPARKOV_TRANSACTION_COLUMNS, "state", "lat", "long", "city_pop")),
+        alternatives=(frozenset({KAGGLE_TIME_COLUMN}), frozenset(SPARKOV_TIME_COLUMNS)),
+    ),
+    Layout(
+        BRONZE,
+        frozenset((*SPARKOV_TRANSACTION_COLUMNS, *SPARKOV_TIME_COLUMNS)),
+        excluded=frozenset({"lat", "long"}),
+    ),
+)
+
+
+def detect_layout(header: list[str]) -> Layout | None:
+    """The layout whose columns the header has, or None."""
+    names = {name.strip().lower() for name in header}
+    for layout in LAYOUTS:
+        if layout.matches(names):
+            return layout
+    return None
+
+
+def describe_mismatch(header: list[str]) -> str:
+    """Why a header matches no layout: what each layout misses."""
+    names = {name.strip().lower() for name in header}
+    parts = []
+    for layout in LAYOUTS:
+        missing = layout.missing(names)
+        clash = sorted(layout.excluded & names)
+        if missing:
+            parts.append(f"{layout.name}: missing {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
+        elif clash:
+            parts.append(f"{layout.name}: has {', '.join(clash)}")
+    return "; ".join(parts)

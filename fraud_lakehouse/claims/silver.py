@@ -1,0 +1,353 @@
+"""Silver claims: typed, validated and de-duplicated, with every rejected row kept in quarantine.
+
+Pure DataFrame -> DataFrame functions (Sail and classic Spark 3.5 alike):
+
+- ``candidates_from_raw``: bronze claims_raw rows (strings, any layout) typed
+  into the canonical claim model, with the parse problems of each row;
+- ``candidates_from_transactions``: bronze/transactions joined to their
+  customers, already typed;
+- ``validate``: the row checks, then the claim-id duplicate check, giving a
+  frame with a ``reasons`` array (empty = valid);
+- ``silver_claims`` / ``quarantined_claims``: the two sides of it.
+
+Every input row ends in exactly one of the two. Card numbers and patient ids
+leave as keyed hashes; SSN and the other identity columns are dropped, also
+from the raw values kept in quarantine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.claims.model import (
+    BRONZE,
+    CARD_COLUMNS,
+    CLAIM_COLUMNS,
+    CLAIM_SCHEMA,
+    DROPPED_PERSONAL_COLUMNS,
+    INSURANCE,
+    KAGGLE_TIME_COLUMN,
+    PATIENT_COLUMNS,
+    QUARANTINE_COLUMNS,
+    RAW_VALUE_COLUMNS,
+    SPARKOV,
+    SYNTHETIC,
+)
+from fraud_lakehouse.claims.privacy import hmac_sha256
+from fraud_lakehouse.partitions import PARTITION_COLUMN
+
+# USPS codes: the states, DC and the inhabited territories.
+US_STATE_CODES = (
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP"
+).split()
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+EARLIEST_DATE = dt.date(1900, 1, 1)
+COORDINATE_COLUMNS = ("customer_lat", "customer_long", "provider_lat", "provider_long")
+# Which source wins when two rows share a claim id: files in name order, then
+# the synthetic feed.
+SOURCE_ORDER = {INSURANCE: 0, SPARKOV: 1, BRONZE: 2, SYNTHETIC: 3}
+DEFAULT_AMOUNT_CAP = 1_000_000.0
+
+# Reason codes (README, "Quarantine reasons").
+MALFORMED_ROW = "malformed_row"
+DUPLICATE_CLAIM_ID = "duplicate_claim_id"
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    amount_cap: float = DEFAULT_AMOUNT_CAP
+    # the day the run checks "not in the future" against (UTC)
+    today: dt.date = dt.date.max
+
+
+def _clean(name: str) -> Column:
+    """A raw string value trimmed, NULL when blank."""
+    value = F.trim(F.col(name))
+    return F.when(value != "", value)
+
+
+def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_type: str) -> DataFrame:
+    """``target`` = ``source`` parsed as ``sql_type`` when it matches ``pattern`` (else NULL)."""
+    return (
+        frame.withColumn("__value", source)
+        .withColumn(target, F.when(F.col("__value").rlike(pattern), F.expr(f"try_cast(__value AS {sql_type})")))
+        .drop("__value")
+    )
+
+
+def _amount_text(name: str) -> Column:
+    """A money value without a leading $ and thousands separators."""
+    return F.regexp_replace(_clean(name), r"^\$|,", "")
+
+
+def _bad(parsed: str, raw: Column, code: str) -> Column:
+    return F.when(raw.isNotNull() & F.col(parsed).isNull(), F.lit(code))
+
+
+def _raw_values(columns: list[str], secret: str) -> Column:
+    """JSON of the raw values (NULLs left out), card and patient ids hashed, identity columns dropped."""
+    fields = []
+    for name in columns:
+        if name in DROPPED_PERSONAL_COLUMNS:
+            continue
+        value = F.col(name)
+        if name in CARD_COLUMNS or name in PATIENT_COLUMNS:
+            value = hmac_sha256(F.trim(value), secret)
+        fields.append(value.alias(name))
+    return F.to_json(F.struct(*fields))
+
+
+# Long digit runs (card numbers) and SSN-shaped text in a row that could not
+# be split into fields: masked, since its columns are unknown.
+_CARD_LIKE = r"\d(?:[ -]?\d){11,18}"
+_SSN_LIKE = r"\d{3}-\d{2}-\d{4}"
+
+
+def _masked_record(record: Column) -> Column:
+    return F.regexp_replace(F.regexp_replace(record, _SSN_LIKE, "[ssn]"), _CARD_LIKE, "[card]")
+
+
+def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
+    """bronze/claims_raw rows typed into the claim model, with ``reasons`` for what did not parse."""
+    layout = F.col("layout")
+    is_insurance = layout == F.lit(INSURANCE)
+    kaggle_time = _clean(KAGGLE_TIME_COLUMN)
+    sparkov_time = F.when(
+        _clean("trans_date").isNotNull() & _clean("trans_time").isNotNull(),
+        F.concat_ws(" ", _clean("trans_date"), _clean("trans_time")),
+    )
+    frame = raw.select(
+        "*",
+        F.when(is_insurance, _clean("claim_id")).otherwise(_clean("trans_num")).alias("__claim_id"),
+        F.when(is_insurance, _clean("patient_id"))
+        .otherwise(F.regexp_replace(_clean("cc_num"), r"[ -]", ""))
+        .alias("__customer"),
+        F.when(is_insurance, _clean("provider_id")).otherwise(_clean("merchant")).alias("__provider_id"),
+        F.when(is_insurance, _clean("provider_name")).otherwise(_clean("merchant")).alias("__provider_name"),
+        F.when(is_insurance, _clean("procedure_code")).otherwise(_clean("category")).alias("__procedure"),
+        F.when(is_insurance, _clean("diagnosis_code")).alias("__diagnosis"),
+        F.when(~is_insurance, F.coalesce(kaggle_time, sparkov_time)).alias("__service_ts"),
+        F.when(is_insurance, _clean("service_date")).alias("__service_date"),
+        F.when(is_insurance, _clean("submitted_date")).alias("__submitted_date"),
+        F.when(is_insurance, _amount_text("charge_amount")).otherwise(_amount_text("amt")).alias("__amount"),
+        F.when(is_insurance, _amount_text("paid_amount")).alias("__paid_amount"),
+        F.upper(F.when(is_insurance, _clean("patient_state")).otherwise(_clean("state"))).alias("__customer_state"),
+        F.upper(F.when(is_insurance, _clean("provider_state"))).alias("__provider_state"),
+        _clean("lat").alias("__customer_lat"),
+        _clean("long").alias("__customer_long"),
+        _clean("merch_lat").alias("__provider_lat"),
+        _clean("merch_long").alias("__provider_long"),
+        _clean("city_pop").alias("__city_pop"),
+        _clean("is_fraud").alias("__is_fraud"),
+        F.when(is_insurance, _clean("place_of_service"))
+        .when(_clean("category").endswith("_net"), F.lit("online"))
+        .when(_clean("category").endswith("_pos"), F.lit("in_person"))
+        .alias("__channel"),
+    )
+    # Parsed values go to __t_* columns: the raw columns keep their text for the quarantine JSON.
+    frame = _parsed(frame, "__t_service_ts", F.col("__service_ts"), TIMESTAMP_PATTERN, "TIMESTAMP")
+    frame = _parsed(frame, "__t_service_date", F.col("__service_date"), DATE_PATTERN, "DATE")
+    frame = _parsed(frame, "__t_submitted_date", F.col("__submitted_date"), DATE_PATTERN, "DATE")
+    for name in ("amount", "paid_amount", *COORDINATE_COLUMNS, "city_pop"):
+        frame = _parsed(frame, f"__t_{name}", F.col(f"__{name}"), NUMBER_PATTERN, "DOUBLE")
+    frame = frame.withColumn("__t_label", F.expr("try_cast(__is_fraud AS DOUBLE)"))
+    service_date = F.coalesce(F.col("__t_service_date"), F.to_date(F.col("__t_service_ts")))
+    parse_reasons = [
+        F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
+        _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
+        _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
+        _bad("__t_submitted_date", F.col("__submitted_date"), "bad_date_submitted"),
+        _bad("__t_amount", F.col("__amount"), "bad_number_amount"),
+        _bad("__t_paid_amount", F.col("__paid_amount"), "bad_number_paid_amount"),
+        F.when(
+            reduce(
+                lambda left, right: left | right,
+                [F.col(f"__{name}").isNotNull() & F.col(f"__t_{name}").isNull() for name in COORDINATE_COLUMNS],
+            ),
+            F.lit("bad_number_coordinates"),
+        ),
+        _bad("__t_city_pop", F.col("__city_pop"), "bad_number_city_pop"),
+        F.when(F.col("__is_fraud").isNotNull() & ~F.col("__t_label").isin(0.0, 1.0), F.lit("bad_label")),
+    ]
+    return frame.select(
+        F.col("__claim_id").alias("claim_id"),
+        hmac_sha256(F.col("__customer"), secret).alias("customer_key"),
+        F.col("__provider_id").alias("provider_id"),
+        F.col("__provider_name").alias("provider_name"),
+        F.col("__procedure").alias("procedure"),
+        F.col("__diagnosis").alias("diagnosis"),
+        F.col("__t_service_ts").alias("service_ts"),
+        service_date.alias("service_date"),
+        F.coalesce(F.col("__t_submitted_date"), F.when(~is_insurance, service_date)).alias("submitted_date"),
+        F.col("__t_amount").alias("amount"),
+        F.when(is_insurance, F.col("__t_paid_amount")).otherwise(F.col("__t_amount")).alias("paid_amount"),
+        F.col("__customer_state").alias("customer_state"),
+        F.col("__provider_state").alias("provider_state"),
+        *[
+            F.col(f"__t_{name}").alias(name)
+            for name in ("customer_lat", "customer_long", "provider_lat", "provider_long")
+        ],
+        F.col("__t_city_pop").cast("bigint").alias("city_pop"),
+        F.col("__channel").alias("channel"),
+        F.col("__t_label").cast("int").alias("is_fraud"),
+        layout.alias("source"),
+        "source_file",
+        "row_number",
+        "ingested_at",
+        PARTITION_COLUMN,
+        F.array_compact(F.array(*parse_reasons)).alias("reasons"),
+        F.when(
+            F.col("raw_record").isNotNull(),
+            F.to_json(F.struct(_masked_record(F.col("raw_record")).alias("raw_record"), F.col("row_error"))),
+        )
+        .otherwise(_raw_values(list(RAW_VALUE_COLUMNS), secret))
+        .alias("raw_values"),
+    )
+
+
+def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, secret: str) -> DataFrame:
+    """bronze/transactions as claims: the card is the customer, the merchant the provider."""
+    homes = customers.select(
+        F.col("cc_num").alias("__cc_num"),
+        F.col("state").alias("customer_state"),
+        F.col("lat").alias("customer_lat"),
+        F.col("long").alias("customer_long"),
+        F.col("city_pop").cast("bigint").alias("city_pop"),
+    )
+    joined = transactions.join(F.broadcast(homes), transactions["cc_num"] == homes["__cc_num"], "left")
+    service_ts = F.to_timestamp(F.concat_ws(" ", F.col("trans_date").cast("string"), F.col("trans_time")))
+    customer_key = hmac_sha256(F.col("cc_num"), secret)
+    return joined.select(
+        F.col("trans_num").alias("claim_id"),
+        customer_key.alias("customer_key"),
+        F.col("merchant").alias("provider_id"),
+        F.col("merchant").alias("provider_name"),
+        F.col("category").alias("procedure"),
+        F.lit(None).cast("string").alias("diagnosis"),
+        service_ts.alias("service_ts"),
+        F.col("trans_date").alias("service_date"),
+        F.col("trans_date").alias("submitted_date"),
+        F.col("amt").cast("double").alias("amount"),
+        F.col("amt").cast("double").alias("paid_amount"),
+        "customer_state",
+        F.lit(None).cast("string").alias("provider_state"),
+        "customer_lat",
+        "customer_long",
+        F.col("merch_lat").alias("provider_lat"),
+        F.col("merch_long").alias("provider_long"),
+        "city_pop",
+        F.when(F.col("category").endswith("_net"), F.lit("online"))
+        .when(F.col("category").endswith("_pos"), F.lit("in_person"))
+        .alias("channel"),
+        F.col("is_fraud").cast("int").alias("is_fraud"),
+        F.lit(SYNTHETIC).alias("source"),
+        F.lit("bronze/transactions").alias("source_file"),
+        F.lit(None).cast("bigint").alias("row_number"),
+        F.lit(None).cast("timestamp").alias("ingested_at"),
+        PARTITION_COLUMN,
+        F.array().cast("array<string>").alias("reasons"),
+        F.to_json(
+            F.struct(
+                "trans_num",
+                customer_key.alias("cc_num"),
+                "trans_date",
+                "trans_time",
+                "category",
+                "amt",
+                "is_fraud",
+                "merchant",
+                "merch_lat",
+                "merch_long",
+            )
+        ).alias("raw_values"),
+    )
+
+
+def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
+    """Candidates with every failed check appended to ``reasons``; later copies of a claim id are duplicates."""
+    today = F.lit(rules.today.isoformat()).cast("date")
+    earliest = F.lit(EARLIEST_DATE.isoformat()).cast("date")
+    states = [F.lit(code) for code in US_STATE_CODES]
+
+    def missing(column: str, code: str) -> Column:
+        return F.when(F.col(column).isNull(), F.lit(code))
+
+    checks = [
+        missing("claim_id", "missing_claim_id"),
+        missing("customer_key", "missing_customer"),
+        missing("provider_id", "missing_provider"),
+        missing("procedure", "missing_procedure"),
+        missing("service_date", "missing_service_date"),
+        missing("amount", "missing_amount"),
+        F.when(F.col("amount") <= 0, F.lit("amount_not_positive")),
+        F.when(F.col("amount") >= rules.amount_cap, F.lit("amount_above_cap")),
+        F.when(F.col("paid_amount") < 0, F.lit("paid_amount_negative")),
+        F.when((F.col("service_date") > today) | (F.col("submitted_date") > today), F.lit("date_in_future")),
+        F.when((F.col("service_date") < earliest) | (F.col("submitted_date") < earliest), F.lit("date_before_1900")),
+        F.when(F.col("customer_state").isNotNull() & ~F.col("customer_state").isin(*states), F.lit("bad_state")),
+        F.when(F.col("provider_state").isNotNull() & ~F.col("provider_state").isin(*states), F.lit("bad_state")),
+        F.when(
+            (F.abs(F.col("customer_lat")) > 90)
+            | (F.abs(F.col("provider_lat")) > 90)
+            | (F.abs(F.col("customer_long")) > 180)
+            | (F.abs(F.col("provider_long")) > 180),
+            F.lit("bad_coordinates"),
+        ),
+        F.when(F.col("city_pop") < 0, F.lit("bad_number_city_pop")),
+    ]
+    checked = candidates.withColumn(
+        "reasons", F.array_distinct(F.concat(F.col("reasons"), F.array_compact(F.array(*checks))))
+    )
+    source_rank = F.coalesce(*[F.when(F.col("source") == name, F.lit(rank)) for name, rank in SOURCE_ORDER.items()])
+    first_copy = Window.partitionBy(PARTITION_COLUMN, "claim_id", "__valid").orderBy(
+        source_rank, F.col("source_file"), F.col("row_number")
+    )
+    # Only valid rows compete for a claim id; an invalid row is quarantined for its own reason.
+    ranked = checked.withColumn("__valid", F.size("reasons") == 0).withColumn(
+        "__copy", F.when(F.col("__valid"), F.row_number().over(first_copy))
+    )
+    return ranked.withColumn(
+        "reasons",
+        F.when(F.col("__copy") > 1, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")),
+    ).drop("__valid", "__copy")
+
+
+def silver_claims(validated: DataFrame) -> DataFrame:
+    """The valid rows in the canonical schema."""
+    valid = validated.where(F.size("reasons") == 0)
+    return valid.select(*[F.col(field.name).cast(field.dataType) for field in CLAIM_SCHEMA.fields])
+
+
+def quarantined_claims(validated: DataFrame) -> DataFrame:
+    """The rejected rows: raw values (pseudonymised), source file, row number and reason codes."""
+    rejected = validated.where(F.size("reasons") > 0)
+    return rejected.select(
+        "claim_id",
+        F.col("reasons")[0].alias("reason"),
+        "reasons",
+        "source",
+        "source_file",
+        "row_number",
+        "raw_values",
+        "ingested_at",
+        PARTITION_COLUMN,
+    ).select(*QUARANTINE_COLUMNS)
+
+
+__all__ = [
+    "CLAIM_COLUMNS",
+    "ValidationRules",
+    "candidates_from_raw",
+    "candidates_from_transactions",
+    "quarantined_claims",
+    "silver_claims",
+    "validate",
+]
