@@ -25,3 +25,8 @@ def partitions_start_date() -> dt.date:
 detection_date_partitions = DailyPartitionsDefinition(start_date=partitions_start_date().isoformat(), end_offset=1)
 # A date-range backfill runs as one Spark run over the whole window.
 spark_backfill_policy = BackfillPolicy.single_run()
+
+
+def window_predicate(start: dt.date, end: dt.date, column: str = PARTITION_COLUMN) -> str:
+    """SQL predicate of the half-open date window [start, end)."""
+    return f"{column} >= DATE'{start.isoformat()}' AND {column} < DATE'{end.isoformat()}'"

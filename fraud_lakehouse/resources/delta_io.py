@@ -27,7 +27,7 @@ from dagster import (
 from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 
-from fraud_lakehouse.partitions import PARTITION_COLUMN
+from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 from fraud_lakehouse.resources.lake import default_lake_root, ensure_writable, is_s3, table_uri
 from fraud_lakehouse.resources.spark import SparkEngine
 
@@ -66,11 +66,6 @@ def retry_commit_conflicts(
                 raise
             sleep(base_delay * 2 ** (attempt - 1) * (1 + random.random()))
     raise AssertionError("unreachable")
-
-
-def window_predicate(start: dt.date, end: dt.date, column: str = PARTITION_COLUMN) -> str:
-    """SQL predicate of the half-open date window [start, end)."""
-    return f"{column} >= DATE'{start.isoformat()}' AND {column} < DATE'{end.isoformat()}'"
 
 
 def delta_table_exists(uri: str) -> bool:

@@ -1,0 +1,44 @@
+"""Column helpers shared by the rule families."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+EARTH_RADIUS_MILES = 3958.8
+
+
+def day_number(column: str = "service_date") -> Column:
+    """Days since 1970-01-01: an integer to range windows over."""
+    return F.datediff(F.col(column), F.lit("1970-01-01").cast("date"))
+
+
+def epoch_seconds(column: str = "service_ts") -> Column:
+    return F.unix_timestamp(F.col(column))
+
+
+def haversine_miles(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
+    """Great-circle distance in miles."""
+    dlat = F.radians(lat2 - lat1)
+    dlon = F.radians(lon2 - lon1)
+    a = F.sin(dlat / 2) ** 2 + F.cos(F.radians(lat1)) * F.cos(F.radians(lat2)) * F.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
+
+
+def flag(condition: Column) -> Column:
+    """A rule flag: NULL inputs mean the rule does not apply, which is False."""
+    return F.coalesce(condition, F.lit(False))
+
+
+CATEGORY_Z = "category_z"
+
+
+def with_category_z(claims: DataFrame) -> DataFrame:
+    """Adds ``category_z``, the amount's z-score within its procedure/category, unless already there: several
+    rules use it, and computing it once saves a sort per rule."""
+    if CATEGORY_Z in claims.columns:
+        return claims
+    by_category = Window.partitionBy("procedure")
+    stdev = F.stddev_samp("amount").over(by_category)
+    z = (F.col("amount") - F.avg("amount").over(by_category)) / F.when(stdev > 0, stdev)
+    return claims.withColumn(CATEGORY_Z, z)

@@ -1,0 +1,62 @@
+"""Every detection threshold in one place, exposed as Dagster config.
+
+The version is a hash of the values, written on every scored claim, so a
+score can always be traced to the thresholds that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from dagster import Config
+from pydantic import Field
+
+
+class DetectionConfig(Config):
+    lookback_days: int = Field(default=30, ge=0, le=366, description="earlier days of silver claims rules may read")
+    high_risk_threshold: float = Field(default=0.7, gt=0, le=1, description="fraud_score at or above: high risk")
+    medium_risk_threshold: float = Field(default=0.4, gt=0, le=1, description="fraud_score at or above: medium")
+
+    # billing patterns
+    provider_procedure_daily_max: int = Field(default=50, description="claims per provider and procedure in a day")
+    customer_daily_max: int = Field(default=5, description="claims per customer in a day")
+    weekend_share_max: float = Field(default=0.30, description="provider's weekend share above which weekends flag")
+    round_amount_share_max: float = Field(default=0.20, description="provider's share of charges divisible by 100")
+    min_provider_claims: int = Field(default=20, description="claims a provider needs before its shares count")
+
+    # statistics
+    z_score_max: float = Field(default=3.0, description="|z| of the amount within its category or provider")
+    iqr_multiplier: float = Field(default=1.5, description="IQR fence: Q3 + k x IQR")
+    benford_deviation_max: float = Field(default=0.15, description="provider's first-digit distance from Benford")
+    burst_z_score: float = Field(default=2.0, description="z of an amount in its category that counts as large")
+    burst_min_claims: int = Field(default=2, description="large amounts in a customer's day that make a burst")
+    benford_min_claims: int = Field(default=50, description="claims a provider needs for the Benford test")
+
+    # duplicates
+    near_duplicate_days: int = Field(default=30, description="days apart two claims can be near duplicates")
+    near_duplicate_similarity: float = Field(default=0.9, ge=0, le=1, description="0.6 x same procedure + 0.4 x amount")
+
+    # velocity
+    velocity_window_minutes: int = Field(default=60)
+    velocity_max_claims: int = Field(default=3, description="claims of one customer within the window")
+    daily_count_ratio: float = Field(default=3.0, description="today's claims over the customer's usual daily count")
+    daily_count_min: int = Field(default=5, description="claims in a day before the ratio counts")
+
+    # night time
+    night_start_hour: int = Field(default=22, ge=0, le=23)
+    night_end_hour: int = Field(default=4, ge=0, le=23, description="night is [start, 24) + [0, end)")
+    night_claims_min: int = Field(default=3, description="night claims of a customer in a day: a night burst")
+
+    # geography
+    distance_max_miles: float = Field(default=500.0, description="customer to provider distance")
+
+    # amount against the customer's own history
+    history_min_claims: int = Field(default=5, description="earlier claims the customer needs")
+    history_ratio: float = Field(default=4.0, description="amount over the customer's usual amount")
+    history_z_max: float = Field(default=3.0)
+
+    def version(self) -> str:
+        """A short, stable hash of every threshold."""
+        text = json.dumps(self.model_dump(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,163 @@
+"""Gold tables as pure DataFrame functions: scored claims, provider risk, fraud by rule, detection quality."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.scoring import RULES, Rule, apply_rules, fraud_score, risk_level, rules_triggered
+from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
+
+FLAGGED_CLAIM_COLUMNS = (
+    "claim_id",
+    "customer_key",
+    "provider_id",
+    "provider_name",
+    "procedure",
+    "service_ts",
+    "service_date",
+    "amount",
+    "channel",
+    "source",
+    "source_file",
+    "row_number",
+)
+
+
+def in_window(frame: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
+    """Rows with detection_date in [start, end)."""
+    return frame.where(window_predicate(start, end))
+
+
+def flag_claims(
+    claims: DataFrame, window: tuple[dt.date, dt.date], config: DetectionConfig, rules: tuple[Rule, ...] = RULES
+) -> DataFrame:
+    """Score the claims of the window; ``claims`` also holds the look-back days the rules compare with."""
+    scored = apply_rules(claims, config, rules)
+    score = fraud_score(rules)
+    current = in_window(scored, *window)
+    return current.select(
+        *FLAGGED_CLAIM_COLUMNS,
+        *[F.col(rule.column) for rule in rules],
+        score.alias("fraud_score"),
+        risk_level(score, config).alias("risk_level"),
+        rules_triggered(rules).alias("rules_triggered"),
+        (F.col("rule_exact_duplicate") | F.col("rule_near_duplicate")).alias("is_duplicate"),
+        "duplicate_of",
+        "is_fraud",
+        F.lit(config.version()).alias("detection_config_version"),
+        PARTITION_COLUMN,
+    )
+
+
+def provider_risk(flagged: DataFrame) -> DataFrame:
+    """Per provider and day: volumes, flags, high-risk claims, amounts, and the provider's risk rank that day."""
+    flagged_claim = F.size("rules_triggered") > 0
+    high = F.col("risk_level") == "high"
+    per_provider = flagged.groupBy(PARTITION_COLUMN, "provider_id").agg(
+        F.first("provider_name", ignorenulls=True).alias("provider_name"),
+        F.count("*").alias("claims"),
+        F.sum(flagged_claim.cast("long")).alias("flagged_claims"),
+        F.sum(high.cast("long")).alias("high_risk_claims"),
+        F.round(F.avg("fraud_score"), 4).alias("mean_fraud_score"),
+        F.round(F.sum("amount"), 2).alias("total_amount"),
+        F.round(F.sum(F.when(flagged_claim, F.col("amount")).otherwise(F.lit(0.0))), 2).alias("flagged_amount"),
+    )
+    rank_order = Window.partitionBy(PARTITION_COLUMN).orderBy(
+        F.col("high_risk_claims").desc(), F.col("mean_fraud_score").desc(), F.col("provider_id")
+    )
+    return per_provider.select(
+        PARTITION_COLUMN,
+        "provider_id",
+        "provider_name",
+        "claims",
+        "flagged_claims",
+        "high_risk_claims",
+        F.round(F.col("flagged_claims") / F.col("claims"), 4).alias("flag_rate"),
+        "mean_fraud_score",
+        "total_amount",
+        "flagged_amount",
+        F.row_number().over(rank_order).alias("risk_rank"),
+    )
+
+
+def fraud_by_rule(flagged: DataFrame, rules: tuple[Rule, ...] = RULES) -> DataFrame:
+    """Per rule and day: claims it flagged, their amount, and how many of them are labelled fraud."""
+    per_rule = [
+        flagged.where(F.col(rule.column)).select(
+            PARTITION_COLUMN, F.lit(rule.name).alias("rule"), F.lit(rule.family).alias("family"), "amount", "is_fraud"
+        )
+        for rule in rules
+    ]
+    hits = per_rule[0]
+    for frame in per_rule[1:]:
+        hits = hits.unionByName(frame)
+    return hits.groupBy(PARTITION_COLUMN, "rule", "family").agg(
+        F.count("*").alias("claims"),
+        F.round(F.sum("amount"), 2).alias("amount"),
+        F.sum(F.coalesce(F.col("is_fraud"), F.lit(0))).cast("long").alias("labelled_fraud"),
+    )
+
+
+def detection_quality(flagged: DataFrame, config: DetectionConfig) -> DataFrame:
+    """Per day with labels: positives, precision/recall/F1 at the high-risk threshold, ROC-AUC and PR-AUC.
+
+    AUCs are exact, with tied scores handled as one threshold: ROC-AUC is the
+    Mann-Whitney statistic (a tie counts one half); PR-AUC is average
+    precision (precision at each score, weighted by the positives it adds).
+    """
+    labelled = flagged.where(F.col("is_fraud").isNotNull())
+    positive = F.col("is_fraud") == 1
+    predicted = F.col("fraud_score") >= config.high_risk_threshold
+    counts = labelled.groupBy(PARTITION_COLUMN).agg(
+        F.count("*").alias("claims"),
+        F.sum(positive.cast("long")).alias("positives"),
+        F.sum(predicted.cast("long")).alias("predicted_high"),
+        F.sum((positive & predicted).cast("long")).alias("true_positives"),
+    )
+    by_score = labelled.groupBy(PARTITION_COLUMN, "fraud_score").agg(
+        F.sum(positive.cast("long")).alias("pos"), F.sum((~positive).cast("long")).alias("neg")
+    )
+    ascending = Window.partitionBy(PARTITION_COLUMN).orderBy("fraud_score").rowsBetween(Window.unboundedPreceding, -1)
+    descending = (
+        Window.partitionBy(PARTITION_COLUMN)
+        .orderBy(F.col("fraud_score").desc())
+        .rowsBetween(Window.unboundedPreceding, 0)
+    )
+    ranked = by_score.select(
+        PARTITION_COLUMN,
+        "pos",
+        "neg",
+        F.coalesce(F.sum("neg").over(ascending), F.lit(0)).alias("neg_below"),
+        F.sum("pos").over(descending).alias("tp_at"),
+        F.sum("neg").over(descending).alias("fp_at"),
+    )
+    areas = ranked.groupBy(PARTITION_COLUMN).agg(
+        F.sum(F.col("pos") * (F.col("neg_below") + 0.5 * F.col("neg"))).alias("__roc_numerator"),
+        F.sum(F.col("pos") * F.col("tp_at") / (F.col("tp_at") + F.col("fp_at"))).alias("__ap_numerator"),
+    )
+    joined = counts.join(areas, PARTITION_COLUMN)
+    positives, negatives = F.col("positives"), F.col("claims") - F.col("positives")
+    precision = F.when(F.col("predicted_high") > 0, F.col("true_positives") / F.col("predicted_high"))
+    recall = F.when(positives > 0, F.col("true_positives") / positives)
+    return joined.select(
+        PARTITION_COLUMN,
+        "claims",
+        "positives",
+        "predicted_high",
+        "true_positives",
+        F.round(precision, 4).alias("precision"),
+        F.round(recall, 4).alias("recall"),
+        F.round(
+            F.when((precision + recall) > 0, 2 * precision * recall / (precision + recall)).otherwise(F.lit(0.0)), 4
+        ).alias("f1"),
+        F.round(F.when((positives > 0) & (negatives > 0), F.col("__roc_numerator") / (positives * negatives)), 4).alias(
+            "roc_auc"
+        ),
+        F.round(F.when(positives > 0, F.col("__ap_numerator") / positives), 4).alias("pr_auc"),
+        F.lit(config.high_risk_threshold).alias("threshold"),
+        F.lit(config.version()).alias("detection_config_version"),
+    )

@@ -1,0 +1,93 @@
+"""The rule registry and the fraud score.
+
+Each rule belongs to one family and has a weight: the evidence a hit gives.
+A family's evidence is its strongest hit; families combine as independent
+evidence (noisy-OR): ``fraud_score = 1 - prod(1 - evidence_f)``. So one
+strong family alone (an exact duplicate, a night burst on a surge day, an
+amount far above the customer's own history) reaches high risk, and weak
+hints from several families add up, unlike a weighted average whose ceiling
+is set by the families that did not fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection import billing, duplicates, geography, history, night, statistics, velocity
+from fraud_lakehouse.detection.config import DetectionConfig
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    family: str
+    weight: float
+    apply: Callable[[DataFrame, DetectionConfig], DataFrame]
+    description: str
+
+    @property
+    def column(self) -> str:
+        return f"rule_{self.name}"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("provider_procedure_volume", "billing", 0.5, billing.provider_procedure_volume,
+         "provider bills one procedure more than N times a day"),
+    Rule("customer_daily_volume", "billing", 0.1, billing.customer_daily_volume,
+         "customer has more than N claims a day"),
+    Rule("weekend_provider", "billing", 0.05, billing.weekend_provider, "weekend claim of a weekend-heavy provider"),
+    Rule("round_amount", "billing", 0.2, billing.round_amounts, "round charge of a provider that bills many"),
+    Rule("category_z_score", "statistics", 0.3, statistics.category_z_score, "amount's |z| in its category"),
+    Rule("provider_z_score", "statistics", 0.3, statistics.provider_z_score, "amount's |z| at its provider"),
+    Rule("iqr_outlier", "statistics", 0.15, statistics.iqr_outlier, "amount above the category's IQR fence"),
+    Rule("benford_provider", "statistics", 0.05, statistics.benford_provider, "provider's first digits fail Benford"),
+    Rule("large_amount_burst", "statistics", 0.6, statistics.large_amount_burst,
+         "the customer's day holds several large amounts"),
+    Rule("exact_duplicate", "duplicates", 0.95, duplicates.exact_duplicate, "copy of an earlier claim"),
+    Rule("near_duplicate", "duplicates", 0.5, duplicates.near_duplicate, "close to an earlier claim"),
+    Rule("rapid_claims", "velocity", 0.25, velocity.rapid_claims, "N claims of the customer within the window"),
+    Rule("daily_surge", "velocity", 0.25, velocity.daily_surge, "far more claims today than the customer's usual"),
+    Rule("night_claim", "night", 0.1, night.night_claim, "claim in the night hours"),
+    Rule("night_pair", "night", 0.3, night.night_pair, "the customer's day has two night claims"),
+    Rule("night_burst", "night", 0.4, night.night_burst, "the customer's day has a burst of night claims"),
+    Rule("far_from_home", "geography", 0.05, geography.far_from_home, "provider far from the customer's home"),
+    Rule("state_mismatch", "state_mismatch", 0.15, geography.state_mismatch, "customer and provider states differ"),
+    Rule("amount_vs_history", "history", 0.45, history.amount_vs_history, "amount far above the customer's usual"),
+    Rule("spend_spike_day", "history", 0.2, history.spend_spike_day, "the customer's day holds an unusual amount"),
+)  # fmt: skip
+FAMILIES = tuple(dict.fromkeys(rule.family for rule in RULES))
+
+
+def apply_rules(claims: DataFrame, config: DetectionConfig, rules: tuple[Rule, ...] = RULES) -> DataFrame:
+    """Every rule's flag column added (rules run in order: near duplicates need exact ones)."""
+    return reduce(lambda frame, rule: rule.apply(frame, config), rules, claims)
+
+
+def family_evidence(family: str, rules: tuple[Rule, ...] = RULES) -> Column:
+    hits = [
+        F.when(F.col(rule.column), F.lit(rule.weight)).otherwise(F.lit(0.0)) for rule in rules if rule.family == family
+    ]
+    return hits[0] if len(hits) == 1 else F.greatest(*hits)
+
+
+def fraud_score(rules: tuple[Rule, ...] = RULES) -> Column:
+    families = tuple(dict.fromkeys(rule.family for rule in rules))
+    survival = reduce(lambda left, right: left * right, [1 - family_evidence(f, rules) for f in families])
+    return F.round(1 - survival, 4)
+
+
+def rules_triggered(rules: tuple[Rule, ...] = RULES) -> Column:
+    return F.array_compact(F.array(*[F.when(F.col(rule.column), F.lit(rule.name)) for rule in rules]))
+
+
+def risk_level(score: Column, config: DetectionConfig) -> Column:
+    return (
+        F.when(score >= config.high_risk_threshold, F.lit("high"))
+        .when(score >= config.medium_risk_threshold, F.lit("medium"))
+        .otherwise(F.lit("low"))
+    )

@@ -1,0 +1,91 @@
+"""Statistical rules: z-scores per category and per provider, IQR fences, Benford's law per provider."""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection.common import CATEGORY_Z, flag, with_category_z
+from fraud_lakehouse.detection.config import DetectionConfig
+
+BENFORD = {digit: math.log10(1 + 1 / digit) for digit in range(1, 10)}
+
+
+def _z_flag(claims: DataFrame, group: str, name: str, limit: float, min_claims: int) -> DataFrame:
+    by_group = Window.partitionBy(group)
+    mean = F.avg("amount").over(by_group)
+    stdev = F.stddev_samp("amount").over(by_group)
+    count = F.count("amount").over(by_group)
+    z = (F.col("amount") - mean) / stdev
+    return claims.withColumn(name, flag((count >= min_claims) & (stdev > 0) & (F.abs(z) > limit)))
+
+
+def category_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """|z| of the amount within its procedure/category above the limit."""
+    return with_category_z(claims).withColumn(
+        "rule_category_z_score", flag(F.abs(F.col(CATEGORY_Z)) > config.z_score_max)
+    )
+
+
+def provider_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """|z| of the amount within its provider's claims above the limit."""
+    return _z_flag(claims, "provider_id", "rule_provider_z_score", config.z_score_max, config.min_provider_claims)
+
+
+def large_amount_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """Every claim of a customer's day that holds several large amounts (z within their category above the
+    burst limit): a stolen card is used for several big purchases in one sitting."""
+    same_day = Window.partitionBy("customer_key", "service_date")
+    large_that_day = F.sum(flag(F.col(CATEGORY_Z) > config.burst_z_score).cast("int")).over(same_day)
+    return with_category_z(claims).withColumn(
+        "rule_large_amount_burst", flag(large_that_day >= config.burst_min_claims)
+    )
+
+
+def iqr_outlier(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """Amount above Q3 + k x IQR of its procedure/category (exact percentiles: same on every engine)."""
+    fences = claims.groupBy("procedure").agg(
+        F.expr("percentile(amount, 0.25)").alias("__q1"),
+        F.expr("percentile(amount, 0.75)").alias("__q3"),
+        F.count("amount").alias("__n"),
+    )
+    joined = claims.join(F.broadcast(fences), "procedure", "left")
+    upper = F.col("__q3") + config.iqr_multiplier * (F.col("__q3") - F.col("__q1"))
+    return joined.withColumn(
+        "rule_iqr_outlier", flag((F.col("__n") >= config.min_provider_claims) & (F.col("amount") > upper))
+    ).drop("__q1", "__q3", "__n")
+
+
+def first_digit(amount_column: str = "amount") -> F.Column:
+    """First significant digit of a positive amount."""
+    amount = F.col(amount_column)
+    scaled = amount / F.pow(F.lit(10.0), F.floor(F.log10(amount)))
+    return F.when(amount > 0, F.floor(scaled + F.lit(1e-9)).cast("int"))
+
+
+def benford_deviation(claims: DataFrame) -> DataFrame:
+    """Per provider: claims and the total variation distance of its first digits from Benford's law."""
+    digits = claims.select("provider_id", first_digit().alias("__digit")).where(F.col("__digit").between(1, 9))
+    counts = digits.groupBy("provider_id").agg(
+        F.count("*").alias("claims"),
+        *[F.sum((F.col("__digit") == d).cast("double")).alias(f"__d{d}") for d in BENFORD],
+    )
+    distance = sum(F.abs(F.col(f"__d{d}") / F.col("claims") - F.lit(p)) for d, p in BENFORD.items()) / 2
+    return counts.select("provider_id", "claims", distance.alias("benford_deviation"))
+
+
+def benford_provider(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """Claims of a provider whose first digits stray from Benford's law."""
+    deviation = benford_deviation(claims).select(
+        "provider_id", F.col("claims").alias("__benford_claims"), F.col("benford_deviation").alias("__benford")
+    )
+    joined = claims.join(deviation, "provider_id", "left")
+    return joined.withColumn(
+        "rule_benford_provider",
+        flag(
+            (F.col("__benford_claims") >= config.benford_min_claims)
+            & (F.col("__benford") > config.benford_deviation_max)
+        ),
+    ).drop("__benford_claims", "__benford")
