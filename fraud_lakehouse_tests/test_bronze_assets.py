@@ -9,7 +9,7 @@ import pytest
 from dagster import AssetKey, Definitions, instance_for_test
 from deltalake import DeltaTable
 
-from fraud_lakehouse.definitions import bronze_assets, bronze_job, defs
+from fraud_lakehouse.definitions import all_assets, bronze_job, defs
 from fraud_lakehouse.generator.params import GenerationConfigError
 from fraud_lakehouse.resources import resources_for_deployment
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
@@ -37,7 +37,18 @@ def test_dagster_definitions_validate():
 def test_asset_graph_and_partitions():
     graph = defs.resolve_asset_graph()
     keys = {"/".join(key.path) for key in graph.get_all_asset_keys()}
-    assert keys == {"bronze/customers", "bronze/transactions"}
+    assert keys == {
+        "bronze/customers",
+        "bronze/transactions",
+        "bronze/claims_raw",
+        "bronze/claims_rejected_files",
+        "silver/claims",
+        "silver/claims_quarantine",
+        "gold/flagged_claims",
+        "gold/provider_risk",
+        "gold/fraud_by_rule",
+        "gold/detection_quality",
+    }
     transactions = defs.resolve_assets_def(AssetKey(["bronze", "transactions"]))
     assert transactions.partitions_def.get_first_partition_key() == "2025-01-01"
     assert transactions.backfill_policy.max_partitions_per_run is None  # single run
@@ -54,7 +65,7 @@ def _bronze_resources(tmp_path, spark_engine, **synthetic):
 
 
 def _job(resources):
-    return Definitions(assets=bronze_assets, jobs=[bronze_job], resources=resources).resolve_job_def(bronze_job.name)
+    return Definitions(assets=all_assets, jobs=[bronze_job], resources=resources).resolve_job_def(bronze_job.name)
 
 
 def test_materialize_both_bronze_assets_for_two_days(tmp_path, spark_engine, spark):

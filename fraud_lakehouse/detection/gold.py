@@ -102,8 +102,8 @@ def fraud_by_rule(flagged: DataFrame, rules: tuple[Rule, ...] = RULES) -> DataFr
     )
 
 
-def detection_quality(flagged: DataFrame, config: DetectionConfig) -> DataFrame:
-    """Per day with labels: positives, precision/recall/F1 at the high-risk threshold, ROC-AUC and PR-AUC.
+def detection_quality(flagged: DataFrame) -> DataFrame:
+    """Per day with labels: positives, precision/recall/F1 of the high risk level, ROC-AUC and PR-AUC.
 
     AUCs are exact, with tied scores handled as one threshold: ROC-AUC is the
     Mann-Whitney statistic (a tie counts one half); PR-AUC is average
@@ -111,8 +111,9 @@ def detection_quality(flagged: DataFrame, config: DetectionConfig) -> DataFrame:
     """
     labelled = flagged.where(F.col("is_fraud").isNotNull())
     positive = F.col("is_fraud") == 1
-    predicted = F.col("fraud_score") >= config.high_risk_threshold
+    predicted = F.col("risk_level") == "high"
     counts = labelled.groupBy(PARTITION_COLUMN).agg(
+        F.max("detection_config_version").alias("detection_config_version"),
         F.count("*").alias("claims"),
         F.sum(positive.cast("long")).alias("positives"),
         F.sum(predicted.cast("long")).alias("predicted_high"),
@@ -158,6 +159,5 @@ def detection_quality(flagged: DataFrame, config: DetectionConfig) -> DataFrame:
             "roc_auc"
         ),
         F.round(F.when(positives > 0, F.col("__ap_numerator") / positives), 4).alias("pr_auc"),
-        F.lit(config.high_risk_threshold).alias("threshold"),
-        F.lit(config.version()).alias("detection_config_version"),
+        "detection_config_version",
     )

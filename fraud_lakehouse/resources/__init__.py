@@ -14,7 +14,12 @@ from typing import Any
 
 from dagster import ResourceDefinition
 
+from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
+from fraud_lakehouse.resources.lake import default_lake_root
+from fraud_lakehouse.resources.lake_tables import LakeTables
+from fraud_lakehouse.resources.landing import ClaimsLanding
+from fraud_lakehouse.resources.pseudonyms import Pseudonymizer
 from fraud_lakehouse.resources.spark import SparkEngine
 from fraud_lakehouse.resources.synthetic import SyntheticData
 
@@ -23,9 +28,14 @@ DEPLOYMENT_ENV = "FRAUD_LAKEHOUSE_DEPLOYMENT"
 
 def local_resources() -> dict[str, Any]:
     spark = SparkEngine()
+    lake_root = default_lake_root()
     return {
         "spark": spark,
-        "lake_io_manager": DeltaLakeIOManager(spark=spark),
+        "lake_io_manager": DeltaLakeIOManager(spark=spark, lake_root=lake_root),
+        "lake": LakeTables(spark=spark, lake_root=lake_root),
+        "landing": ClaimsLanding(),
+        # The key comes from the environment; without it, the labelled development key.
+        "pseudonymizer": Pseudonymizer(key=os.environ.get(KEY_ENV) or DEVELOPMENT_KEY),
         "synthetic": SyntheticData(),
         "pyspark_step_launcher": ResourceDefinition.none_resource(
             description="no step launcher: steps run in the run's process"

@@ -13,6 +13,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dagster import (
@@ -85,15 +86,34 @@ def delta_version(uri: str) -> int | None:
         return None
 
 
-def write_delta(frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | None) -> None:
+@dataclass(frozen=True)
+class ReplaceRows:
+    """An asset's output that replaces only some rows of its window: those whose ``column`` is one of
+    ``values`` (for example the files a run re-ingested). Other rows of the window stay as they are."""
+
+    frame: DataFrame
+    column: str
+    values: tuple[str, ...]
+
+    def predicate(self) -> str:
+        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in self.values)
+        return f"{self.column} IN ({quoted})"
+
+
+def write_delta(
+    frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | None, only_rows: str | None = None
+) -> None:
     """Write ``frame`` to the Delta table at ``uri``.
 
     With a window [start, end): replace exactly that window of the
-    ``detection_date`` partitions (creating the table on first write).
-    Without one: overwrite the whole table. Commit conflicts are retried.
+    ``detection_date`` partitions (creating the table on first write); with
+    ``only_rows`` (a SQL predicate), only the window's rows that match it.
+    Without a window: overwrite the whole table. Commit conflicts are retried.
     """
     if window is not None:
         predicate = window_predicate(*window)
+        if only_rows:
+            predicate = f"{predicate} AND ({only_rows})"
         # Sail does not check that written rows satisfy replaceWhere; keeping
         # only the window's rows makes every engine replace exactly the window.
         rows = frame.where(predicate)
@@ -146,13 +166,18 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         *layers, table = asset_key_path
         return table_uri(self.lake_root, "/".join(layers) or "default", table)
 
-    def handle_output(self, context: OutputContext, obj: DataFrame) -> None:
+    def handle_output(self, context: OutputContext, obj: DataFrame | ReplaceRows) -> None:
         if obj is None:
             return
         uri = self._uri(context.asset_key.path)
         ensure_writable(self.lake_root)
         window = _date_window(context) if context.has_asset_partitions else None
-        write_delta(obj, uri, window)
+        if isinstance(obj, ReplaceRows):
+            if window is None:
+                raise ValueError("ReplaceRows needs a partitioned asset")
+            write_delta(obj.frame, uri, window, only_rows=obj.predicate())
+        else:
+            write_delta(obj, uri, window)
         metadata, rows_per_day = self._metadata(self.spark.spark_session, uri, window)
         context.add_output_metadata(metadata)
         if window is not None and len(context.asset_partition_keys) > 1:

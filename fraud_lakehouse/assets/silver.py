@@ -1,0 +1,140 @@
+"""Silver claims: typed, validated, de-duplicated and pseudonymised; every rejected row kept in quarantine."""
+
+import datetime as dt
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    Config,
+    Output,
+    multi_asset,
+)
+from pydantic import Field
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.assets.bronze import LAKE_IO, SPARK, STEP_LAUNCHER
+from fraud_lakehouse.claims.silver import (
+    DEFAULT_AMOUNT_CAP,
+    ValidationRules,
+    candidates_from_raw,
+    candidates_from_transactions,
+    quarantined_claims,
+    silver_claims,
+    validate,
+)
+from fraud_lakehouse.partitions import PARTITION_COLUMN, detection_date_partitions, spark_backfill_policy
+from fraud_lakehouse.resources.lake_tables import LakeTables
+from fraud_lakehouse.resources.pseudonyms import Pseudonymizer
+
+SILVER = "silver"
+LAKE = "lake"
+PSEUDONYMIZER = "pseudonymizer"
+CLAIMS_KEY = AssetKey([SILVER, "claims"])
+QUARANTINE_KEY = AssetKey([SILVER, "claims_quarantine"])
+
+
+class SilverClaimsConfig(Config):
+    amount_cap: float = Field(default=DEFAULT_AMOUNT_CAP, gt=0, description="amounts at or above go to quarantine")
+
+
+@multi_asset(
+    name="silver_claims",
+    outs={
+        "claims": AssetOut(
+            key=CLAIMS_KEY,
+            io_manager_key=LAKE_IO,
+            description="Valid claims of every source in the canonical claim model; card numbers and patient ids "
+            "as keyed hashes, no SSN.",
+            kinds={"spark", "delta"},
+        ),
+        "claims_quarantine": AssetOut(
+            key=QUARANTINE_KEY,
+            io_manager_key=LAKE_IO,
+            description="Rejected rows with their raw values (pseudonymised), source file, row number and reasons.",
+            kinds={"spark", "delta"},
+        ),
+    },
+    ins={
+        "claims_raw": AssetIn(key=["bronze", "claims_raw"]),
+        "transactions": AssetIn(key=["bronze", "transactions"]),
+        "customers": AssetIn(key=["bronze", "customers"]),
+    },
+    check_specs=[
+        AssetCheckSpec(
+            "rows_balance",
+            asset=CLAIMS_KEY,
+            blocking=True,
+            description="rows in (claims_raw + transactions) = rows in silver + rows in quarantine",
+        ),
+        AssetCheckSpec(
+            "no_null_keys",
+            asset=CLAIMS_KEY,
+            blocking=True,
+            description="claim_id, customer_key, provider_id and detection_date are never NULL",
+        ),
+        AssetCheckSpec(
+            "unique_claim_id", asset=CLAIMS_KEY, blocking=True, description="a claim id appears once per detection date"
+        ),
+    ],
+    partitions_def=detection_date_partitions,
+    backfill_policy=spark_backfill_policy,
+    group_name=SILVER,
+    required_resource_keys={SPARK, LAKE, PSEUDONYMIZER, STEP_LAUNCHER},
+)
+def silver_claims_assets(
+    context: AssetExecutionContext,
+    config: SilverClaimsConfig,
+    claims_raw: DataFrame,
+    transactions: DataFrame,
+    customers: DataFrame,
+):
+    pseudonymizer: Pseudonymizer = context.resources.pseudonymizer
+    lake: LakeTables = context.resources.lake
+    secret = pseudonymizer.secret()
+    rules = ValidationRules(amount_cap=config.amount_cap, today=dt.datetime.now(dt.UTC).date())
+    candidates = candidates_from_raw(claims_raw, secret).unionByName(
+        candidates_from_transactions(transactions, customers, secret)
+    )
+    validated = validate(candidates, rules)
+    metadata = {**pseudonymizer.metadata(), "amount_cap": config.amount_cap}
+    yield Output(silver_claims(validated), output_name="claims", metadata=metadata)
+    yield Output(quarantined_claims(validated), output_name="claims_quarantine")
+
+    # The checks read back what was written, so they test the tables, not the plan.
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    written = lake.read_window(SILVER, "claims", start, end)
+    quarantine = lake.read_window(SILVER, "claims_quarantine", start, end)
+    rows_in = claims_raw.count() + transactions.count()
+    rows_silver, rows_quarantine = written.count(), quarantine.count()
+    yield AssetCheckResult(
+        check_name="rows_balance",
+        asset_key=CLAIMS_KEY,
+        passed=rows_in == rows_silver + rows_quarantine,
+        metadata={"rows_in": rows_in, "rows_silver": rows_silver, "rows_quarantine": rows_quarantine},
+        description=f"{rows_in} in, {rows_silver} silver + {rows_quarantine} quarantine",
+    )
+    null_keys = written.where(
+        F.col("claim_id").isNull()
+        | F.col("customer_key").isNull()
+        | F.col("provider_id").isNull()
+        | F.col(PARTITION_COLUMN).isNull()
+    ).count()
+    yield AssetCheckResult(
+        check_name="no_null_keys",
+        asset_key=CLAIMS_KEY,
+        passed=null_keys == 0,
+        metadata={"rows_with_null_keys": null_keys},
+    )
+    repeated = written.groupBy(PARTITION_COLUMN, "claim_id").count().where(F.col("count") > 1).count()
+    yield AssetCheckResult(
+        check_name="unique_claim_id",
+        asset_key=CLAIMS_KEY,
+        passed=repeated == 0,
+        metadata={"repeated_claim_ids": repeated},
+    )
