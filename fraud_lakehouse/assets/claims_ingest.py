@@ -9,7 +9,7 @@ from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
-from fraud_lakehouse.claims.landing import LandedFile, Landing, RawRows, RejectedFile, read_claims_file
+from fraud_lakehouse.claims.landing import LandedFile, Landing, RejectedFile, read_claims_file
 from fraud_lakehouse.claims.model import RAW_SCHEMA, REJECTED_FILES_SCHEMA
 from fraud_lakehouse.partitions import PARTITION_COLUMN, detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.delta_io import ReplaceRows
@@ -47,19 +47,12 @@ def _files_of_run(landing: Landing, files: list[str], start: dt.date, end: dt.da
     return found, missing
 
 
-def _raw_frame(spark: SparkSession, tables: list[pa.Table]) -> DataFrame:
+def raw_frame(spark: SparkSession, tables: list[pa.Table]) -> DataFrame:
+    """Raw rows of several files as one Spark DataFrame (pandas in between: classic Spark 3.5 takes no Arrow)."""
     if not tables:
         return spark.createDataFrame([], RAW_SCHEMA)
     table = pa.concat_tables(tables).select(RAW_SCHEMA.fieldNames())
     return spark.createDataFrame(table.to_pandas(), schema=RAW_SCHEMA)
-
-
-def _with_file_columns(rows: RawRows, landed: LandedFile, ingested_at: dt.datetime) -> pa.Table:
-    table = rows.to_arrow()
-    count = table.num_rows
-    table = table.append_column("source_file", pa.array([landed.uri] * count, pa.string()))
-    table = table.append_column("ingested_at", pa.array([ingested_at] * count, pa.timestamp("us")))
-    return table.append_column(PARTITION_COLUMN, pa.array([landed.detection_date] * count, pa.date32()))
 
 
 @multi_asset(
@@ -110,11 +103,11 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
             rejected.append((landed.uri, "unexpected_error", detail, landed.detection_date, landed.size))
             context.log.exception(f"reading {landed.uri} failed")
             continue
-        tables.append(_with_file_columns(rows, landed, ingested_at))
+        tables.append(rows.to_arrow(landed.uri, landed.detection_date, ingested_at))
         bad_rows = sum(error is not None for error in rows.row_errors)
         per_file.append((landed.uri, rows.layout, len(rows), bad_rows, ", ".join(rows.ignored_columns)))
     spark_session = spark.spark_session
-    raw = _raw_frame(spark_session, tables)
+    raw = raw_frame(spark_session, tables)
     rejected_rows = pd.DataFrame(
         [
             {

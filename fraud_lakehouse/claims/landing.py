@@ -35,6 +35,7 @@ from fraud_lakehouse.claims.model import (
     describe_mismatch,
     detect_layout,
 )
+from fraud_lakehouse.partitions import PARTITION_COLUMN
 from fraud_lakehouse.resources.lake import LOCAL_STATE_DIR, is_s3
 
 LANDING_ENV = "FRAUD_LAKEHOUSE_LANDING"
@@ -177,13 +178,17 @@ class RawRows:
     def __len__(self) -> int:
         return len(self.row_numbers)
 
-    def to_arrow(self) -> pa.Table:
+    def to_arrow(self, source_file: str, detection_date: dt.date, ingested_at: dt.datetime) -> pa.Table:
+        """The rows in the raw table's columns (RAW_SCHEMA order), with the file's columns added."""
         count = len(self)
         arrays = {name: pa.array(self.values.get(name, [None] * count), type=pa.string()) for name in RAW_VALUE_COLUMNS}
         arrays["layout"] = pa.array([self.layout] * count, type=pa.string())
+        arrays["source_file"] = pa.array([source_file] * count, type=pa.string())
         arrays["row_number"] = pa.array(self.row_numbers, type=pa.int64())
         arrays["raw_record"] = pa.array(self.raw_records, type=pa.string())
         arrays["row_error"] = pa.array(self.row_errors, type=pa.string())
+        arrays["ingested_at"] = pa.array([ingested_at] * count, type=pa.timestamp("us"))
+        arrays[PARTITION_COLUMN] = pa.array([detection_date] * count, type=pa.date32())
         return pa.table(arrays)
 
 
@@ -264,13 +269,13 @@ def _header_columns(header: list[str]) -> tuple[list[str], int]:
 
 
 def _layout_or_reject(names: list[str]) -> Layout:
-    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
-    if duplicates:
-        raise RejectedFile("bad_header", f"duplicate columns in the header: {', '.join(duplicates)}")
     layout = detect_layout(names)
     if layout is None:
         shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
         raise RejectedFile("unknown_layout", f"header [{shown}] matches no layout ({describe_mismatch(names)})")
+    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+    if duplicates:
+        raise RejectedFile("bad_header", f"duplicate columns in the header: {', '.join(duplicates)}")
     return layout
 
 

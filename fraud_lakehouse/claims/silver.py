@@ -51,7 +51,7 @@ TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 EARLIEST_DATE = dt.date(1900, 1, 1)
 COORDINATE_COLUMNS = ("customer_lat", "customer_long", "provider_lat", "provider_long")
-# Which source wins when two rows share a claim id: files in name order, then
+# Which source wins when two rows share a claim id: files (by layout), then
 # the synthetic feed.
 SOURCE_ORDER = {INSURANCE: 0, SPARKOV: 1, BRONZE: 2, SYNTHETIC: 3}
 DEFAULT_AMOUNT_CAP = 1_000_000.0
@@ -307,8 +307,9 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
         "reasons", F.array_distinct(F.concat(F.col("reasons"), F.array_compact(F.array(*checks))))
     )
     source_rank = F.coalesce(*[F.when(F.col("source") == name, F.lit(rank)) for name, rank in SOURCE_ORDER.items()])
+    # The first copy: by source, then the earliest ingested file, then file name and row.
     first_copy = Window.partitionBy(PARTITION_COLUMN, "claim_id", "__valid").orderBy(
-        source_rank, F.col("source_file"), F.col("row_number")
+        source_rank, F.col("ingested_at").asc_nulls_last(), F.col("source_file"), F.col("row_number")
     )
     # Only valid rows compete for a claim id; an invalid row is quarantined for its own reason.
     ranked = checked.withColumn("__valid", F.size("reasons") == 0).withColumn(
@@ -331,7 +332,7 @@ def quarantined_claims(validated: DataFrame) -> DataFrame:
     rejected = validated.where(F.size("reasons") > 0)
     return rejected.select(
         "claim_id",
-        F.col("reasons")[0].alias("reason"),
+        F.expr("try_element_at(reasons, 1)").alias("reason"),
         "reasons",
         "source",
         "source_file",

@@ -1,0 +1,223 @@
+"""The bad-input corpus: every bad file is rejected with a reason, every bad row quarantined with one, and no
+good row is lost. File-level cases run in plain Python; the rows go through silver on the engine."""
+
+import datetime as dt
+import gzip
+import io
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.assets.claims_ingest import raw_frame
+from fraud_lakehouse.claims.landing import RejectedFile, file_detection_date, read_claims_file
+from fraud_lakehouse.claims.silver import (
+    ValidationRules,
+    candidates_from_raw,
+    quarantined_claims,
+    silver_claims,
+    validate,
+)
+
+DAY = dt.date(2025, 1, 1)
+HEADER = (
+    "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
+    "charge_amount,paid_amount,patient_state,provider_state,place_of_service"
+)
+KAGGLE_HEADER = (
+    "trans_date_trans_time,cc_num,merchant,category,amt,first,last,gender,street,city,state,zip,lat,long,"
+    "city_pop,job,dob,trans_num,unix_time,merch_lat,merch_long,is_fraud"
+)
+
+
+def claim(claim_id="C1", patient="P1", amount="120.50", service="2025-01-01", state="CA", provider="PR1") -> str:
+    return f"{claim_id},{patient},{provider},Clinic,99213,J45,{service},2025-01-01,{amount},100,{state},CA,11"
+
+
+def card(trans_num="t1", when="2025-01-01 01:02:03", amt="12.5", lat="30.2", label="0") -> str:
+    return (
+        f"{when},4263982640269299,Shop,misc_net,{amt},Jane,Doe,F,1 Main St,Austin,TX,78701,{lat},-97.7,"
+        f"900000,Nurse,1980-01-01,{trans_num},1325376018,30.5,-97.9,{label}"
+    )
+
+
+def csv_file(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def parquet_file(frame: pd.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue()
+
+
+def truncated_gzip() -> bytes:
+    return gzip.compress(csv_file(claim()))[:-12]
+
+
+# name, content, rejection reason
+REJECTED_FILES = [
+    ("empty.csv", b"", "empty_file"),
+    ("blank_lines.csv", b"\n\n   \n", "empty_file"),
+    ("empty.csv.gz", gzip.compress(b""), "empty_file"),
+    ("header_only.csv", csv_file(), "no_rows"),
+    ("wrong_header.csv", b"a,b,c\n1,2,3\n", "unknown_layout"),
+    ("missing_column.csv", csv_file(header=HEADER.replace(",charge_amount", "")), "unknown_layout"),
+    ("no_header.csv", (claim() + "\n" + claim("C2") + "\n").encode(), "unknown_layout"),
+    ("duplicate_header.csv", csv_file(header=HEADER + ",claim_id"), "bad_header"),
+    ("binary.csv", bytes(range(256)) * 8, "not_text"),
+    ("utf16.csv", csv_file(claim()).decode().encode("utf-16"), "not_text"),
+    ("fake.csv.gz", csv_file(claim()), "not_gzip"),
+    ("truncated.csv.gz", truncated_gzip(), "unreadable_gzip"),
+    ("binary_in_gzip.gz", gzip.compress(bytes(range(256)) * 8), "not_text"),
+    ("broken.parquet", b"PAR1" + b"\x01\x02garbage" * 20, "unreadable_parquet"),
+    ("wrong_columns.parquet", parquet_file(pd.DataFrame({"x": [1], "y": ["a"]})), "unknown_layout"),
+    ("arrays.jsonl", b"[1, 2]\n[3]\n", "not_json_lines"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), REJECTED_FILES, ids=[case[0] for case in REJECTED_FILES])
+def test_bad_file_is_rejected_with_a_reason(name, content, reason):
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_file(name, content)
+    assert rejected.value.reason == reason
+    assert rejected.value.detail
+
+
+# name, content, {row number: reason} (rows not listed must reach silver)
+ROW_CASES = [
+    ("short_row.csv", csv_file(claim(), "C2,P1,PR1"), {2: "malformed_row"}),
+    ("long_row.csv", csv_file(claim(), claim("C2") + ",extra,fields"), {2: "malformed_row"}),
+    ("bad_number.csv", csv_file(claim(amount="12x"), claim("C2")), {1: "bad_number_amount"}),
+    ("bad_date.csv", csv_file(claim(service="2025-02-30"), claim("C2")), {1: "bad_date_service"}),
+    ("bad_date_text.csv", csv_file(claim(service="yesterday"), claim("C2")), {1: "bad_date_service"}),
+    ("negative.csv", csv_file(claim(amount="-5.00"), claim("C2")), {1: "amount_not_positive"}),
+    ("zero.csv", csv_file(claim(amount="0"), claim("C2")), {1: "amount_not_positive"}),
+    ("huge.csv", csv_file(claim(amount="1e12"), claim("C2")), {1: "amount_above_cap"}),
+    ("future.csv", csv_file(claim(service="2999-01-01"), claim("C2")), {1: "date_in_future"}),
+    ("ancient.csv", csv_file(claim(service="1899-12-31"), claim("C2")), {1: "date_before_1900"}),
+    ("bad_state.csv", csv_file(claim(state="ZZ"), claim("C2")), {1: "bad_state"}),
+    ("no_claim_id.csv", csv_file(claim(claim_id=""), claim("C2")), {1: "missing_claim_id"}),
+    ("no_patient.csv", csv_file(claim(patient="  "), claim("C2")), {1: "missing_customer"}),
+    ("duplicate_ids.csv", csv_file(claim(), claim(), claim("C2")), {2: "duplicate_claim_id"}),
+    (
+        "quoted_fields.csv",
+        csv_file('C1,P1,PR1,"Clinic, ""West"" wing",99213,J45,2025-01-01,2025-01-01,"1,200.00",100,CA,CA,11'),
+        {},
+    ),
+    ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1), {1: "malformed_row"}),
+    ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
+    ("bom.csv", b"\xef\xbb\xbf" + csv_file(claim(), claim("C2")), {}),
+    ("gzipped.csv.gz", gzip.compress(csv_file(claim(), claim("C2", amount="abc"))), {2: "bad_number_amount"}),
+    ("kaggle_bad_coordinates.csv", csv_file(card(), card("t2", lat="123.0"), header=KAGGLE_HEADER),
+     {2: "bad_coordinates"}),
+    ("kaggle_bad_label.csv", csv_file(card(), card("t2", label="2"), header=KAGGLE_HEADER), {2: "bad_label"}),
+    ("kaggle_bad_time.csv", csv_file(card(), card("t2", when="2025-01-01 25:99"), header=KAGGLE_HEADER),
+     {2: "bad_timestamp_service"}),
+    (
+        "sparkov_pipes.csv",
+        b"trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|"
+        b"state|lat|long|city_pop\nt1|4263982640269299|2025-01-01|02:03:04|1735696984|misc_net|5.5|1|Shop|30.1|-97.1|"
+        b"TX|30.2|-97.7|900000\n",
+        {},
+    ),
+    (
+        "lines.jsonl",
+        b'{"claim_id": "J1", "patient_id": "P1", "provider_id": "PR1", "provider_name": "Clinic", '
+        b'"procedure_code": "99213", "diagnosis_code": "J45", "service_date": "2025-01-01", '
+        b'"submitted_date": "2025-01-01", "charge_amount": 120.5, "paid_amount": 100, "patient_state": "CA", '
+        b'"provider_state": "CA", "place_of_service": "11"}\n{not json\n',
+        {2: "malformed_row"},
+    ),
+    (
+        "typed.parquet",
+        parquet_file(
+            pd.DataFrame(
+                {
+                    "claim_id": ["Q1", "Q2"],
+                    "patient_id": ["P1", "P2"],
+                    "provider_id": ["PR1", "PR1"],
+                    "provider_name": ["Clinic", "Clinic"],
+                    "procedure_code": ["99213", "99213"],
+                    "diagnosis_code": ["J45", "J45"],
+                    "service_date": [dt.date(2025, 1, 1), dt.date(2025, 1, 1)],
+                    "submitted_date": [dt.date(2025, 1, 1), dt.date(2025, 1, 1)],
+                    "charge_amount": [120.5, -3.0],
+                    "paid_amount": [100.0, 0.0],
+                    "patient_state": ["CA", "CA"],
+                    "provider_state": ["CA", "CA"],
+                    "place_of_service": ["11", "11"],
+                }
+            )
+        ),
+        {2: "amount_not_positive"},
+    ),
+]  # fmt: skip
+
+
+def test_the_corpus_has_at_least_thirty_bad_inputs():
+    bad_rows = sum(len(expected) for _, _, expected in ROW_CASES)
+    assert len(REJECTED_FILES) + bad_rows >= 30
+
+
+def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
+    tables, expected = [], {}
+    # each file on its own day: claim ids are unique per day, and the cases reuse them
+    days = {name: DAY + dt.timedelta(days=i) for i, (name, _, _) in enumerate(ROW_CASES)}
+    for name, content, bad in ROW_CASES:
+        rows = read_claims_file(name, content)
+        tables.append(rows.to_arrow(name, days[name], dt.datetime(2025, 1, 2)))
+        for number in rows.row_numbers:
+            expected[(name, number)] = bad.get(number)
+    # the same file landed twice: every row of the second copy is a duplicate of the first
+    twice = read_claims_file("again/bom.csv", ROW_CASES[[c[0] for c in ROW_CASES].index("bom.csv")][1])
+    tables.append(twice.to_arrow("again/bom.csv", days["bom.csv"], dt.datetime(2025, 1, 3)))
+    for number in twice.row_numbers:
+        expected[("again/bom.csv", number)] = "duplicate_claim_id"
+
+    raw = raw_frame(spark, tables)
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    silver = {(r.source_file, r.row_number) for r in silver_claims(validated).collect()}
+    quarantine = {(r.source_file, r.row_number): r for r in quarantined_claims(validated).collect()}
+
+    assert len(silver) + len(quarantine) == raw.count() == len(expected)
+    for key, reason in expected.items():
+        if reason is None:
+            assert key in silver, f"good row {key} lost: {quarantine.get(key)}"
+        else:
+            assert key in quarantine, f"bad row {key} reached silver"
+            assert quarantine[key].reason == reason, (key, quarantine[key].reasons)
+            assert quarantine[key].raw_values
+
+
+def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):
+    rows = read_claims_file("cards.csv", csv_file(card(), card("t2", amt="-1"), header=KAGGLE_HEADER))
+    raw = raw_frame(spark, [rows.to_arrow("cards.csv", DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    quarantined = quarantined_claims(validated).collect()
+    assert [r.reason for r in quarantined] == ["amount_not_positive"]
+    values = json.loads(quarantined[0].raw_values)
+    assert values["amt"] == "-1" and values["trans_num"] == "t2"
+    assert "4263982640269299" not in quarantined[0].raw_values
+    assert "first" not in values and "dob" not in values  # identity columns are dropped
+
+
+def test_unsplittable_row_text_is_masked(spark):
+    rows = read_claims_file(
+        "short.csv", csv_file(card(), "2025-01-01,4263982640269299,123-45-6789", header=KAGGLE_HEADER)
+    )
+    raw = raw_frame(spark, [rows.to_arrow("short.csv", DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "k"), ValidationRules(today=dt.date(2026, 1, 1)))
+    kept = quarantined_claims(validated).where(F.col("reason") == "malformed_row").first().raw_values
+    assert "4263982640269299" not in kept and "123-45-6789" not in kept and "[card]" in kept
+
+
+def test_a_file_belongs_to_the_date_in_its_path_else_its_modification_day():
+    modified = dt.datetime(2025, 3, 4, 23, 30, tzinfo=dt.UTC)
+    assert file_detection_date("s3://b/claims/2025-01-02/x.csv", modified) == dt.date(2025, 1, 2)
+    assert file_detection_date("/l/claims/detection_date=2025-01-05/x.csv", modified) == dt.date(2025, 1, 5)
+    assert file_detection_date("/l/claims/x.csv", modified) == dt.date(2025, 3, 4)
+    assert file_detection_date("/l/claims/2025-13-40/x.csv", modified) == dt.date(2025, 3, 4)
