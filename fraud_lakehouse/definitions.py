@@ -6,7 +6,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, load_assets_f
 
 from fraud_lakehouse.assets import bronze, claims_ingest, gold, silver
 from fraud_lakehouse.partitions import detection_date_partitions
-from fraud_lakehouse.resources import resources_for_deployment
+from fraud_lakehouse.resources.deployments import resources_for_deployment
 
 all_assets = load_assets_from_modules([bronze, claims_ingest, silver, gold])
 

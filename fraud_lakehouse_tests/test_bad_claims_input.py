@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.assets.claims_ingest import raw_frame
-from fraud_lakehouse.claims.landing import RejectedFile, file_detection_date, read_claims_file
+from fraud_lakehouse.claims.landing import RejectedFile, file_detection_date, raw_frame, read_claims_file
 from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,

@@ -11,8 +11,8 @@ from deltalake import DeltaTable
 
 from fraud_lakehouse.definitions import all_assets, bronze_job, defs
 from fraud_lakehouse.generator.params import GenerationConfigError
-from fraud_lakehouse.resources import resources_for_deployment
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
+from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.spark import SparkEngine
 from fraud_lakehouse.resources.synthetic import SyntheticData
 from fraud_lakehouse_tests.conftest import REPO_ROOT

@@ -9,8 +9,8 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, hmac_sha256_python
 from fraud_lakehouse.definitions import all_assets, lakehouse_job
-from fraud_lakehouse.resources import resources_for_deployment
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
+from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.lake_tables import LakeTables
 from fraud_lakehouse.resources.landing import ClaimsLanding
 from fraud_lakehouse.resources.synthetic import SyntheticData

@@ -66,9 +66,26 @@ def test_classic_side_is_spark_3_5(classic_results):
     assert classic_results["spark_version"].startswith("3.5.")
 
 
-@pytest.mark.parametrize("case", ["customers", "transactions"])
-def test_generator_rows_match_between_classic_spark_and_sail(case, classic_results, spark):
-    sail = json.loads(json.dumps(run_cases(spark), default=str))[case]
+CASES = [
+    "customers",
+    "transactions",
+    "silver_claims",
+    "silver_quarantine",
+    "gold_flagged_claims",
+    "gold_provider_risk",
+    "gold_fraud_by_rule",
+    "gold_detection_quality",
+]
+
+
+@pytest.fixture(scope="module")
+def sail_results(spark) -> dict:
+    return json.loads(json.dumps(run_cases(spark), default=str))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_transformation_rows_match_between_classic_spark_and_sail(case, classic_results, sail_results):
+    sail = sail_results[case]
     classic = classic_results[case]
     assert classic["rows"] > 0
     assert classic["columns"] == sail["columns"]

@@ -6,11 +6,10 @@ import pandas as pd
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetOut, Config, Failure, MetadataValue, Output, multi_asset
 from pydantic import Field
-from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
-from fraud_lakehouse.claims.landing import LandedFile, Landing, RejectedFile, read_claims_file
-from fraud_lakehouse.claims.model import RAW_SCHEMA, REJECTED_FILES_SCHEMA
+from fraud_lakehouse.claims.landing import LandedFile, Landing, RejectedFile, raw_frame, read_claims_file
+from fraud_lakehouse.claims.model import REJECTED_FILES_SCHEMA
 from fraud_lakehouse.partitions import PARTITION_COLUMN, detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.delta_io import ReplaceRows
 from fraud_lakehouse.resources.landing import ClaimsLanding
@@ -45,14 +44,6 @@ def _files_of_run(landing: Landing, files: list[str], start: dt.date, end: dt.da
             )
         found.append(landed)
     return found, missing
-
-
-def raw_frame(spark: SparkSession, tables: list[pa.Table]) -> DataFrame:
-    """Raw rows of several files as one Spark DataFrame (pandas in between: classic Spark 3.5 takes no Arrow)."""
-    if not tables:
-        return spark.createDataFrame([], RAW_SCHEMA)
-    table = pa.concat_tables(tables).select(RAW_SCHEMA.fieldNames())
-    return spark.createDataFrame(table.to_pandas(), schema=RAW_SCHEMA)
 
 
 @multi_asset(

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.claims.model import (
+    RAW_SCHEMA,
     RAW_VALUE_COLUMNS,
     RECORD_DETECTION_DATE,
     Layout,
@@ -423,3 +425,11 @@ def _read_parquet(data: bytes) -> RawRows:
         columns[target] = as_text.to_pylist()
     count = table.num_rows
     return RawRows(layout.name, columns, list(range(1, count + 1)), [None] * count, [None] * count, ignored)
+
+
+def raw_frame(spark: SparkSession, tables: list[pa.Table]) -> DataFrame:
+    """Raw rows of several files as one Spark DataFrame (pandas in between: classic Spark 3.5 takes no Arrow)."""
+    if not tables:
+        return spark.createDataFrame([], RAW_SCHEMA)
+    table = pa.concat_tables(tables).select(RAW_SCHEMA.fieldNames())
+    return spark.createDataFrame(table.to_pandas(), schema=RAW_SCHEMA)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
@@ -25,40 +25,31 @@ def customer_daily_volume(claims: DataFrame, config: DetectionConfig) -> DataFra
     )
 
 
-def _provider_shares(claims: DataFrame) -> DataFrame:
-    weekend = F.dayofweek("service_date").isin(1, 7)
-    round_amount = (F.col("amount") >= 100) & (F.col("amount") % 100 == 0)
-    return claims.groupBy("provider_id").agg(
-        F.count("*").alias("__provider_claims"),
-        F.avg(weekend.cast("double")).alias("__weekend_share"),
-        F.avg(round_amount.cast("double")).alias("__round_share"),
-    )
+def _provider_window() -> Window:
+    # Windows, not a join with an aggregate of the same frame: the plan stays
+    # linear in the number of rules on every engine.
+    return Window.partitionBy("provider_id")
+
+
+def _is_weekend() -> Column:
+    return F.dayofweek("service_date").isin(1, 7)
+
+
+def _is_round() -> Column:
+    return (F.col("amount") >= 100) & (F.col("amount") % 100 == 0)
 
 
 def weekend_provider(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """A weekend claim from a provider whose weekend share is above the limit."""
-    shares = _provider_shares(claims)
-    joined = claims.join(shares, "provider_id", "left")
-    return joined.withColumn(
-        "rule_weekend_provider",
-        flag(
-            F.dayofweek("service_date").isin(1, 7)
-            & (F.col("__weekend_share") > config.weekend_share_max)
-            & (F.col("__provider_claims") >= config.min_provider_claims)
-        ),
-    ).drop("__provider_claims", "__weekend_share", "__round_share")
+    provider = _provider_window()
+    share = F.avg(_is_weekend().cast("double")).over(provider)
+    enough = F.count("*").over(provider) >= config.min_provider_claims
+    return claims.withColumn("rule_weekend_provider", flag(_is_weekend() & enough & (share > config.weekend_share_max)))
 
 
 def round_amounts(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """A charge divisible by 100 from a provider that bills such round charges too often."""
-    shares = _provider_shares(claims)
-    joined = claims.join(shares, "provider_id", "left")
-    return joined.withColumn(
-        "rule_round_amount",
-        flag(
-            (F.col("amount") >= 100)
-            & (F.col("amount") % 100 == 0)
-            & (F.col("__round_share") > config.round_amount_share_max)
-            & (F.col("__provider_claims") >= config.min_provider_claims)
-        ),
-    ).drop("__provider_claims", "__weekend_share", "__round_share")
+    provider = _provider_window()
+    share = F.avg(_is_round().cast("double")).over(provider)
+    enough = F.count("*").over(provider) >= config.min_provider_claims
+    return claims.withColumn("rule_round_amount", flag(_is_round() & enough & (share > config.round_amount_share_max)))

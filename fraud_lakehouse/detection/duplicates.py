@@ -4,7 +4,7 @@ Exact: same customer, provider, procedure, service date and amount; the
 first (earliest, then lowest claim id) is the original. Near: same customer
 and provider within N days, similarity = 0.6 x [same procedure] + 0.4 x
 (1 - |a - b| / max(a, b)) at or above the threshold; the earliest such
-earlier claim is the original.
+earlier claim is the original. Both use windows only (no self-join).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import day_number, flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 EXACT_KEYS = ("customer_key", "provider_id", "procedure", "service_date", "amount")
 
 
 def _order_key() -> F.Column:
     # Claims without a time sort by date; the claim id breaks ties.
-    return F.struct(F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")), F.col("claim_id"))
+    at = F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp"))
+    return F.struct(at.alias("at"), F.col("claim_id").alias("claim_id"))
 
 
 def exact_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
@@ -45,41 +45,43 @@ def similarity(same_procedure: F.Column, amount: F.Column, other_amount: F.Colum
 
 
 def near_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A claim close to an earlier one of the same customer and provider (needs exact_duplicate first)."""
-    keys = claims.select(
-        "claim_id",
-        PARTITION_COLUMN,
-        "customer_key",
-        "provider_id",
-        "procedure",
-        "amount",
-        day_number().alias("__day"),
-        _order_key().alias("__order"),
-    ).where(F.col("customer_key").isNotNull() & F.col("provider_id").isNotNull() & (F.col("amount") > 0))
-    earlier = keys.select(*[F.col(c).alias(f"e_{c}") for c in keys.columns])
-    pairs = keys.join(
-        earlier,
-        (keys["customer_key"] == earlier["e_customer_key"])
-        & (keys["provider_id"] == earlier["e_provider_id"])
-        & (earlier["e___day"] >= keys["__day"] - config.near_duplicate_days)
-        & (earlier["e___day"] <= keys["__day"])
-        & (earlier["e___order"] < keys["__order"]),
+    """A claim close to an earlier one of the same customer and provider (needs exact_duplicate first).
+
+    The earlier claims within N days come from a range window, not a self-join,
+    so the plan stays small and each customer-provider pair is sorted once.
+    """
+    recent = (
+        Window.partitionBy("customer_key", "provider_id")
+        .orderBy(day_number())
+        .rangeBetween(-config.near_duplicate_days, 0)
     )
-    score = similarity(pairs["procedure"] == pairs["e_procedure"], pairs["amount"], pairs["e_amount"])
-    matches = (
-        pairs.withColumn("__similarity", score)
-        .where(F.col("__similarity") >= config.near_duplicate_similarity)
-        .groupBy("claim_id", PARTITION_COLUMN)
-        .agg(
-            F.min(F.struct(F.col("e___order"), F.col("e_claim_id"))).alias("__first"),
-            F.max("__similarity").alias("__near_similarity"),
+    earlier = F.collect_list(
+        F.struct(
+            _order_key().alias("order"),
+            F.col("claim_id").alias("claim_id"),
+            F.col("procedure").alias("procedure"),
+            F.col("amount").alias("amount"),
         )
-        .select("claim_id", PARTITION_COLUMN, F.col("__first.e_claim_id").alias("__near_of"), "__near_similarity")
+    ).over(recent)
+    this_order = _order_key()
+    # No earlier claim: NULL on some engines, an empty list on others; both end as NULL below.
+    matches = F.filter(
+        earlier,
+        lambda other: (
+            (other["order"] < this_order)
+            & (other["amount"] > 0)
+            & (
+                similarity(other["procedure"] == F.col("procedure"), F.col("amount"), other["amount"])
+                >= config.near_duplicate_similarity
+            )
+        ),
     )
-    joined = claims.join(matches, ["claim_id", PARTITION_COLUMN], "left")
+    first_match = F.array_min(matches)
+    located = F.col("customer_key").isNotNull() & F.col("provider_id").isNotNull() & (F.col("amount") > 0)
+    with_match = claims.withColumn("__near", F.when(located, first_match))
     is_exact = F.col("rule_exact_duplicate")
-    return joined.select(
+    return with_match.select(
         "*",
-        flag(F.col("__near_of").isNotNull() & ~is_exact).alias("rule_near_duplicate"),
-        F.coalesce(F.col("__exact_of"), F.col("__near_of")).alias("duplicate_of"),
-    ).drop("__near_of", "__exact_of")
+        flag(F.col("__near").isNotNull() & ~is_exact).alias("rule_near_duplicate"),
+        F.coalesce(F.col("__exact_of"), F.col("__near.claim_id")).alias("duplicate_of"),
+    ).drop("__near", "__exact_of")

@@ -13,11 +13,33 @@ import json
 
 from pyspark.sql import SparkSession
 
+from fraud_lakehouse.claims.landing import raw_frame, read_claims_file
+from fraud_lakehouse.claims.silver import (
+    ValidationRules,
+    candidates_from_raw,
+    candidates_from_transactions,
+    quarantined_claims,
+    silver_claims,
+    validate,
+)
+from fraud_lakehouse.detection import gold
+from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.generator.params import GeneratorParams
 from fraud_lakehouse.generator.spark import customers_from_ids, transactions_from_units, unit_count
 
 PARAMS = GeneratorParams(seed=7, customers=300, fraud_share=0.5, epoch=dt.date(2025, 1, 1))
 START, END = dt.date(2025, 2, 27), dt.date(2025, 3, 2)
+SECRET = "parity-key"
+TODAY = dt.date(2026, 1, 1)
+INSURANCE_FILE = (
+    b"claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
+    b"charge_amount,paid_amount,patient_state,provider_state,place_of_service\n"
+    b"C1,P1,PR1,Clinic,99213,J45,2025-02-28,2025-03-01,120.50,100,CA,NV,11\n"
+    b"C2,P1,PR1,Clinic,99213,J45,2025-02-28,2025-03-01,-3,0,CA,CA,11\n"
+    b"C1,P2,PR2,Lab,80053,E11,2025-02-28,2025-03-01,45,40,ZZ,CA,81\n"
+    b'C3,P2,PR2,"Lab, North",80053,E11,2025-02-30,2025-03-01,$1,045.00,40,CA,CA,81\n'
+    b"C4,P3,PR2,Lab\n"
+)
 
 
 def _canonical(rows) -> list[list]:
@@ -32,8 +54,28 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
     customers = customers_from_ids(spark.range(0, PARAMS.customers, 1, 3), PARAMS)
     units = spark.range(0, unit_count(PARAMS, START, END), 1, 2)
     transactions = transactions_from_units(units, PARAMS, START, END)
+    landed = read_claims_file("2025-02-28/claims.csv", INSURANCE_FILE)
+    raw = raw_frame(spark, [landed.to_arrow("2025-02-28/claims.csv", dt.date(2025, 2, 28), dt.datetime(2025, 3, 1))])
+    rules = ValidationRules(today=TODAY)
+    validated = validate(
+        candidates_from_raw(raw, SECRET).unionByName(candidates_from_transactions(transactions, customers, SECRET)),
+        rules,
+    )
+    claims = silver_claims(validated)
+    config = DetectionConfig(lookback_days=2)
+    flagged = gold.flag_claims(claims, (START + dt.timedelta(days=1), END + dt.timedelta(days=1)), config)
     results = {}
-    for name, frame in (("customers", customers), ("transactions", transactions)):
+    cases = (
+        ("customers", customers),
+        ("transactions", transactions),
+        ("silver_claims", claims),
+        ("silver_quarantine", quarantined_claims(validated)),
+        ("gold_flagged_claims", flagged),
+        ("gold_provider_risk", gold.provider_risk(flagged)),
+        ("gold_fraud_by_rule", gold.fraud_by_rule(flagged)),
+        ("gold_detection_quality", gold.detection_quality(flagged)),
+    )
+    for name, frame in cases:
         rows = _canonical(tuple(row) for row in frame.collect())
         digest = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
         results[name] = {"columns": frame.columns, "rows": len(rows), "sha256": digest, "sample": rows[:3]}
