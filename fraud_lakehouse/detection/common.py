@@ -42,3 +42,14 @@ def with_category_z(claims: DataFrame) -> DataFrame:
     stdev = F.stddev_samp("amount").over(by_category)
     z = (F.col("amount") - F.avg("amount").over(by_category)) / F.when(stdev > 0, stdev)
     return claims.withColumn(CATEGORY_Z, z)
+
+
+def round_half_up(value: Column, digits: int) -> Column:
+    """``value`` rounded half up to ``digits`` decimals, identically on every engine.
+
+    Spark's ``round`` reads a double through its shortest decimal text, while
+    others round the binary value, so a tie like 0.17375 can round either way.
+    ``floor(x * 10^d + 0.5)`` on the same double gives the same result everywhere.
+    """
+    scale = 10.0**digits
+    return F.floor(value * scale + 0.5) / scale

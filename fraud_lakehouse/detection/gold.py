@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from fraud_lakehouse.detection.common import round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.scoring import RULES, Rule, apply_rules, fraud_score, risk_level, rules_triggered
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
@@ -53,6 +54,20 @@ def flag_claims(
     )
 
 
+def _cents(amount: Column) -> Column:
+    # Sums of whole cents (and of scores in 1/10,000) are exact, so every
+    # engine and every partitioning gives the same totals to the last digit.
+    return F.floor(amount * 100 + 0.5).cast("bigint")
+
+
+def _money_sum(amount: Column) -> Column:
+    return F.sum(_cents(amount)) / 100
+
+
+def _mean_score(score: Column) -> Column:
+    return round_half_up(F.sum(F.floor(score * 10000 + 0.5).cast("bigint")) / F.count(score) / 10000, 4)
+
+
 def provider_risk(flagged: DataFrame) -> DataFrame:
     """Per provider and day: volumes, flags, high-risk claims, amounts, and the provider's risk rank that day."""
     flagged_claim = F.size("rules_triggered") > 0
@@ -62,9 +77,9 @@ def provider_risk(flagged: DataFrame) -> DataFrame:
         F.count("*").alias("claims"),
         F.sum(flagged_claim.cast("long")).alias("flagged_claims"),
         F.sum(high.cast("long")).alias("high_risk_claims"),
-        F.round(F.avg("fraud_score"), 4).alias("mean_fraud_score"),
-        F.round(F.sum("amount"), 2).alias("total_amount"),
-        F.round(F.sum(F.when(flagged_claim, F.col("amount")).otherwise(F.lit(0.0))), 2).alias("flagged_amount"),
+        _mean_score(F.col("fraud_score")).alias("mean_fraud_score"),
+        _money_sum(F.col("amount")).alias("total_amount"),
+        _money_sum(F.when(flagged_claim, F.col("amount")).otherwise(F.lit(0.0))).alias("flagged_amount"),
     )
     rank_order = Window.partitionBy(PARTITION_COLUMN).orderBy(
         F.col("high_risk_claims").desc(), F.col("mean_fraud_score").desc(), F.col("provider_id")
@@ -76,7 +91,7 @@ def provider_risk(flagged: DataFrame) -> DataFrame:
         "claims",
         "flagged_claims",
         "high_risk_claims",
-        F.round(F.col("flagged_claims") / F.col("claims"), 4).alias("flag_rate"),
+        round_half_up(F.col("flagged_claims") / F.col("claims"), 4).alias("flag_rate"),
         "mean_fraud_score",
         "total_amount",
         "flagged_amount",
@@ -97,7 +112,7 @@ def fraud_by_rule(flagged: DataFrame, rules: tuple[Rule, ...] = RULES) -> DataFr
         hits = hits.unionByName(frame)
     return hits.groupBy(PARTITION_COLUMN, "rule", "family").agg(
         F.count("*").alias("claims"),
-        F.round(F.sum("amount"), 2).alias("amount"),
+        _money_sum(F.col("amount")).alias("amount"),
         F.sum(F.coalesce(F.col("is_fraud"), F.lit(0))).cast("long").alias("labelled_fraud"),
     )
 
@@ -150,14 +165,14 @@ def detection_quality(flagged: DataFrame) -> DataFrame:
         "positives",
         "predicted_high",
         "true_positives",
-        F.round(precision, 4).alias("precision"),
-        F.round(recall, 4).alias("recall"),
-        F.round(
+        round_half_up(precision, 4).alias("precision"),
+        round_half_up(recall, 4).alias("recall"),
+        round_half_up(
             F.when((precision + recall) > 0, 2 * precision * recall / (precision + recall)).otherwise(F.lit(0.0)), 4
         ).alias("f1"),
-        F.round(F.when((positives > 0) & (negatives > 0), F.col("__roc_numerator") / (positives * negatives)), 4).alias(
-            "roc_auc"
-        ),
-        F.round(F.when(positives > 0, F.col("__ap_numerator") / positives), 4).alias("pr_auc"),
+        round_half_up(
+            F.when((positives > 0) & (negatives > 0), F.col("__roc_numerator") / (positives * negatives)), 4
+        ).alias("roc_auc"),
+        round_half_up(F.when(positives > 0, F.col("__ap_numerator") / positives), 4).alias("pr_auc"),
         "detection_config_version",
     )

@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection import billing, duplicates, geography, history, night, statistics, velocity
+from fraud_lakehouse.detection.common import round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
 
 
@@ -78,7 +79,7 @@ def family_evidence(family: str, rules: tuple[Rule, ...] = RULES) -> Column:
 def fraud_score(rules: tuple[Rule, ...] = RULES) -> Column:
     families = tuple(dict.fromkeys(rule.family for rule in rules))
     survival = reduce(lambda left, right: left * right, [1 - family_evidence(f, rules) for f in families])
-    return F.round(1 - survival, 4)
+    return round_half_up(1 - survival, 4)
 
 
 def rules_triggered(rules: tuple[Rule, ...] = RULES) -> Column:
