@@ -18,11 +18,13 @@ def epoch_seconds(column: str = "service_ts") -> Column:
 
 
 def haversine_miles(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
-    """Great-circle distance in miles."""
+    """Great-circle distance in miles; NULL when a coordinate is missing."""
     dlat = F.radians(lat2 - lat1)
     dlon = F.radians(lon2 - lon1)
     a = F.sin(dlat / 2) ** 2 + F.cos(F.radians(lat1)) * F.cos(F.radians(lat2)) * F.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_MILES * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
+    # least() skips NULLs, so the guard keeps a missing coordinate from reading as the far side of the earth
+    located = lat1.isNotNull() & lon1.isNotNull() & lat2.isNotNull() & lon2.isNotNull()
+    return F.when(located, 2 * EARTH_RADIUS_MILES * F.asin(F.least(F.lit(1.0), F.sqrt(a))))
 
 
 def flag(condition: Column) -> Column:
