@@ -1,0 +1,96 @@
+"""Gold functions: the score, provider risk, fraud by rule and detection quality against hand-computed figures."""
+
+import datetime as dt
+import random
+
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.claims.privacy import hmac_sha256, hmac_sha256_python
+from fraud_lakehouse.detection import gold
+from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.scoring import RULES, fraud_score, risk_level
+
+DAY = dt.date(2025, 1, 1)
+
+
+def _flags(spark, hits: list[set[str]]):
+    names = [rule.name for rule in RULES]
+    rows = [tuple(name in hit for name in names) for hit in hits]
+    return spark.createDataFrame(rows, ", ".join(f"rule_{name} boolean" for name in names))
+
+
+def test_one_strong_family_reaches_high_risk_and_weak_hints_do_not(spark):
+    frame = _flags(
+        spark, [{"exact_duplicate"}, {"large_amount_burst", "night_pair"}, {"night_claim", "far_from_home"}, set()]
+    )
+    config = DetectionConfig()
+    scored = frame.select(fraud_score().alias("s"), risk_level(fraud_score(), config).alias("r")).collect()
+    assert [(row.s, row.r) for row in scored] == [(0.95, "high"), (0.72, "high"), (0.145, "low"), (0.0, "low")]
+
+
+def test_score_is_in_unit_interval_with_every_rule(spark):
+    row = _flags(spark, [{rule.name for rule in RULES}]).select(fraud_score().alias("s")).first()
+    assert 0.99 < row.s <= 1.0
+
+
+def _reference_auc(labels: list[int], scores: list[float]) -> tuple[float, float]:
+    positives = [s for s, y in zip(scores, labels, strict=True) if y]
+    negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
+    roc = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives) / (len(positives) * len(negatives))
+    ap = 0.0
+    for threshold in sorted(set(positives), reverse=True):
+        predicted = [y for s, y in zip(scores, labels, strict=True) if s >= threshold]
+        ap += sum(1 for s in positives if s == threshold) * sum(predicted) / len(predicted)
+    return roc, ap / len(positives)
+
+
+def test_detection_quality_matches_a_reference_computation(spark):
+    rng = random.Random(3)
+    labels = [int(rng.random() < 0.2) for _ in range(400)]
+    scores = [round(min(1.0, max(0.0, rng.gauss(0.6 if y else 0.3, 0.2))), 1) for y in labels]  # many ties
+    rows = [(DAY, y, s, "high" if s >= 0.7 else "low", "v1") for y, s in zip(labels, scores, strict=True)]
+    flagged = spark.createDataFrame(
+        rows,
+        "detection_date date, is_fraud int, fraud_score double, risk_level string, detection_config_version string",
+    )
+    quality = gold.detection_quality(flagged).first()
+    roc, ap = _reference_auc(labels, scores)
+    assert abs(quality.roc_auc - roc) < 1e-4 and abs(quality.pr_auc - ap) < 1e-4
+    true_positives = sum(1 for y, s in zip(labels, scores, strict=True) if y and s >= 0.7)
+    assert quality.true_positives == true_positives
+    assert abs(quality.recall - true_positives / sum(labels)) < 1e-4
+    assert abs(quality.precision - true_positives / sum(s >= 0.7 for s in scores)) < 1e-4
+
+
+def test_provider_risk_and_fraud_by_rule(spark):
+    schema = (
+        "detection_date date, provider_id string, provider_name string, amount double, fraud_score double, "
+        "risk_level string, rules_triggered array<string>, is_fraud int, "
+        + ", ".join(f"rule_{rule.name} boolean" for rule in RULES)
+    )
+
+    def row(provider, amount, score, level, rules, label):
+        return (DAY, provider, provider, amount, score, level, rules, label, *[r.name in rules for r in RULES])
+
+    flagged = spark.createDataFrame(
+        [
+            row("A", 100.0, 0.9, "high", ["exact_duplicate"], 1),
+            row("A", 50.0, 0.1, "low", [], 0),
+            row("B", 10.0, 0.5, "medium", ["night_claim", "exact_duplicate"], 0),
+        ],
+        schema,
+    )
+    risk = {r.provider_id: r for r in gold.provider_risk(flagged).collect()}
+    assert (risk["A"].claims, risk["A"].flagged_claims, risk["A"].high_risk_claims, risk["A"].risk_rank) == (2, 1, 1, 1)
+    assert (risk["A"].total_amount, risk["A"].flagged_amount, risk["A"].mean_fraud_score) == (150.0, 100.0, 0.5)
+    assert risk["B"].flag_rate == 1.0 and risk["B"].risk_rank == 2
+    by_rule = {r.rule: (r.claims, r.amount, r.labelled_fraud) for r in gold.fraud_by_rule(flagged).collect()}
+    assert by_rule == {"exact_duplicate": (2, 110.0, 1), "night_claim": (1, 10.0, 0)}
+
+
+def test_pseudonym_is_hmac_sha256(spark):
+    frame = spark.createDataFrame([("4263982640269299",), ("P-77",), (None,)], "v string")
+    long_key = "k" * 100  # longer than a SHA-256 block: hashed first, as RFC 2104 says
+    for key in ("dev", long_key):
+        hashed = [r.h for r in frame.select(hmac_sha256(F.col("v"), key).alias("h")).collect()]
+        assert hashed == [hmac_sha256_python("4263982640269299", key), hmac_sha256_python("P-77", key), None]
