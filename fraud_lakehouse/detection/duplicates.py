@@ -18,6 +18,10 @@ from fraud_lakehouse.detection.config import DetectionConfig
 EXACT_KEYS = ("customer_key", "provider_id", "procedure", "service_date", "amount")
 
 
+def _order_columns() -> list[F.Column]:
+    return [F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")), F.col("claim_id")]
+
+
 def _order_key() -> F.Column:
     # Claims without a time sort by date; the claim id breaks ties.
     at = F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp"))
@@ -26,16 +30,11 @@ def _order_key() -> F.Column:
 
 def exact_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Later copies of the same claim; ``duplicate_of`` names the first."""
-    copies = Window.partitionBy(*EXACT_KEYS)
-    first = F.min(_order_key()).over(copies)
-    return (
-        claims.withColumn("__exact_first", first)
-        .select(
-            "*",
-            flag(F.col("__exact_first") != _order_key()).alias("rule_exact_duplicate"),
-            F.when(F.col("__exact_first") != _order_key(), F.col("__exact_first.claim_id")).alias("__exact_of"),
-        )
-        .drop("__exact_first")
+    copies = Window.partitionBy(*EXACT_KEYS).orderBy(*_order_columns())
+    first_id = F.first("claim_id").over(copies.rowsBetween(Window.unboundedPreceding, Window.currentRow))
+    is_copy = F.row_number().over(copies) > 1
+    return claims.withColumn("rule_exact_duplicate", flag(is_copy)).withColumn(
+        "__exact_of", F.when(F.col("rule_exact_duplicate"), first_id)
     )
 
 

@@ -36,7 +36,11 @@ class Rule:
         return f"rule_{self.name}"
 
 
+# Order matters twice: near duplicates read the exact-duplicate flag, and the
+# spend-spike day reads amount_vs_history.
 RULES: tuple[Rule, ...] = (
+    Rule("exact_duplicate", "duplicates", 0.95, duplicates.exact_duplicate, "copy of an earlier claim"),
+    Rule("near_duplicate", "duplicates", 0.5, duplicates.near_duplicate, "close to an earlier claim"),
     Rule("provider_procedure_volume", "billing", 0.5, billing.provider_procedure_volume,
          "provider bills one procedure more than N times a day"),
     Rule("customer_daily_volume", "billing", 0.1, billing.customer_daily_volume,
@@ -49,8 +53,6 @@ RULES: tuple[Rule, ...] = (
     Rule("benford_provider", "statistics", 0.05, statistics.benford_provider, "provider's first digits fail Benford"),
     Rule("large_amount_burst", "statistics", 0.6, statistics.large_amount_burst,
          "the customer's day holds several large amounts"),
-    Rule("exact_duplicate", "duplicates", 0.95, duplicates.exact_duplicate, "copy of an earlier claim"),
-    Rule("near_duplicate", "duplicates", 0.5, duplicates.near_duplicate, "close to an earlier claim"),
     Rule("rapid_claims", "velocity", 0.25, velocity.rapid_claims, "N claims of the customer within the window"),
     Rule("daily_surge", "velocity", 0.25, velocity.daily_surge, "far more claims today than the customer's usual"),
     Rule("night_claim", "night", 0.1, night.night_claim, "claim in the night hours"),
