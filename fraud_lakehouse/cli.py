@@ -17,7 +17,7 @@ from fraud_lakehouse.generator.params import (
     parse_date,
 )
 from fraud_lakehouse.partitions import partitions_start_date
-from fraud_lakehouse.resources.lake import LakeRootError
+from fraud_lakehouse.resources.lake import LakeRootError, is_s3
 
 DEMO_DAYS = 7
 
@@ -44,11 +44,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--spark-partitions", type=int, default=os.cpu_count() or 1)
 
-    demo = commands.add_parser("demo", help="materialize the bronze assets for a small date range through Dagster")
+    demo = commands.add_parser(
+        "demo", help="materialize bronze, silver and gold for a small date range through Dagster"
+    )
     demo.add_argument(
         "--start", default=None, help=f"first date (default: the partitions' start date, {partitions_start_date()})"
     )
     demo.add_argument("--days", type=int, default=DEMO_DAYS)
+
+    report = commands.add_parser("report", help="run a saved query over the gold tables of one detection date")
+    report.add_argument("name", choices=["providers", "duplicates", "rules"])
+    report.add_argument("--date", required=True, help="detection date, YYYY-MM-DD")
+    report.add_argument(
+        "--lake-root", default=None, help="lake root (default: the local lake or $FRAUD_LAKEHOUSE_LAKE_ROOT)"
+    )
+
+    sample = commands.add_parser("sample-claims", help="write a claims file with injected fraud")
+    sample.add_argument("--layout", required=True, choices=["insurance", "sparkov"])
+    sample.add_argument("--claims", type=int, required=True, help="claims before the injected fraud")
+    sample.add_argument("--out", required=True, help="file: .csv, .csv.gz, .jsonl or .parquet")
+    sample.add_argument("--date", default=None, help="service date (default: the partitions' start date)")
+    sample.add_argument("--seed", type=int, default=DEFAULT_SEED)
     return parser
 
 
@@ -92,9 +108,16 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
     from dagster import DagsterInstance
 
+    from fraud_lakehouse.claims.landing import Landing, default_landing
+    from fraud_lakehouse.claims.samples import insurance_claims, write_sample
     from fraud_lakehouse.definitions import defs
 
-    result = defs.get_job_def("bronze_job").execute_in_process(
+    # A claims file to ingest beside the synthetic transactions, unless the user landed their own.
+    landing = Landing(default_landing())
+    if not is_s3(landing.root) and not landing.list_files():
+        sample = write_sample(insurance_claims(500, start, 7), f"{landing.root}/{start}/sample_insurance.csv")
+        print(f"landed a sample claims file: {sample}")
+    result = defs.get_job_def("lakehouse_job").execute_in_process(
         instance=DagsterInstance.get(),
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
@@ -103,7 +126,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     if not result.success:
         return 1
-    print(f"\nbronze assets for {start} .. {end} ({args.days} days), run {result.run_id}:")
+    print(f"\nbronze, silver and gold for {start} .. {end} ({args.days} days), run {result.run_id}:")
     seen = set()
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
@@ -113,7 +136,50 @@ def _demo(args: argparse.Namespace) -> int:
         seen.add(key)
         metadata = materialization.metadata
         rows = metadata["dagster/row_count"].value
-        print(f"  {key:<22} {rows:>10,} rows  {metadata['dagster/uri'].value}")
+        print(f"  {key:<30} {rows:>10,} rows  {metadata['dagster/uri'].value}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fraud_lakehouse.reports import ReportError, run_report
+    from fraud_lakehouse.resources.lake import default_lake_root
+    from fraud_lakehouse.resources.spark import SparkEngine
+
+    date = parse_date("date", args.date)
+    spark = SparkEngine().spark_session
+    try:
+        rows = run_report(spark, args.lake_root or default_lake_root(), args.name, date)
+    except ReportError as error:
+        print(f"fraud-lakehouse report: {error}", file=sys.stderr)
+        return 1
+    if rows.empty:
+        print(f"{args.name} on {date}: no rows")
+        return 0
+    with pd_options():
+        print(f"{args.name} on {date}: {len(rows)} rows\n")
+        print(rows.to_string(index=False))
+    return 0
+
+
+def pd_options():
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40)
+
+
+def _sample_claims(args: argparse.Namespace) -> int:
+    from fraud_lakehouse.claims.samples import insurance_claims, sparkov_claims, write_sample
+
+    if args.claims < 1:
+        raise GenerationConfigError("claims", f"must be at least 1, got {args.claims}")
+    day = parse_date("date", args.date) if args.date else partitions_start_date()
+    make = insurance_claims if args.layout == "insurance" else sparkov_claims
+    frame = make(args.claims, day, args.seed)
+    try:
+        path = write_sample(frame, args.out)
+    except ValueError as error:
+        raise GenerationConfigError("out", str(error)) from None
+    print(f"{len(frame):,} {args.layout} claims (with injected fraud) written to {path}")
     return 0
 
 
@@ -122,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "generate":
             return _generate(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "sample-claims":
+            return _sample_claims(args)
         return _demo(args)
     except GenerationConfigError as error:
         print(f"fraud-lakehouse {args.command}: invalid {error}", file=sys.stderr)

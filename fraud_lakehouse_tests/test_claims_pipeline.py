@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, hmac_sha256_python
 from fraud_lakehouse.definitions import all_assets, lakehouse_job
+from fraud_lakehouse.reports import run_report
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
 from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.lake_tables import LakeTables
@@ -112,6 +113,19 @@ def test_bronze_to_gold_for_two_days(tmp_path, spark_engine, landed):
     assert _table(lake, "gold", "fraud_by_rule").count() > 0
     quality_days = {r.detection_date for r in _table(lake, "gold", "detection_quality").collect()}
     assert quality_days == {dt.date(2025, 1, 1), dt.date(2025, 1, 2)}
+
+    # the saved queries run on the engine over what was written
+    spark = spark_engine.spark_session
+    by_rule = run_report(spark, lake.lake_root, "rules", dt.date(2025, 1, 1))
+    assert list(by_rule.columns) == ["rule", "family", "claims", "amount", "labelled_fraud"] and len(by_rule) > 0
+    expected = _table(lake, "gold", "fraud_by_rule").where(F.col("detection_date") == dt.date(2025, 1, 1)).count()
+    assert len(by_rule) == expected
+    providers = run_report(spark, lake.lake_root, "providers", dt.date(2025, 1, 1))
+    high = flagged.where((F.col("risk_level") == "high") & (F.col("detection_date") == dt.date(2025, 1, 1)))
+    assert len(providers) < 100  # under the query's LIMIT, so it sums every high-risk claim of the day
+    assert int(providers["high_risk_claims"].sum()) == high.count()
+    duplicates = run_report(spark, lake.lake_root, "duplicates", dt.date(2025, 1, 1))
+    assert {"claim_id", "duplicate_of", "kind"} <= set(duplicates.columns)
 
 
 def test_reingesting_a_file_replaces_only_its_rows(tmp_path, spark_engine, landed):

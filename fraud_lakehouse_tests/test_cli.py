@@ -92,3 +92,25 @@ def test_main_reports_config_errors_with_exit_code_2(capsys):
         ExportRequest(
             GeneratorParams(), parse_date("start", "2025-01-01"), parse_date("end", "2025-01-01"), "x", "orc", 1
         )
+
+
+@pytest.mark.parametrize(("layout", "name"), [("insurance", "claims.csv.gz"), ("sparkov", "cards.parquet")])
+def test_sample_claims_writes_a_file_the_landing_area_accepts(tmp_path, spark, layout, name):
+    import datetime as dt
+
+    from fraud_lakehouse.claims.landing import raw_frame, read_claims_file
+    from fraud_lakehouse.claims.silver import ValidationRules, candidates_from_raw, validate
+
+    out = tmp_path / name
+    assert main(["sample-claims", "--layout", layout, "--claims", "300", "--out", str(out)]) == 0
+    rows = read_claims_file(out.name, out.read_bytes())
+    assert rows.layout == layout and len(rows) > 300  # the injected fraud comes on top
+    raw = raw_frame(spark, [rows.to_arrow(out.name, dt.date(2025, 1, 1), dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "k"), ValidationRules(today=dt.date(2030, 1, 1))).collect()
+    reasons = {reason for row in validated for reason in row.reasons}
+    assert reasons <= {"duplicate_claim_id"}  # every row parses; only injected copies with a reused id can repeat
+
+
+def test_report_without_gold_tables_says_so(tmp_path, capsys):
+    assert main(["report", "rules", "--date", "2025-01-01", "--lake-root", str(tmp_path)]) == 1
+    assert "materialize the gold assets first" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 from fraud_lakehouse.resources.lake import default_lake_root, ensure_writable, is_s3, table_uri
@@ -116,7 +117,15 @@ def write_delta(
             predicate = f"{predicate} AND ({only_rows})"
         # Sail does not check that written rows satisfy replaceWhere; keeping
         # only the window's rows makes every engine replace exactly the window.
-        rows = frame.where(predicate)
+        # The partition column passes through an expression the optimizer cannot
+        # fold (always the same value). When every row comes from one Delta
+        # partition through window functions, Sail 0.7 takes the column for a
+        # constant, drops the writer's sort on it, then fails to plan ("does not
+        # satisfy order requirements").
+        rows = frame.where(predicate).withColumn(
+            PARTITION_COLUMN,
+            F.when(F.monotonically_increasing_id() >= 0, F.col(PARTITION_COLUMN)).cast("date"),
+        )
 
         def write() -> None:
             writer = rows.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN)
