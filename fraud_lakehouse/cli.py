@@ -117,7 +117,7 @@ def _demo(args: argparse.Namespace) -> int:
     if not is_s3(landing.root) and not landing.list_files():
         sample = write_sample(insurance_claims(500, start, 7), f"{landing.root}/{start}/sample_insurance.csv")
         print(f"landed a sample claims file: {sample}")
-    result = defs.get_job_def("lakehouse_job").execute_in_process(
+    result = defs.resolve_job_def("lakehouse_job").execute_in_process(
         instance=DagsterInstance.get(),
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
