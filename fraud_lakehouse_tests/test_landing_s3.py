@@ -1,0 +1,35 @@
+"""The landing area on S3 (a moto server in its own process, over HTTP): listing, dates, reading, run config names."""
+
+import datetime as dt
+import gzip
+
+import boto3
+
+from fraud_lakehouse.claims.landing import Landing, read_claims_file
+from fraud_lakehouse_tests.conftest import S3_BUCKET
+
+HEADER = (
+    "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
+    "charge_amount,paid_amount,patient_state,provider_state,place_of_service\n"
+)
+ROW = "C1,P1,PR1,Clinic,99213,J45,2025-01-06,2025-01-06,120.50,100,CA,CA,11\n"
+
+
+def test_s3_landing_lists_dates_and_reads(moto_s3):
+    s3 = boto3.client("s3", endpoint_url=moto_s3)
+    s3.put_object(Bucket=S3_BUCKET, Key="claims/2025-01-06/a.csv.gz", Body=gzip.compress((HEADER + ROW).encode()))
+    s3.put_object(Bucket=S3_BUCKET, Key="claims/undated.csv", Body=(HEADER + ROW).encode())
+    s3.put_object(Bucket=S3_BUCKET, Key="claims/_staging/skip.csv", Body=b"x")
+    s3.put_object(Bucket=S3_BUCKET, Key="other/2025-01-06/not-claims.csv", Body=b"x")
+
+    landing = Landing(f"s3://{S3_BUCKET}/claims/")
+    files = {f.uri: f for f in landing.list_files()}
+    dated, undated = f"s3://{S3_BUCKET}/claims/2025-01-06/a.csv.gz", f"s3://{S3_BUCKET}/claims/undated.csv"
+    assert set(files) == {dated, undated}
+    assert files[dated].detection_date == dt.date(2025, 1, 6)
+    assert files[undated].detection_date == dt.datetime.now(dt.UTC).date()  # its modification day
+    rows = read_claims_file(dated, landing.read_bytes(dated))
+    assert rows.layout == "insurance" and len(rows) == 1
+    # a file named in run config, relative to the landing root
+    assert landing.stat(landing.resolve("2025-01-06/a.csv.gz")).uri == dated
+    assert landing.stat(landing.resolve("2025-01-06/missing.csv")) is None
