@@ -155,16 +155,12 @@ def _report(args: argparse.Namespace) -> int:
     if rows.empty:
         print(f"{args.name} on {date}: no rows")
         return 0
-    with pd_options():
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
         print(f"{args.name} on {date}: {len(rows)} rows\n")
         print(rows.to_string(index=False))
     return 0
-
-
-def pd_options():
-    import pandas as pd
-
-    return pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40)
 
 
 def _sample_claims(args: argparse.Namespace) -> int:

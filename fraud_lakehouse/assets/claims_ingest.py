@@ -1,6 +1,7 @@
 """Bronze claims: every landed claims file of the run's dates, kept raw, and the files that could not be read."""
 
 import datetime as dt
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -10,7 +11,7 @@ from pydantic import Field
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
 from fraud_lakehouse.claims.landing import LandedFile, Landing, RejectedFile, raw_frame, read_claims_file
 from fraud_lakehouse.claims.model import REJECTED_FILES_SCHEMA
-from fraud_lakehouse.partitions import PARTITION_COLUMN, detection_date_partitions, spark_backfill_policy
+from fraud_lakehouse.partitions import detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.delta_io import ReplaceRows
 from fraud_lakehouse.resources.landing import ClaimsLanding
 from fraud_lakehouse.resources.spark import SparkEngine
@@ -26,8 +27,20 @@ class ClaimsIngestConfig(Config):
     )
 
 
-def _files_of_run(landing: Landing, files: list[str], start: dt.date, end: dt.date) -> tuple[list[LandedFile], list]:
-    """The files to ingest, and (uri, reason, detail, date) for named files that do not exist."""
+class RejectedEntry(NamedTuple):
+    """A row of bronze/claims_rejected_files (without the rejection time)."""
+
+    source_file: str
+    reason: str
+    detail: str
+    detection_date: dt.date
+    size_bytes: int | None = None
+
+
+def _files_of_run(
+    landing: Landing, files: list[str], start: dt.date, end: dt.date
+) -> tuple[list[LandedFile], list[RejectedEntry]]:
+    """The files to ingest, and an entry for each named file that does not exist."""
     if not files:
         return [f for f in landing.list_files() if start <= f.detection_date < end], []
     found, missing = [], []
@@ -35,7 +48,9 @@ def _files_of_run(landing: Landing, files: list[str], start: dt.date, end: dt.da
         uri = landing.resolve(name)
         landed = landing.stat(uri)
         if landed is None:
-            missing.append((uri, "file_not_found", "the file named in the run config does not exist", start))
+            missing.append(
+                RejectedEntry(uri, "file_not_found", "the file named in the run config does not exist", start)
+            )
             continue
         if not start <= landed.detection_date < end:
             raise Failure(
@@ -83,15 +98,17 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
         try:
             rows = read_claims_file(landed.uri, landing.read_bytes(landed.uri))
         except RejectedFile as error:
-            rejected.append((landed.uri, error.reason, error.detail, landed.detection_date, landed.size))
+            rejected.append(RejectedEntry(landed.uri, error.reason, error.detail, landed.detection_date, landed.size))
             context.log.warning(f"rejected {landed.uri}: {error.reason}: {error.detail}")
             continue
         except OSError as error:  # unreadable: permissions, vanished, network
-            rejected.append((landed.uri, "unreadable_file", str(error), landed.detection_date, landed.size))
+            rejected.append(
+                RejectedEntry(landed.uri, "unreadable_file", str(error), landed.detection_date, landed.size)
+            )
             continue
         except Exception as error:  # a bad file never stops the other files
             detail = f"{type(error).__name__}: {error}"
-            rejected.append((landed.uri, "unexpected_error", detail, landed.detection_date, landed.size))
+            rejected.append(RejectedEntry(landed.uri, "unexpected_error", detail, landed.detection_date, landed.size))
             context.log.exception(f"reading {landed.uri} failed")
             continue
         tables.append(rows.to_arrow(landed.uri, landed.detection_date, ingested_at))
@@ -100,17 +117,7 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     spark_session = spark.spark_session
     raw = raw_frame(spark_session, tables)
     rejected_rows = pd.DataFrame(
-        [
-            {
-                "source_file": item[0],
-                "reason": item[1],
-                "detail": item[2],
-                "size_bytes": item[4] if len(item) > 4 else None,
-                "rejected_at": ingested_at,
-                PARTITION_COLUMN: item[3],
-            }
-            for item in rejected
-        ],
+        [{**entry._asdict(), "rejected_at": ingested_at} for entry in rejected],
         columns=REJECTED_FILES_SCHEMA.fieldNames(),
     )
     rejected_frame = (
@@ -130,7 +137,7 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     }
     if config.files:
         # Only the named files' rows are replaced; every other file of the day stays.
-        names = tuple(sorted({landed.uri for landed in files} | {item[0] for item in rejected}))
+        names = tuple(sorted({landed.uri for landed in files} | {entry.source_file for entry in rejected}))
         yield Output(ReplaceRows(raw, "source_file", names), output_name="claims_raw", metadata=metadata)
         yield Output(ReplaceRows(rejected_frame, "source_file", names), output_name="claims_rejected_files")
     else:

@@ -38,7 +38,7 @@ from fraud_lakehouse.claims.model import (
     detect_layout,
 )
 from fraud_lakehouse.partitions import PARTITION_COLUMN
-from fraud_lakehouse.resources.lake import LOCAL_STATE_DIR, is_s3
+from fraud_lakehouse.resources.lake import is_s3, lake_path, local_state_path
 
 LANDING_ENV = "FRAUD_LAKEHOUSE_LANDING"
 DATE_IN_PATH = re.compile(r"(?:^|/)(?:detection_date=)?(\d{4}-\d{2}-\d{2})(?:/|$)")
@@ -49,17 +49,11 @@ DELIMITERS = (",", "|", "\t", ";")
 INDEX_COLUMN_NAMES = {"", "unnamed: 0", "index"}
 # Largest decompressed file accepted; a bigger one is rejected, not loaded.
 MAX_FILE_BYTES = 2 * 1024**3
-# Raw columns of the output table after the value columns.
-ROW_COLUMNS = ("layout", "row_number", "raw_record", "row_error")
 
 
 def default_landing() -> str:
     """``$FRAUD_LAKEHOUSE_LANDING``, else ``.lakehouse/landing/claims`` in DAGSTER_HOME (or the working directory)."""
-    configured = os.environ.get(LANDING_ENV)
-    if configured:
-        return configured
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
-    return str(Path(home) / LOCAL_STATE_DIR / "landing" / "claims")
+    return os.environ.get(LANDING_ENV) or local_state_path("landing", "claims")
 
 
 @dataclass(frozen=True)
@@ -84,16 +78,22 @@ def file_detection_date(uri: str, modified: dt.datetime) -> dt.date:
     return modified.astimezone(dt.UTC).date()
 
 
+def _local_file(path: Path) -> LandedFile:
+    stat = path.stat()
+    return LandedFile(str(path), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC))
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key) of ``s3://bucket/key``."""
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    return bucket, key
+
+
 class Landing:
     """A landing area: a local folder or an S3 prefix (endpoint from AWS_ENDPOINT_URL)."""
 
     def __init__(self, root: str):
         self.root = root.rstrip("/") if is_s3(root) else str(Path(root).expanduser().resolve())
-
-    def _bucket_prefix(self) -> tuple[str, str]:
-        without_scheme = self.root.split("://", 1)[1]
-        bucket, _, prefix = without_scheme.partition("/")
-        return bucket, (prefix + "/" if prefix else "")
 
     def _s3(self):
         import boto3
@@ -112,12 +112,12 @@ class Landing:
             relative = path.relative_to(root).parts
             if any(part.startswith((".", "_")) for part in relative) or not path.is_file():
                 continue
-            stat = path.stat()
-            files.append(LandedFile(str(path), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)))
+            files.append(_local_file(path))
         return sorted(files, key=lambda f: f.uri)
 
     def _list_s3(self) -> Iterator[LandedFile]:
-        bucket, prefix = self._bucket_prefix()
+        bucket, prefix = _s3_location(self.root)
+        prefix = prefix + "/" if prefix else ""
         scheme = self.root.split("://", 1)[0]
         paginator = self._s3().get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
@@ -132,27 +132,26 @@ class Landing:
         """A file named in run config: a full URI/path, or a path relative to the landing root."""
         if is_s3(name) or Path(name).is_absolute():
             return name
-        return f"{self.root}/{name}" if is_s3(self.root) else str(Path(self.root) / name)
+        return lake_path(self.root, name)
 
     def stat(self, uri: str) -> LandedFile | None:
         if is_s3(uri):
-            bucket, _, key = uri.split("://", 1)[1].partition("/")
+            from botocore.exceptions import ClientError
+
+            bucket, key = _s3_location(uri)
             try:
                 head = self._s3().head_object(Bucket=bucket, Key=key)
-            except Exception as error:
-                if "404" in str(error) or "Not Found" in str(error) or "NoSuchKey" in str(error):
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                     return None
                 raise
             return LandedFile(uri, head["ContentLength"], head["LastModified"].astimezone(dt.UTC))
         path = Path(uri)
-        if not path.is_file():
-            return None
-        stat = path.stat()
-        return LandedFile(str(path), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC))
+        return _local_file(path) if path.is_file() else None
 
     def read_bytes(self, uri: str) -> bytes:
         if is_s3(uri):
-            bucket, _, key = uri.split("://", 1)[1].partition("/")
+            bucket, key = _s3_location(uri)
             return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
         return Path(uri).read_bytes()
 

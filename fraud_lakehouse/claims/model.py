@@ -83,7 +83,6 @@ SPARKOV_TIME_COLUMNS = ("trans_date", "trans_time")
 # The bronze file column detection_date is kept under this name: the raw
 # table's own detection_date is the file's date.
 RECORD_DETECTION_DATE = "record_detection_date"
-BRONZE_COLUMNS = (*SPARKOV_TRANSACTION_COLUMNS, *SPARKOV_TIME_COLUMNS, "profile")
 
 # Every raw value column any layout can fill, in a fixed order. The raw table
 # has one fixed schema (all strings) so files of every layout share it.
@@ -160,7 +159,6 @@ CLAIM_SCHEMA = StructType(
         StructField(PARTITION_COLUMN, DateType(), nullable=False),
     ]
 )
-CLAIM_COLUMNS = tuple(field.name for field in CLAIM_SCHEMA.fields)
 
 QUARANTINE_SCHEMA = StructType(
     [
@@ -176,7 +174,6 @@ QUARANTINE_SCHEMA = StructType(
         StructField(PARTITION_COLUMN, DateType(), nullable=False),
     ]
 )
-QUARANTINE_COLUMNS = tuple(field.name for field in QUARANTINE_SCHEMA.fields)
 
 
 @dataclass(frozen=True)

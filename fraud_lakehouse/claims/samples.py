@@ -52,18 +52,14 @@ def insurance_claims(count: int, day: dt.date, seed: int) -> pd.DataFrame:
     )
     frame["provider_name"] = "Clinic " + frame["provider_id"].str[3:]
     injected = max(1, count // 50)  # rows per kind of fraud
-    rows = rng.choice(count, size=injected * 4, replace=False)
-    for kind_index, kind in enumerate(("round", "huge", "state", "near_duplicate")):
-        target = rows[kind_index * injected : (kind_index + 1) * injected]
-        if kind == "round":
-            frame.loc[target, "provider_id"] = "PRV9001"
-            frame.loc[target, "provider_name"] = "Clinic Round"
-            frame.loc[target, "charge_amount"] = rng.integers(2, 9, len(target)) * 100.0
-        elif kind == "huge":
-            frame.loc[target, "charge_amount"] = np.round(frame.loc[target, "charge_amount"] * 25, 2)
-        elif kind == "state":
-            frame.loc[target, "provider_state"] = "AK"
-    near = frame.loc[rows[3 * injected : 4 * injected]].copy()
+    # four disjoint sets of rows: round charges, huge amounts, out of state, near-duplicated
+    round_rows, huge_rows, state_rows, near_rows = rng.choice(count, size=(4, injected), replace=False)
+    frame.loc[round_rows, "provider_id"] = "PRV9001"
+    frame.loc[round_rows, "provider_name"] = "Clinic Round"
+    frame.loc[round_rows, "charge_amount"] = rng.integers(2, 9, injected) * 100.0
+    frame.loc[huge_rows, "charge_amount"] = np.round(frame.loc[huge_rows, "charge_amount"] * 25, 2)
+    frame.loc[state_rows, "provider_state"] = "AK"
+    near = frame.loc[near_rows].copy()
     near["claim_id"] = near["claim_id"] + "N"
     near["charge_amount"] = np.round(near["charge_amount"] * 1.02, 2)
     exact = frame.sample(n=injected, random_state=seed).copy()

@@ -27,13 +27,12 @@ from pyspark.sql import functions as F
 from fraud_lakehouse.claims.model import (
     BRONZE,
     CARD_COLUMNS,
-    CLAIM_COLUMNS,
     CLAIM_SCHEMA,
     DROPPED_PERSONAL_COLUMNS,
     INSURANCE,
     KAGGLE_TIME_COLUMN,
     PATIENT_COLUMNS,
-    QUARANTINE_COLUMNS,
+    QUARANTINE_SCHEMA,
     RAW_VALUE_COLUMNS,
     SPARKOV,
     SYNTHETIC,
@@ -191,10 +190,7 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         F.when(is_insurance, F.col("__t_paid_amount")).otherwise(F.col("__t_amount")).alias("paid_amount"),
         F.col("__customer_state").alias("customer_state"),
         F.col("__provider_state").alias("provider_state"),
-        *[
-            F.col(f"__t_{name}").alias(name)
-            for name in ("customer_lat", "customer_long", "provider_lat", "provider_long")
-        ],
+        *[F.col(f"__t_{name}").alias(name) for name in COORDINATE_COLUMNS],
         F.col("__t_city_pop").cast("bigint").alias("city_pop"),
         F.col("__channel").alias("channel"),
         F.col("__t_label").cast("int").alias("is_fraud"),
@@ -329,26 +325,5 @@ def silver_claims(validated: DataFrame) -> DataFrame:
 
 def quarantined_claims(validated: DataFrame) -> DataFrame:
     """The rejected rows: raw values (pseudonymised), source file, row number and reason codes."""
-    rejected = validated.where(F.size("reasons") > 0)
-    return rejected.select(
-        "claim_id",
-        F.expr("try_element_at(reasons, 1)").alias("reason"),
-        "reasons",
-        "source",
-        "source_file",
-        "row_number",
-        "raw_values",
-        "ingested_at",
-        PARTITION_COLUMN,
-    ).select(*QUARANTINE_COLUMNS)
-
-
-__all__ = [
-    "CLAIM_COLUMNS",
-    "ValidationRules",
-    "candidates_from_raw",
-    "candidates_from_transactions",
-    "quarantined_claims",
-    "silver_claims",
-    "validate",
-]
+    rejected = validated.where(F.size("reasons") > 0).withColumn("reason", F.expr("try_element_at(reasons, 1)"))
+    return rejected.select(*[F.col(field.name).cast(field.dataType) for field in QUARANTINE_SCHEMA.fields])

@@ -63,7 +63,6 @@ RULES: tuple[Rule, ...] = (
     Rule("amount_vs_history", "history", 0.45, history.amount_vs_history, "amount far above the customer's usual"),
     Rule("spend_spike_day", "history", 0.2, history.spend_spike_day, "the customer's day holds an unusual amount"),
 )  # fmt: skip
-FAMILIES = tuple(dict.fromkeys(rule.family for rule in RULES))
 
 
 def apply_rules(claims: DataFrame, config: DetectionConfig, rules: tuple[Rule, ...] = RULES) -> DataFrame:

@@ -13,15 +13,6 @@ from fraud_lakehouse.detection.config import DetectionConfig
 BENFORD = {digit: math.log10(1 + 1 / digit) for digit in range(1, 10)}
 
 
-def _z_flag(claims: DataFrame, group: str, name: str, limit: float, min_claims: int) -> DataFrame:
-    by_group = Window.partitionBy(group)
-    mean = F.avg("amount").over(by_group)
-    stdev = F.stddev_samp("amount").over(by_group)
-    count = F.count("amount").over(by_group)
-    z = (F.col("amount") - mean) / stdev
-    return claims.withColumn(name, flag((count >= min_claims) & (stdev > 0) & (F.abs(z) > limit)))
-
-
 def category_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """|z| of the amount within its procedure/category above the limit."""
     return with_category_z(claims).withColumn(
@@ -30,8 +21,12 @@ def category_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
 
 
 def provider_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """|z| of the amount within its provider's claims above the limit."""
-    return _z_flag(claims, "provider_id", "rule_provider_z_score", config.z_score_max, config.min_provider_claims)
+    """|z| of the amount within its provider's claims above the limit (providers with enough claims)."""
+    provider = Window.partitionBy("provider_id")
+    stdev = F.stddev_samp("amount").over(provider)
+    z = (F.col("amount") - F.avg("amount").over(provider)) / stdev
+    enough = F.count("amount").over(provider) >= config.min_provider_claims
+    return claims.withColumn("rule_provider_z_score", flag(enough & (stdev > 0) & (F.abs(z) > config.z_score_max)))
 
 
 def large_amount_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:

@@ -17,13 +17,15 @@ class LakeRootError(RuntimeError):
 LOCAL_STATE_DIR = ".lakehouse"
 
 
+def local_state_path(*parts: str) -> str:
+    """``.lakehouse/{parts}`` in DAGSTER_HOME (or the working directory)."""
+    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
+    return str(Path(home, LOCAL_STATE_DIR, *parts))
+
+
 def default_lake_root() -> str:
     """``$FRAUD_LAKEHOUSE_LAKE_ROOT``, else ``.lakehouse/lake`` in DAGSTER_HOME (or the working directory)."""
-    configured = os.environ.get(LAKE_ROOT_ENV)
-    if configured:
-        return configured
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
-    return str(Path(home) / LOCAL_STATE_DIR / "lake")
+    return os.environ.get(LAKE_ROOT_ENV) or local_state_path("lake")
 
 
 def is_s3(uri: str) -> bool:
