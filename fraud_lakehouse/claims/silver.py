@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.model import (
@@ -273,48 +273,80 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     earliest = F.lit(EARLIEST_DATE.isoformat()).cast("date")
     states = [F.lit(code) for code in US_STATE_CODES]
 
-    def missing(column: str, code: str) -> Column:
-        return F.when(F.col(column).isNull(), F.lit(code))
+    def missing(column: str) -> Column:
+        return F.col(column).isNull()
 
+    # (failing condition, reason code); a NULL condition is not a failure.
     checks = [
-        missing("claim_id", "missing_claim_id"),
-        missing("customer_key", "missing_customer"),
-        missing("provider_id", "missing_provider"),
-        missing("procedure", "missing_procedure"),
-        missing("service_date", "missing_service_date"),
-        missing("amount", "missing_amount"),
-        F.when(F.col("amount") <= 0, F.lit("amount_not_positive")),
-        F.when(F.col("amount") >= rules.amount_cap, F.lit("amount_above_cap")),
-        F.when(F.col("paid_amount") < 0, F.lit("paid_amount_negative")),
-        F.when((F.col("service_date") > today) | (F.col("submitted_date") > today), F.lit("date_in_future")),
-        F.when((F.col("service_date") < earliest) | (F.col("submitted_date") < earliest), F.lit("date_before_1900")),
-        F.when(F.col("customer_state").isNotNull() & ~F.col("customer_state").isin(*states), F.lit("bad_state")),
-        F.when(F.col("provider_state").isNotNull() & ~F.col("provider_state").isin(*states), F.lit("bad_state")),
-        F.when(
+        (missing("claim_id"), "missing_claim_id"),
+        (missing("customer_key"), "missing_customer"),
+        (missing("provider_id"), "missing_provider"),
+        (missing("procedure"), "missing_procedure"),
+        (missing("service_date"), "missing_service_date"),
+        (missing("amount"), "missing_amount"),
+        (F.col("amount") <= 0, "amount_not_positive"),
+        (F.col("amount") >= rules.amount_cap, "amount_above_cap"),
+        (F.col("paid_amount") < 0, "paid_amount_negative"),
+        ((F.col("service_date") > today) | (F.col("submitted_date") > today), "date_in_future"),
+        ((F.col("service_date") < earliest) | (F.col("submitted_date") < earliest), "date_before_1900"),
+        (F.col("customer_state").isNotNull() & ~F.col("customer_state").isin(*states), "bad_state"),
+        (F.col("provider_state").isNotNull() & ~F.col("provider_state").isin(*states), "bad_state"),
+        (
             (F.abs(F.col("customer_lat")) > 90)
             | (F.abs(F.col("provider_lat")) > 90)
             | (F.abs(F.col("customer_long")) > 180)
             | (F.abs(F.col("provider_long")) > 180),
-            F.lit("bad_coordinates"),
+            "bad_coordinates",
         ),
-        F.when(F.col("city_pop") < 0, F.lit("bad_number_city_pop")),
+        (F.col("city_pop") < 0, "bad_number_city_pop"),
     ]
-    checked = candidates.withColumn(
-        "reasons", F.array_distinct(F.concat(F.col("reasons"), F.array_compact(F.array(*checks))))
+    failed = F.array_compact(F.array(*[F.when(condition, F.lit(code)) for condition, code in checks]))
+    # The same verdict as "no reasons", as a plain boolean: the engine inlines
+    # columns, and building the reasons array again for every use cost 2x.
+    any_failed = reduce(lambda left, right: left | right, [F.coalesce(c, F.lit(False)) for c, _ in checks])
+    checked = candidates.withColumn("__valid", (F.size("reasons") == 0) & ~any_failed).withColumn(
+        "reasons", F.array_distinct(F.concat(F.col("reasons"), failed))
     )
-    source_rank = F.coalesce(*[F.when(F.col("source") == name, F.lit(rank)) for name, rank in SOURCE_ORDER.items()])
-    # The first copy: by source, then the earliest ingested file, then file name and row.
-    first_copy = Window.partitionBy(PARTITION_COLUMN, "claim_id", "__valid").orderBy(
-        source_rank, F.col("ingested_at").asc_nulls_last(), F.col("source_file"), F.col("row_number")
+    valid = F.col("__valid")
+    # Which copy of a claim id comes first: by source, then the earliest
+    # ingested file, then file name and row (no ingest time sorts last, no
+    # file or row first).
+    source_rank = F.coalesce(
+        *[F.when(F.col("source") == name, F.lit(rank)) for name, rank in SOURCE_ORDER.items()], F.lit(99)
     )
-    # Only valid rows compete for a claim id; an invalid row is quarantined for its own reason.
-    ranked = checked.withColumn("__valid", F.size("reasons") == 0).withColumn(
-        "__copy", F.when(F.col("__valid"), F.row_number().over(first_copy))
+    # One sortable text, not a struct: min() of a struct ran row by row on Sail.
+    copy_order = F.concat(
+        F.lpad(source_rank.cast("string"), 2, "0"),
+        F.date_format(
+            F.coalesce(F.col("ingested_at"), F.lit("9999-12-31 00:00:00").cast("timestamp")),
+            "yyyy-MM-dd HH:mm:ss.SSSSSS",
+        ),
+        F.coalesce(F.col("source_file"), F.lit("")),
+        # NUL ends the file name, so "a.csv" sorts before "a.csv2" as plain text would.
+        F.lit("\u0000"),
+        F.lpad(F.coalesce(F.col("row_number"), F.lit(-1).cast("bigint")).cast("string"), 20, "0"),
     )
-    return ranked.withColumn(
-        "reasons",
-        F.when(F.col("__copy") > 1, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")),
-    ).drop("__valid", "__copy")
+    keys = [PARTITION_COLUMN, "claim_id"]
+    # Only valid rows compete for a claim id; an invalid row is quarantined for
+    # its own reason. An aggregate of the (few) contested ids, broadcast back,
+    # replaces a window that sorted every wide row: silver ran 2x faster on Sail.
+    contested = (
+        checked.where(valid)
+        .groupBy(*keys)
+        .agg(F.count("*").alias("__copies"), F.min(copy_order).alias("__first"))
+        .where(F.col("__copies") > 1)
+        .drop("__copies")
+    )
+    ranked = checked.join(F.broadcast(contested), keys, "left")
+    is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
+    return ranked.select(
+        *[
+            F.when(is_later_copy, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
+            if name == "reasons"
+            else F.col(name)
+            for name in candidates.columns
+        ]
+    )
 
 
 def silver_claims(validated: DataFrame) -> DataFrame:
