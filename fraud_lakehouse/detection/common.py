@@ -6,6 +6,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 EARTH_RADIUS_MILES = 3958.8
+# One claim of the lake: silver keeps claim ids unique per detection date (a blocking check).
+ROW_KEY = ("detection_date", "claim_id")
 
 
 def day_number(column: str = "service_date") -> Column:
