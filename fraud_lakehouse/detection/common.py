@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 EARTH_RADIUS_MILES = 3958.8
@@ -32,20 +32,6 @@ def haversine_miles(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> C
 def flag(condition: Column) -> Column:
     """A rule flag: NULL inputs mean the rule does not apply, which is False."""
     return F.coalesce(condition, F.lit(False))
-
-
-CATEGORY_Z = "category_z"
-
-
-def with_category_z(claims: DataFrame) -> DataFrame:
-    """Adds ``category_z``, the amount's z-score within its procedure/category, unless already there: several
-    rules use it, and computing it once saves a sort per rule."""
-    if CATEGORY_Z in claims.columns:
-        return claims
-    by_category = Window.partitionBy("procedure")
-    stdev = F.stddev_samp("amount").over(by_category)
-    z = (F.col("amount") - F.avg("amount").over(by_category)) / F.when(stdev > 0, stdev)
-    return claims.withColumn(CATEGORY_Z, z)
 
 
 def round_half_up(value: Column, digits: int) -> Column:

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import ROW_KEY, round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.features import with_features
 from fraud_lakehouse.detection.scoring import RULES, Rule, apply_rules, fraud_score, risk_level, rules_triggered
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 
@@ -61,7 +62,7 @@ def flag_claims(
     The row key (detection date, claim id) must be unique, as silver's
     blocking check guarantees: the rule flags join back on it.
     """
-    flags = apply_rules(claims.select(*RULE_INPUT_COLUMNS), config, rules)
+    flags = apply_rules(with_features(claims.select(*RULE_INPUT_COLUMNS), config), config, rules)
     current_flags = in_window(flags, *window).select(*ROW_KEY, *[rule.column for rule in rules], "duplicate_of")
     current = in_window(claims, *window).join(current_flags, list(ROW_KEY))
     score = fraud_score(rules)

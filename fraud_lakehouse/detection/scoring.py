@@ -36,8 +36,7 @@ class Rule:
         return f"rule_{self.name}"
 
 
-# Order matters twice: near duplicates read the exact-duplicate flag, and the
-# spend-spike day reads amount_vs_history.
+# Order matters once: near duplicates read the exact-duplicate flag.
 RULES: tuple[Rule, ...] = (
     Rule("exact_duplicate", "duplicates", 0.95, duplicates.exact_duplicate, "copy of an earlier claim"),
     Rule("near_duplicate", "duplicates", 0.5, duplicates.near_duplicate, "close to an earlier claim"),

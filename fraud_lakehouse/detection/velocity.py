@@ -5,12 +5,17 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import day_number, epoch_seconds, flag
+from fraud_lakehouse.detection.common import epoch_seconds, flag
 from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.features import with_customer_day_stats
 
 
 def rapid_claims(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """At least N claims of the customer within the window ending at this claim (timed claims only)."""
+    """At least N claims of the customer within the window ending at this claim (timed claims only).
+
+    An ordered range window: the engines stream it, unlike a window over a
+    whole partition.
+    """
     recent = (
         Window.partitionBy("customer_key")
         .orderBy(epoch_seconds())
@@ -27,15 +32,13 @@ def daily_surge(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     data covers since the customer's first claim in it (a lake that starts
     mid-window is not read as quiet days). A customer's first day is not judged.
     """
-    lookback = max(config.lookback_days, 1)
-    customer = Window.partitionBy("customer_key")
-    earlier = customer.orderBy(day_number()).rangeBetween(-lookback, -1)
-    today = F.count("*").over(Window.partitionBy("customer_key", "service_date"))
-    covered_days = F.least(F.lit(lookback), day_number() - F.min(day_number()).over(customer))
-    usual = F.when(covered_days > 0, F.count("*").over(earlier) / covered_days)
+    days = with_customer_day_stats(claims, config)
+    covered_days = F.col("__history_days_covered")
+    usual = F.col("__history_day_claims") / F.when(covered_days > 0, covered_days)
+    today = F.col("__day_claims")
     surge = (
         usual.isNotNull()
         & (today >= config.daily_count_min)
         & (today >= config.daily_count_ratio * F.greatest(usual, F.lit(1.0)))
     )
-    return claims.withColumn("rule_daily_surge", flag(surge))
+    return days.withColumn("rule_daily_surge", flag(surge))
