@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.claims.landing import raw_frame, read_claims_file
 from fraud_lakehouse.claims.silver import (
@@ -50,6 +50,12 @@ def _canonical(rows) -> list[list]:
     return out
 
 
+def _stored(spark: SparkSession, frame: DataFrame) -> DataFrame:
+    """The frame's rows as a new in-memory frame, as the assets read each layer back from its table: gold
+    joins several aggregates of its input, and over an unstored silver plan each join repeats all of it."""
+    return spark.createDataFrame(frame.collect(), frame.schema)
+
+
 def run_cases(spark: SparkSession) -> dict[str, dict]:
     customers = customers_from_ids(spark.range(0, PARAMS.customers, 1, 3), PARAMS)
     units = spark.range(0, unit_count(PARAMS, START, END), 1, 2)
@@ -61,9 +67,11 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
         candidates_from_raw(raw, SECRET).unionByName(candidates_from_transactions(transactions, customers, SECRET)),
         rules,
     )
-    claims = silver_claims(validated)
+    claims = _stored(spark, silver_claims(validated))
     config = DetectionConfig(lookback_days=2)
-    flagged = gold.flag_claims(claims, (START + dt.timedelta(days=1), END + dt.timedelta(days=1)), config)
+    flagged = _stored(
+        spark, gold.flag_claims(claims, (START + dt.timedelta(days=1), END + dt.timedelta(days=1)), config)
+    )
     results = {}
     cases = (
         ("customers", customers),
