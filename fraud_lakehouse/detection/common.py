@@ -34,6 +34,12 @@ def flag(condition: Column) -> Column:
     return F.coalesce(condition, F.lit(False))
 
 
+def cents(amount: Column) -> Column:
+    # Sums of whole cents (and of scores in 1/10,000) are exact, so every
+    # engine and every partitioning gives the same totals to the last digit.
+    return F.floor(amount * 100 + 0.5).cast("bigint")
+
+
 def round_half_up(value: Column, digits: int) -> Column:
     """``value`` rounded half up to ``digits`` decimals, identically on every engine.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import ROW_KEY, day_number, flag
+from fraud_lakehouse.detection.common import ROW_KEY, cents, day_number, flag
 from fraud_lakehouse.detection.config import DetectionConfig
 
 PROVIDER_PROCEDURE_DAY = ("provider_id", "procedure", "service_date")
@@ -31,11 +31,6 @@ EXACT_KEYS = ("customer_key", "provider_id", "procedure", "service_date", "amoun
 NUL = "\u0000"  # sorts before every other character, so a shorter claim id sorts first as plain text would
 
 CATEGORY_Z = "category_z"
-
-
-def _cents(amount: Column) -> Column:
-    # Whole cents: sums are exact, so every engine and partitioning agrees.
-    return F.floor(amount * 100 + 0.5).cast("bigint")
 
 
 def is_weekend() -> Column:
@@ -129,7 +124,7 @@ def customer_day_stats(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     window over the (narrow) customer-day rows, summing whole cents so the
     mean and deviation are the same on every engine.
     """
-    cents = _cents(F.col("amount"))
+    amount_cents = cents(F.col("amount"))
     days = claims.groupBy(*CUSTOMER_DAY).agg(
         F.count("*").alias("__day_claims"),
         F.count(F.when(flag(is_night(config)), 1)).alias("__day_night_claims"),
@@ -137,9 +132,9 @@ def customer_day_stats(claims: DataFrame, config: DetectionConfig) -> DataFrame:
         F.max("amount").alias("__day_max_amount"),
         F.max(CATEGORY_Z).alias("__day_max_category_z"),
         F.count("amount").alias("__day_amounts"),
-        F.sum(cents).alias("__day_cents"),
+        F.sum(amount_cents).alias("__day_cents"),
         # Squares of whole cents as doubles stay exact (so order-free) below 2^53 in total.
-        F.sum(cents.cast("double") * cents.cast("double")).alias("__day_cents_squared"),
+        F.sum(amount_cents.cast("double") * amount_cents.cast("double")).alias("__day_cents_squared"),
     )
     lookback = max(config.lookback_days, 1)
     customer = Window.partitionBy("customer_key")

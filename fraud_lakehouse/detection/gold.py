@@ -7,7 +7,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import ROW_KEY, round_half_up
+from fraud_lakehouse.detection.common import ROW_KEY, cents, round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import with_features
 from fraud_lakehouse.detection.scoring import RULES, Rule, apply_rules, fraud_score, risk_level, rules_triggered
@@ -80,14 +80,8 @@ def flag_claims(
     )
 
 
-def _cents(amount: Column) -> Column:
-    # Sums of whole cents (and of scores in 1/10,000) are exact, so every
-    # engine and every partitioning gives the same totals to the last digit.
-    return F.floor(amount * 100 + 0.5).cast("bigint")
-
-
 def _money_sum(amount: Column) -> Column:
-    return F.sum(_cents(amount)) / 100
+    return F.sum(cents(amount)) / 100
 
 
 def _mean_score(score: Column) -> Column:
