@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import ResourceDefinition
+from dagster import EnvVar, ResourceDefinition
 
 from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
@@ -34,8 +34,9 @@ def local_resources() -> dict[str, Any]:
         "lake_io_manager": DeltaLakeIOManager(spark=spark, lake_root=lake_root),
         "lake": LakeTables(spark=spark, lake_root=lake_root),
         "landing": ClaimsLanding(),
-        # The key comes from the environment; without it, the labelled development key.
-        "pseudonymizer": Pseudonymizer(key=os.environ.get(KEY_ENV) or DEVELOPMENT_KEY),
+        # The key comes from the environment, bound as an EnvVar so Dagster shows the
+        # variable's name, never its value; without it, the labelled development key.
+        "pseudonymizer": Pseudonymizer(key=EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else DEVELOPMENT_KEY),
         "synthetic": SyntheticData(),
         "pyspark_step_launcher": ResourceDefinition.none_resource(
             description="no step launcher: steps run in the run's process"

@@ -1,0 +1,27 @@
+"""The local profile's pseudonymisation key: bound to the environment by name, never by value."""
+
+from dagster import EnvVar, build_resources
+
+from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV, key_fingerprint
+from fraud_lakehouse.resources.deployments import resources_for_deployment
+
+
+def test_key_from_environment_is_an_env_var(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "a-real-secret")
+    pseudonymizer = resources_for_deployment("local")["pseudonymizer"]
+    # Dagster shows resource config in the UI: an EnvVar shows the variable's name.
+    assert pseudonymizer.key == EnvVar(KEY_ENV)
+    with build_resources({"pseudonymizer": pseudonymizer}) as resources:
+        assert resources.pseudonymizer.secret() == "a-real-secret"
+        assert resources.pseudonymizer.metadata() == {
+            "pseudonym_key": "from environment",
+            "pseudonym_key_fingerprint": key_fingerprint("a-real-secret"),
+        }
+
+
+def test_without_environment_the_labelled_development_key(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    pseudonymizer = resources_for_deployment("local")["pseudonymizer"]
+    with build_resources({"pseudonymizer": pseudonymizer}) as resources:
+        assert resources.pseudonymizer.secret() == DEVELOPMENT_KEY
+        assert resources.pseudonymizer.metadata()["pseudonym_key"] == "DEVELOPMENT key (not for real data)"
