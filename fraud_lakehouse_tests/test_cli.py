@@ -111,6 +111,17 @@ def test_sample_claims_writes_a_file_the_landing_area_accepts(tmp_path, spark, l
     assert reasons <= {"duplicate_claim_id"}  # every row parses; only injected copies with a reused id can repeat
 
 
+@pytest.mark.parametrize("layout", ["insurance", "sparkov"])
+@pytest.mark.parametrize("claims", [1, 2, 3])
+def test_sample_claims_with_a_handful_of_claims(tmp_path, layout, claims):
+    from fraud_lakehouse.claims.landing import read_claims_file
+
+    out = tmp_path / "tiny.csv"
+    assert main(["sample-claims", "--layout", layout, "--claims", str(claims), "--out", str(out)]) == 0
+    rows = read_claims_file(out.name, out.read_bytes())
+    assert rows.layout == layout and len(rows) > claims
+
+
 def test_report_without_gold_tables_says_so(tmp_path, capsys):
     assert main(["report", "rules", "--date", "2025-01-01", "--lake-root", str(tmp_path)]) == 1
     assert "materialize the gold assets first" in capsys.readouterr().err

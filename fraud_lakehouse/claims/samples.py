@@ -51,8 +51,8 @@ def insurance_claims(count: int, day: dt.date, seed: int) -> pd.DataFrame:
         }
     )
     frame["provider_name"] = "Clinic " + frame["provider_id"].str[3:]
-    injected = max(1, count // 50)  # rows per kind of fraud
-    # four disjoint sets of rows: round charges, huge amounts, out of state, near-duplicated
+    # Rows per kind of fraud: four kinds take disjoint rows, so a tiny file gets fewer kinds.
+    injected = min(max(1, count // 50), count // 4)
     round_rows, huge_rows, state_rows, near_rows = rng.choice(count, size=(4, injected), replace=False)
     frame.loc[round_rows, "provider_id"] = "PRV9001"
     frame.loc[round_rows, "provider_name"] = "Clinic Round"
@@ -62,12 +62,12 @@ def insurance_claims(count: int, day: dt.date, seed: int) -> pd.DataFrame:
     near = frame.loc[near_rows].copy()
     near["claim_id"] = near["claim_id"] + "N"
     near["charge_amount"] = np.round(near["charge_amount"] * 1.02, 2)
-    exact = frame.sample(n=injected, random_state=seed).copy()
+    exact = frame.sample(n=max(1, count // 50), random_state=seed).copy()
     exact["claim_id"] = exact["claim_id"] + "D"
     volume = frame.iloc[[0] * 60].copy()  # one provider, one procedure, 60 times in a day
     volume["claim_id"] = [f"VOL{seed:04d}{i:05d}" for i in range(60)]
     volume["patient_id"] = [f"PAT9{i:05d}" for i in range(60)]
-    busy = frame.iloc[[1] * 8].copy()  # one patient, 8 claims in a day
+    busy = frame.iloc[[min(1, count - 1)] * 8].copy()  # one patient, 8 claims in a day
     busy["claim_id"] = [f"BSY{seed:04d}{i:05d}" for i in range(8)]
     busy["provider_id"] = [f"PRV{8000 + i}" for i in range(8)]
     sample = pd.concat([frame, near, exact, volume, busy], ignore_index=True)
