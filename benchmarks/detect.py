@@ -6,8 +6,10 @@ pseudonymise, de-duplicate; claims and quarantine written) and gold (every
 rule, the score; flagged claims, provider risk, fraud by rule and detection
 quality written) over the whole window in one single-run backfill, the way
 the assets run. Reports the median of --runs runs as claims per second per
-core, peak resident memory, and a baseline from the same invocation: the
-engine copying the bronze rows into the same Delta layout (the writer alone).
+core, the median seconds of each stage (silver claims, quarantine, flagged
+claims, the gold summary tables), peak resident memory, and a baseline from
+the same invocation: the engine copying the bronze rows into the same Delta
+layout (the writer alone).
 
 A second part measures detection quality on the default synthetic data
 (1,000 customers, 30 days): per day and over all days.
@@ -52,7 +54,10 @@ def generate_bronze(out: str, customers: int, days: int) -> None:
 
 
 def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
-    """Silver then gold over [START, START + days), written as the assets write them. Returns row counts."""
+    """Silver then gold over [START, START + days), written as the assets write them.
+
+    Returns row counts and the seconds of each stage (each table is written in
+    turn, so the stages add up to the run)."""
     from fraud_lakehouse.claims.silver import (
         ValidationRules,
         candidates_from_transactions,
@@ -70,16 +75,31 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     validated = validate(
         candidates_from_transactions(transactions, customers, SECRET), ValidationRules(today=dt.date(2026, 1, 1))
     )
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[name] = now - clock
+        clock = now
+
     write_delta(silver_claims(validated), f"{out}/silver/claims", window)
+    stage("silver_claims")
     write_delta(quarantined_claims(validated), f"{out}/silver/claims_quarantine", window)
+    stage("silver_quarantine")
     config = DetectionConfig()
     silver = spark.read.format("delta").load(f"{out}/silver/claims")
     write_delta(gold.flag_claims(silver, window, config), f"{out}/gold/flagged_claims", window)
+    stage("gold_flagged_claims")
     flagged = spark.read.format("delta").load(f"{out}/gold/flagged_claims")
     write_delta(gold.provider_risk(flagged), f"{out}/gold/provider_risk", window)
     write_delta(gold.fraud_by_rule(flagged), f"{out}/gold/fraud_by_rule", window)
     write_delta(gold.detection_quality(flagged), f"{out}/gold/detection_quality", window)
-    return {"claims_in": transactions.count(), "claims_scored": flagged.count()}
+    stage("gold_summary_tables")
+    counts = {"claims_in": transactions.count(), "claims_scored": flagged.count()}
+    stage("row_counts")
+    return {**counts, "stage_seconds": stages}
 
 
 def one_run(bronze: str, out: str, days: int) -> dict:
@@ -175,6 +195,7 @@ def main() -> None:
     claims = runs[0]["claims_in"]
     seconds = statistics.median(r["seconds"] for r in runs)
     copy_seconds = statistics.median(r["copy_seconds"] for r in runs)
+    stage_names = list(runs[0]["stage_seconds"])
     summary = {
         "cores": cores,
         "runs": args.runs,
@@ -186,6 +207,9 @@ def main() -> None:
         "baseline_copy_bronze_rows_to_delta_seconds": round(copy_seconds, 3),
         "baseline_copy_rows_per_second_per_core": round(claims / copy_seconds / cores),
         "ratio_bronze_to_gold_to_copy": round(copy_seconds / seconds, 3),
+        "stage_median_seconds": {
+            name: round(statistics.median(run["stage_seconds"][name] for run in runs), 3) for name in stage_names
+        },
         "quality": measured,
     }
     print(json.dumps(summary, indent=2, default=str))
