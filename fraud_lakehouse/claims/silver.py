@@ -38,6 +38,7 @@ from fraud_lakehouse.claims.model import (
     SYNTHETIC,
 )
 from fraud_lakehouse.claims.privacy import hmac_sha256
+from fraud_lakehouse.frames import with_lookup
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 # USPS codes: the states, DC and the inhabited territories.
@@ -218,7 +219,8 @@ def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, 
         F.col("long").alias("customer_long"),
         F.col("city_pop").cast("bigint").alias("city_pop"),
     )
-    joined = transactions.join(F.broadcast(homes), transactions["cc_num"] == homes["__cc_num"], "left")
+    # The customers are the join's left (build) side: engines hash the left input.
+    joined = F.broadcast(homes).join(transactions, homes["__cc_num"] == transactions["cc_num"], "right")
     service_ts = F.to_timestamp(F.concat_ws(" ", F.col("trans_date").cast("string"), F.col("trans_time")))
     customer_key = hmac_sha256(F.col("cc_num"), secret)
     return joined.select(
@@ -337,7 +339,7 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
         .where(F.col("__copies") > 1)
         .drop("__copies")
     )
-    ranked = checked.join(F.broadcast(contested), keys, "left")
+    ranked = with_lookup(checked, contested, keys, small=True)
     is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
     return ranked.select(
         *[

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import epoch_seconds, flag
+from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import with_customer_day_stats
+from fraud_lakehouse.detection.features import with_customer_day_stats, with_recent_claims
 
 
 def rapid_claims(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """At least N claims of the customer within the window ending at this claim (timed claims only).
-
-    An ordered range window: the engines stream it, unlike a window over a
-    whole partition.
-    """
-    recent = (
-        Window.partitionBy("customer_key")
-        .orderBy(epoch_seconds())
-        .rangeBetween(-config.velocity_window_minutes * 60, 0)
-    )
-    count = F.when(F.col("service_ts").isNotNull(), F.count("*").over(recent))
-    return claims.withColumn("rule_rapid_claims", flag(count >= config.velocity_max_claims))
+    """At least N claims of the customer within the window ending at this claim (timed claims only)."""
+    recent = with_recent_claims(claims, config)
+    return recent.withColumn("rule_rapid_claims", flag(F.col("__recent_claims") >= config.velocity_max_claims))
 
 
 def daily_surge(claims: DataFrame, config: DetectionConfig) -> DataFrame:

@@ -1,0 +1,21 @@
+"""DataFrame helpers shared by silver and gold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def with_lookup(rows: DataFrame, lookup: DataFrame, keys: str | Sequence[str], *, small: bool = False) -> DataFrame:
+    """``rows`` with the columns of ``lookup`` (at most one row per key) added; rows without a match get NULLs.
+
+    Written as ``lookup RIGHT JOIN rows`` so that the lookup, the smaller
+    side, is the join's left input: Sail builds its hash table on the left
+    input when it has no row counts (as after an aggregate), and building it
+    on millions of claims instead of the lookup made each such join 2.5x
+    slower. ``small`` adds a broadcast hint for classic Spark (Sail ignores it).
+    """
+    on = [keys] if isinstance(keys, str) else list(keys)
+    return (F.broadcast(lookup) if small else lookup).join(rows, on, "right")
