@@ -149,9 +149,9 @@ def customer_day_stats(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     # Divisors are NULL rather than zero: ANSI engines raise on division by zero.
     total_squared = total.cast("double") * total.cast("double")
     variance = (squares - total_squared / F.when(count > 0, count)) / F.when(count > 1, count - 1)
-    first_day = claims.groupBy("customer_key").agg(F.min(day_number()).alias("__customer_first_day"))
-    with_first = with_lookup(days, first_day, "customer_key")
-    return with_first.select(
+    # The customer's first day so far, in the same ordered window (one sort, no extra aggregate and join).
+    first_day = F.min(day_number()).over(customer.orderBy(day_number()).rangeBetween(Window.unboundedPreceding, 0))
+    return days.select(
         *CUSTOMER_DAY,
         "__day_claims",
         "__day_night_claims",
@@ -163,7 +163,7 @@ def customer_day_stats(claims: DataFrame, config: DetectionConfig) -> DataFrame:
         (total / F.when(count > 0, count) / 100).alias("__history_mean"),
         # greatest() skips NULLs, so the guard keeps "fewer than two claims" NULL (as stddev_samp does).
         F.when(variance.isNotNull(), F.sqrt(F.greatest(variance, F.lit(0.0))) / 100).alias("__history_stdev"),
-        F.least(F.lit(lookback), day_number() - F.col("__customer_first_day")).alias("__history_days_covered"),
+        F.least(F.lit(lookback), day_number() - first_day).alias("__history_days_covered"),
     )
 
 
@@ -215,12 +215,11 @@ def order_text() -> Column:
 
 def exact_copies(claims: DataFrame) -> DataFrame:
     """The exact keys that repeat, with ``__exact_first``, the order text of their first copy (few rows)."""
-    return (
-        claims.groupBy(*EXACT_KEYS)
-        .agg(F.count("*").alias("__copies"), F.min(order_text()).alias("__exact_first"))
-        .where(F.col("__copies") > 1)
-        .drop("__copies")
-    )
+    repeated = claims.groupBy(*EXACT_KEYS).count().where(F.col("count") > 1).drop("count")
+    # Only the repeated keys' claims build the order text: building it for
+    # every claim cost 4x the plain count on Sail (2 M claims: 1.1 s against 0.3 s).
+    copies = repeated.join(claims, list(EXACT_KEYS))
+    return copies.groupBy(*EXACT_KEYS).agg(F.min(order_text()).alias("__exact_first"))
 
 
 def with_exact_copies(claims: DataFrame) -> DataFrame:
