@@ -204,6 +204,42 @@ def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):
     assert "first" not in values and "dob" not in values  # identity columns are dropped
 
 
+def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
+    from fraud_lakehouse.claims.privacy import hmac_sha256_python
+    from fraud_lakehouse.claims.silver import candidates_from_transactions
+
+    transactions = spark.createDataFrame(
+        [
+            ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+            ("t3", "4263982640269299", DAY, "01:02:03", "misc_pos", 2e6, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+            ("t2", "4263982640269299", DAY, "23:59:59", "grocery_net", -3.0, 1, 'fraud_"Q"', 31.0, -98.0, DAY),
+        ],
+        "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
+        "is_fraud int, merchant string, merch_lat double, merch_long double, detection_date date",
+    )
+    customers = spark.createDataFrame(
+        [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
+        "city_pop bigint",
+    )  # fmt: skip
+    validated = validate(
+        candidates_from_transactions(transactions, customers, "test-key"), ValidationRules(today=dt.date(2026, 1, 1))
+    )
+    quarantined = {row.reason: json.loads(row.raw_values) for row in quarantined_claims(validated).collect()}
+    card_key = hmac_sha256_python("4263982640269299", "test-key")
+    assert quarantined == {
+        "amount_above_cap": {
+            "trans_num": "t3", "cc_num": card_key, "trans_date": "2025-01-01", "trans_time": "01:02:03",
+            "category": "misc_pos", "amt": 2e6, "is_fraud": 0, "merchant": "fraud_Kirlin", "merch_lat": 30.25,
+            "merch_long": -97.5,
+        },
+        "amount_not_positive": {
+            "trans_num": "t2", "cc_num": card_key, "trans_date": "2025-01-01", "trans_time": "23:59:59",
+            "category": "grocery_net", "amt": -3.0, "is_fraud": 1, "merchant": 'fraud_"Q"', "merch_lat": 31.0,
+            "merch_long": -98.0,
+        },
+    }  # fmt: skip
+
+
 def test_unsplittable_row_text_is_masked(spark):
     rows = read_claims_file(
         "short.csv", csv_file(card(), "2025-01-01,4263982640269299,123-45-6789", header=KAGGLE_HEADER)

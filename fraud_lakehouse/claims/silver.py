@@ -55,6 +55,8 @@ COORDINATE_COLUMNS = ("customer_lat", "customer_long", "provider_lat", "provider
 # the synthetic feed.
 SOURCE_ORDER = {INSURANCE: 0, SPARKOV: 1, BRONZE: 2, SYNTHETIC: 3}
 DEFAULT_AMOUNT_CAP = 1_000_000.0
+# The bronze transaction's time text, kept beside the parsed timestamp for quarantine's raw values.
+RAW_TRANS_TIME = "__raw_trans_time"
 
 # Reason codes (README, "Quarantine reasons").
 MALFORMED_ROW = "malformed_row"
@@ -207,6 +209,7 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         )
         .otherwise(_raw_values(list(RAW_VALUE_COLUMNS), secret))
         .alias("raw_values"),
+        F.lit(None).cast("string").alias(RAW_TRANS_TIME),
     )
 
 
@@ -252,20 +255,30 @@ def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, 
         F.lit(None).cast("timestamp").alias("ingested_at"),
         PARTITION_COLUMN,
         F.array().cast("array<string>").alias("reasons"),
-        F.to_json(
-            F.struct(
-                "trans_num",
-                customer_key.alias("cc_num"),
-                "trans_date",
-                "trans_time",
-                "category",
-                "amt",
-                "is_fraud",
-                "merchant",
-                "merch_lat",
-                "merch_long",
-            )
-        ).alias("raw_values"),
+        # Raw values are built in quarantine, for rejected rows only (from the
+        # typed columns, which copy the bronze ones, and the raw time text):
+        # building the JSON for every row was nearly half of quarantine's time
+        # on Sail (2 M rows, engine only: 3.6 s against 1.95 s).
+        F.lit(None).cast("string").alias("raw_values"),
+        F.col("trans_time").alias(RAW_TRANS_TIME),
+    )
+
+
+def _transaction_raw_values() -> Column:
+    """A bronze transaction's raw values as JSON (card number as its keyed hash), from its candidate columns."""
+    return F.to_json(
+        F.struct(
+            F.col("claim_id").alias("trans_num"),
+            F.col("customer_key").alias("cc_num"),
+            F.col("service_date").alias("trans_date"),
+            F.col(RAW_TRANS_TIME).alias("trans_time"),
+            F.col("procedure").alias("category"),
+            F.col("amount").alias("amt"),
+            "is_fraud",
+            F.col("provider_id").alias("merchant"),
+            F.col("provider_lat").alias("merch_lat"),
+            F.col("provider_long").alias("merch_long"),
+        )
     )
 
 
@@ -357,5 +370,11 @@ def silver_claims(validated: DataFrame) -> DataFrame:
 
 def quarantined_claims(validated: DataFrame) -> DataFrame:
     """The rejected rows: raw values (pseudonymised), source file, row number and reason codes."""
-    rejected = validated.where(F.size("reasons") > 0).withColumn("reason", F.expr("try_element_at(reasons, 1)"))
+    rejected = validated.where(F.size("reasons") > 0).select(
+        *[name for name in validated.columns if name != "raw_values"],
+        F.expr("try_element_at(reasons, 1)").alias("reason"),
+        F.coalesce(F.col("raw_values"), F.when(F.col("source") == F.lit(SYNTHETIC), _transaction_raw_values())).alias(
+            "raw_values"
+        ),
+    )
     return rejected.select(*[F.col(field.name).cast(field.dataType) for field in QUARANTINE_SCHEMA.fields])
