@@ -349,7 +349,7 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     repeated = valid_rows.groupBy(*keys).count().where(F.col("count") > 1).drop("count")
     # Only the repeated ids' rows build the order text: building it for every
     # row cost more than the count itself.
-    contested = repeated.join(valid_rows, keys).groupBy(*keys).agg(F.min(copy_order).alias("__first"))
+    contested = F.broadcast(repeated).join(valid_rows, keys).groupBy(*keys).agg(F.min(copy_order).alias("__first"))
     ranked = with_lookup(checked, contested, keys, small=True)
     is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
     return ranked.select(
