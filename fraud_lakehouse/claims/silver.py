@@ -38,7 +38,7 @@ from fraud_lakehouse.claims.model import (
     SYNTHETIC,
 )
 from fraud_lakehouse.claims.privacy import hmac_sha256
-from fraud_lakehouse.frames import with_lookup
+from fraud_lakehouse.frames import first_of_repeated, with_lookup
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 # USPS codes: the states, DC and the inhabited territories.
@@ -216,14 +216,13 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
 def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, secret: str) -> DataFrame:
     """bronze/transactions as claims: the card is the customer, the merchant the provider."""
     homes = customers.select(
-        F.col("cc_num").alias("__cc_num"),
+        "cc_num",
         F.col("state").alias("customer_state"),
         F.col("lat").alias("customer_lat"),
         F.col("long").alias("customer_long"),
         F.col("city_pop").cast("bigint").alias("city_pop"),
     )
-    # The customers are the join's left (build) side: engines hash the left input.
-    joined = F.broadcast(homes).join(transactions, homes["__cc_num"] == transactions["cc_num"], "right")
+    joined = with_lookup(transactions, homes, "cc_num", small=True)
     service_ts = F.to_timestamp(F.concat_ws(" ", F.col("trans_date").cast("string"), F.col("trans_time")))
     customer_key = hmac_sha256(F.col("cc_num"), secret)
     return joined.select(
@@ -345,11 +344,7 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     # Only valid rows compete for a claim id; an invalid row is quarantined for
     # its own reason. An aggregate of the (few) contested ids, broadcast back,
     # replaces a window that sorted every wide row: silver ran 2x faster on Sail.
-    valid_rows = checked.where(valid)
-    repeated = valid_rows.groupBy(*keys).count().where(F.col("count") > 1).drop("count")
-    # Only the repeated ids' rows build the order text: building it for every
-    # row cost more than the count itself.
-    contested = F.broadcast(repeated).join(valid_rows, keys).groupBy(*keys).agg(F.min(copy_order).alias("__first"))
+    contested = first_of_repeated(checked.where(valid), keys, copy_order, "__first")
     ranked = with_lookup(checked, contested, keys, small=True)
     is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
     return ranked.select(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
@@ -31,7 +31,7 @@ def customer_daily_volume(claims: DataFrame, config: DetectionConfig) -> DataFra
     return days.withColumn("rule_customer_daily_volume", flag(F.col("__day_claims") > config.customer_daily_max))
 
 
-def _enough_provider_claims(config: DetectionConfig) -> F.Column:
+def _enough_provider_claims(config: DetectionConfig) -> Column:
     return F.col("__provider_claims") >= config.min_provider_claims
 
 
