@@ -10,7 +10,7 @@ from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import (
     is_round,
     is_weekend,
-    with_customer_day_stats,
+    with_customer_features,
     with_provider_procedure_day_counts,
     with_provider_stats,
 )
@@ -27,7 +27,7 @@ def provider_procedure_volume(claims: DataFrame, config: DetectionConfig) -> Dat
 
 def customer_daily_volume(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """A customer with more than N claims in a day."""
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     return days.withColumn("rule_customer_daily_volume", flag(F.col("__day_claims") > config.customer_daily_max))
 
 

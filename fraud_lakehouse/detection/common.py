@@ -5,6 +5,8 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from fraud_lakehouse.detection.config import DetectionConfig
+
 EARTH_RADIUS_MILES = 3958.8
 # One claim of the lake: silver keeps claim ids unique per detection date (a blocking check).
 ROW_KEY = ("detection_date", "claim_id")
@@ -49,3 +51,11 @@ def round_half_up(value: Column, digits: int) -> Column:
     """
     scale = 10.0**digits
     return F.floor(value * scale + 0.5) / scale
+
+
+def is_night(config: DetectionConfig) -> Column:
+    """The claim's hour (session time zone) is in the night hours; NULL for an untimed claim."""
+    hour = F.hour("service_ts")
+    if config.night_start_hour > config.night_end_hour:
+        return (hour >= config.night_start_hour) | (hour < config.night_end_hour)
+    return (hour >= config.night_start_hour) & (hour < config.night_end_hour)

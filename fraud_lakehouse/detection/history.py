@@ -1,7 +1,7 @@
 """Amount against the customer's own history: far above what this customer usually spends.
 
 The history is the customer's claims over the earlier look-back days (per
-customer and day, see features.customer_day_stats).
+customer and day, see detection.customer_features).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import with_customer_day_stats
+from fraud_lakehouse.detection.features import with_customer_features
 
 
 def _unusual(amount: Column, config: DetectionConfig) -> Column:
@@ -25,7 +25,7 @@ def _unusual(amount: Column, config: DetectionConfig) -> Column:
 
 def amount_vs_history(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Amount far above what this customer usually spends, given enough earlier claims."""
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     return days.withColumn("rule_amount_vs_history", flag(_unusual(F.col("amount"), config)))
 
 
@@ -36,7 +36,7 @@ def spend_spike_day(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     Both tests grow with the amount, so the day holds an unusual amount
     exactly when its largest amount (or largest z) is unusual.
     """
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     no_history = F.col("__history_claims") < config.history_min_claims
     unusual_day = _unusual(F.col("__day_max_amount"), config) | (
         no_history & (F.col("__day_max_category_z") > config.z_score_max)

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import is_night, with_customer_day_stats
+from fraud_lakehouse.detection.features import is_night, with_customer_features
 
 __all__ = ["is_night"]
 
@@ -19,11 +19,11 @@ def night_claim(claims: DataFrame, config: DetectionConfig) -> DataFrame:
 
 def night_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Every claim of a customer's day with at least N night claims: a stolen card is used in one sitting."""
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     return days.withColumn("rule_night_burst", flag(F.col("__day_night_claims") >= config.night_claims_min))
 
 
 def night_pair(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Every claim of a customer's day with at least two night claims (weaker than a burst)."""
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     return days.withColumn("rule_night_pair", flag(F.col("__day_night_claims") >= 2))

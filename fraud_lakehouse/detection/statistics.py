@@ -14,7 +14,7 @@ from fraud_lakehouse.detection.features import (
     first_digit,
     provider_stats,
     with_category_stats,
-    with_customer_day_stats,
+    with_customer_features,
     with_provider_stats,
 )
 
@@ -43,7 +43,7 @@ def provider_z_score(claims: DataFrame, config: DetectionConfig) -> DataFrame:
 def large_amount_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Every claim of a customer's day that holds several large amounts (z within their category above the
     burst limit): a stolen card is used for several big purchases in one sitting."""
-    return with_customer_day_stats(claims, config).withColumn(
+    return with_customer_features(claims, config).withColumn(
         "rule_large_amount_burst", flag(F.col("__day_large_claims") >= config.burst_min_claims)
     )
 

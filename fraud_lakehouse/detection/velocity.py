@@ -7,12 +7,12 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import with_customer_day_stats, with_recent_claims
+from fraud_lakehouse.detection.features import with_customer_features
 
 
 def rapid_claims(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """At least N claims of the customer within the window ending at this claim (timed claims only)."""
-    recent = with_recent_claims(claims, config)
+    recent = with_customer_features(claims, config)
     return recent.withColumn("rule_rapid_claims", flag(F.col("__recent_claims") >= config.velocity_max_claims))
 
 
@@ -23,7 +23,7 @@ def daily_surge(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     data covers since the customer's first claim in it (a lake that starts
     mid-window is not read as quiet days). A customer's first day is not judged.
     """
-    days = with_customer_day_stats(claims, config)
+    days = with_customer_features(claims, config)
     covered_days = F.col("__history_days_covered")
     usual = F.col("__history_day_claims") / F.when(covered_days > 0, covered_days)
     today = F.col("__day_claims")

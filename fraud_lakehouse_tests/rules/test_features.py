@@ -13,7 +13,7 @@ def test_customer_history_is_the_earlier_lookback_days_only(spark):
     rows = [claim(f"d{day}-{i}", amount=a, at=at(day, 10 + i)) for day, day_amounts in amounts.items()
             for i, a in enumerate(day_amounts)]  # fmt: skip
     rows.append(claim("other", customer_key="cust-2", amount=999.0, at=at(5, 10)))
-    frame = features.with_customer_day_stats(claims(spark, rows), DetectionConfig(lookback_days=6))
+    frame = features.with_customer_features(claims(spark, rows), DetectionConfig(lookback_days=6))
     day9 = frame.where(F.col("claim_id") == "d9-0").first()
     # days 3..8 only: day 2 is 7 days back, outside the look-back of 6; today does not count
     assert day9["__day_claims"] == 2
@@ -40,5 +40,5 @@ def test_features_add_columns_never_rows(spark):
     assert featured.count() == frame.count()
     assert featured.select("detection_date", "claim_id").distinct().count() == frame.count()
     copy = featured.where(F.col("claim_id") == "copy").first()
-    assert copy["__exact_first"] is not None
+    assert copy["__exact_original"] == "c0"
     assert copy["__provider_claims"] == 41

@@ -1,0 +1,384 @@
+"""Per-customer features in one sorted pass: velocity, the customer's days and history, exact and near copies.
+
+Every one of these looks only at the claims of one customer, so the claims
+are hash-partitioned by customer and a vectorized numpy kernel inside
+``mapInArrow`` (on Spark 3.5 and Sail alike) computes them all from each
+partition's rows. On Sail this replaced a velocity window, five range
+windows over customer-days, an exact-copy aggregate, a near-duplicate
+self-join and their joins back with one shuffle and the kernel.
+
+The partition is not sorted before the kernel (Sail drops a sort that no
+operator after it asks for), so the kernel gathers its whole partition and
+orders rows itself. It gives the same figures as the definitions below on
+any engine and any partitioning: a customer's rows are always in one
+partition, every ordering inside the kernel has full tie-breakers, and sums
+of money are sums of whole cents. What the kernel reads that depends on the
+session (night hours, the order time of an untimed claim) is computed in
+SQL before it. A claim whose customer key is NULL gets NULL features.
+
+Columns added (per claim):
+
+- ``__recent_claims``: the customer's timed claims with a time (epoch
+  second) in [t - velocity window, t]; NULL for an untimed claim.
+- per customer and service date: ``__day_claims``, ``__day_night_claims``,
+  ``__day_large_claims`` (category z above the burst limit),
+  ``__day_max_amount``, ``__day_max_category_z``;
+- over the customer's earlier look-back days [d - L, d - 1] (L at least 1):
+  ``__history_day_claims``, ``__history_claims`` (claims with an amount),
+  ``__history_mean`` and ``__history_stdev`` (sample) of the amount, from
+  sums of whole cents; ``__history_days_covered`` = min(L, d - the
+  customer's first day in the data);
+- ``__exact_original``: for a later copy (same customer, provider,
+  procedure, service date and amount), the claim id of the first copy by
+  (order time, claim id, detection date); NULL for the first and for others;
+- ``__near_original``: the claim id of the earliest earlier claim (by order
+  time, then claim id) of the same customer and provider, served at most N
+  days before, whose similarity reaches the threshold; NULL if none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection.common import is_night
+from fraud_lakehouse.detection.config import DetectionConfig
+
+CATEGORY_Z = "category_z"
+# Computed in SQL before the kernel (they depend on the session time zone), dropped after it.
+NIGHT_INPUT = "__in_night"
+ORDER_AT_INPUT = "__in_order_at"
+FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
+    ("__recent_claims", pa.int64(), "bigint"),
+    ("__day_claims", pa.int64(), "bigint"),
+    ("__day_night_claims", pa.int64(), "bigint"),
+    ("__day_large_claims", pa.int64(), "bigint"),
+    ("__day_max_amount", pa.float64(), "double"),
+    ("__day_max_category_z", pa.float64(), "double"),
+    ("__history_day_claims", pa.int64(), "bigint"),
+    ("__history_claims", pa.int64(), "bigint"),
+    ("__history_mean", pa.float64(), "double"),
+    ("__history_stdev", pa.float64(), "double"),
+    ("__history_days_covered", pa.int32(), "int"),
+    ("__exact_original", pa.string(), "string"),
+    ("__near_original", pa.string(), "string"),
+)
+OUTPUT_BATCH_ROWS = 65_536
+MICROS_PER_SECOND = 1_000_000
+
+
+def similarity(same_procedure: Column, amount: Column, other_amount: Column) -> Column:
+    """0.6 x [same procedure] + 0.4 x (1 - |a - b| / max(a, b)): the SQL twin of the kernel's test."""
+    closeness = 1 - F.abs(amount - other_amount) / F.greatest(amount, other_amount)
+    return 0.6 * same_procedure.cast("double") + 0.4 * closeness
+
+
+def _similarity(same_procedure: np.ndarray, amount: np.ndarray, other_amount: np.ndarray) -> np.ndarray:
+    # The same operations in the same order as ``similarity``, so the doubles are identical.
+    closeness = 1 - np.abs(amount - other_amount) / np.maximum(amount, other_amount)
+    return 0.6 * same_procedure.astype(np.float64) + 0.4 * closeness
+
+
+# -- the kernel -------------------------------------------------------------------
+
+
+def _valid(array: pa.Array) -> np.ndarray:
+    return np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _ints(array: pa.Array, dtype: pa.DataType | None = None) -> np.ndarray:
+    return array.cast(dtype or pa.int64()).fill_null(0).to_numpy().astype(np.int64)
+
+
+def _floats(array: pa.Array) -> np.ndarray:
+    return array.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+
+
+def _codes(array: pa.Array) -> np.ndarray:
+    """Equal values get equal codes (NULL: -1); the codes say nothing of order."""
+    encoded = array.dictionary_encode().indices
+    return encoded.cast(pa.int64()).fill_null(-1).to_numpy()
+
+
+def _ranks(array: pa.Array) -> np.ndarray:
+    """Codes in the order of the values (strings by their UTF-8 bytes, as Spark compares them)."""
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return pc.rank(array, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
+
+
+def _group_starts(sorted_keys: list[np.ndarray]) -> np.ndarray:
+    """Whether each row of rows sorted by ``sorted_keys`` starts a new group of equal keys."""
+    size = sorted_keys[0].size
+    starts = np.ones(size, dtype=bool)
+    if size:
+        same = np.ones(size - 1, dtype=bool)
+        for key in sorted_keys:
+            same &= key[1:] == key[:-1]
+        starts[1:] = ~same
+    return starts
+
+
+def _recent_claims(customer: np.ndarray, epoch: np.ndarray, timed: np.ndarray, window_seconds: int) -> np.ndarray:
+    recent = np.zeros(customer.size, dtype=np.int64)
+    rows = np.nonzero(timed & (customer >= 0))[0]
+    if rows.size:
+        seconds = epoch[rows] - epoch[rows].min()
+        # customer in the high bits, seconds (span < 2^34 s, about 544 years) in the low ones
+        key = (customer[rows] << 34) | seconds
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        first = np.searchsorted(sorted_key, sorted_key - window_seconds, "left")
+        last = np.searchsorted(sorted_key, sorted_key, "right")
+        recent[rows[order]] = last - first
+    return recent
+
+
+def _customer_days(
+    customer: np.ndarray,
+    day: np.ndarray,
+    dated: np.ndarray,
+    amount: np.ndarray,
+    category_z: np.ndarray,
+    night: np.ndarray,
+    config: DetectionConfig,
+) -> dict[str, np.ndarray]:
+    """Per-claim columns of the claim's customer-day and the customer's earlier look-back days."""
+    n = customer.size
+    out = {
+        name: np.zeros(n, dtype=np.int64)
+        for name in ("__day_claims", "__day_night_claims", "__day_large_claims", "__history_day_claims")
+    }
+    out |= {"__history_claims": np.zeros(n, dtype=np.int64), "__history_days_covered": np.zeros(n, dtype=np.int64)}
+    out |= {name: np.full(n, np.nan) for name in ("__day_max_amount", "__day_max_category_z")}
+    out |= {name: np.full(n, np.nan) for name in ("__history_mean", "__history_stdev")}
+    rows = np.nonzero(dated & (customer >= 0))[0]
+    if not rows.size:
+        return out
+    days = day[rows] - day[rows].min()
+    key = (customer[rows] << 24) | days  # days span < 2^24 (45,000 years)
+    order = np.argsort(key, kind="stable")
+    rows, key = rows[order], key[order]
+    new_group = _group_starts([key])
+    starts = np.nonzero(new_group)[0]
+    group = np.cumsum(new_group) - 1
+    groups = starts.size
+
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=groups)
+
+    amounts = amount[rows]
+    has_amount = ~np.isnan(amounts)
+    z = category_z[rows]
+    has_z = ~np.isnan(z)
+    day_claims = np.diff(np.append(starts, rows.size))
+    day_night = per_group(night[rows]).astype(np.int64)
+    # NaN > limit is False: a claim without a z is not large
+    day_large = per_group((z > config.burst_z_score).astype(np.float64)).astype(np.int64)
+    day_amounts = per_group(has_amount.astype(np.float64)).astype(np.int64)
+    day_max_amount = np.maximum.reduceat(np.where(has_amount, amounts, -np.inf), starts)
+    day_max_amount[day_amounts == 0] = np.nan
+    day_max_z = np.maximum.reduceat(np.where(has_z, z, -np.inf), starts)
+    day_max_z[per_group(has_z.astype(np.float64)) == 0] = np.nan
+    # Whole cents, as SQL's floor(amount * 100 + 0.5): integer sums are exact in any order.
+    cents = np.where(has_amount, np.floor(np.where(has_amount, amounts, 0.0) * 100 + 0.5), 0.0).astype(np.int64)
+    day_cents = np.add.reduceat(cents, starts)
+    squares = cents.astype(np.float64) * cents.astype(np.float64)
+    day_squares = per_group(squares)  # exact below 2^53, as the SQL sum of the same doubles
+
+    # The earlier look-back days of each customer-day: [d - L, d - 1], within the same customer.
+    lookback = max(config.lookback_days, 1)
+    group_key = key[starts]
+    customer_first = np.searchsorted(group_key, (group_key >> 24) << 24, "left")
+    first = np.maximum(np.searchsorted(group_key, group_key - lookback, "left"), customer_first)
+    here = np.arange(groups)
+
+    def earlier(values: np.ndarray) -> np.ndarray:
+        totals = np.concatenate(([0], np.cumsum(values)))
+        return totals[here] - totals[first]
+
+    history_day_claims = earlier(day_claims)
+    history_claims = earlier(day_amounts)
+    history_cents = earlier(day_cents).astype(np.float64)
+    history_squares = earlier(day_squares)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        counted = history_claims.astype(np.float64)
+        mean = np.where(history_claims > 0, history_cents / counted / 100, np.nan)
+        variance = np.where(
+            history_claims > 1,
+            (history_squares - history_cents * history_cents / counted) / (counted - 1),
+            np.nan,
+        )
+        stdev = np.where(np.isnan(variance), np.nan, np.sqrt(np.maximum(variance, 0.0)) / 100)
+    day_of_group = group_key & ((1 << 24) - 1)
+    covered = np.minimum(lookback, day_of_group - day_of_group[customer_first])
+
+    for name, values in (
+        ("__day_claims", day_claims),
+        ("__day_night_claims", day_night),
+        ("__day_large_claims", day_large),
+        ("__day_max_amount", day_max_amount),
+        ("__day_max_category_z", day_max_z),
+        ("__history_day_claims", history_day_claims),
+        ("__history_claims", history_claims),
+        ("__history_mean", mean),
+        ("__history_stdev", stdev),
+        ("__history_days_covered", covered),
+    ):
+        out[name][rows] = values[group]
+    out["__dated"] = np.zeros(n, dtype=bool)
+    out["__dated"][rows] = True
+    return out
+
+
+def _exact_originals(
+    keys: list[np.ndarray], eligible: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray, detection: np.ndarray
+) -> np.ndarray:
+    """Per row: the index of the first copy of its exact keys when the row is a later copy, else -1."""
+    original = np.full(eligible.size, -1, dtype=np.int64)
+    rows = np.nonzero(eligible)[0]
+    if rows.size:
+        # np.lexsort sorts by the last key first
+        order = np.lexsort([k[rows] for k in (detection, claim_rank, order_at, *reversed(keys))])
+        rows = rows[order]
+        starts = _group_starts([k[rows] for k in keys])
+        first_of_group = rows[np.nonzero(starts)[0]][np.cumsum(starts) - 1]
+        later = ~starts
+        original[rows[later]] = first_of_group[later]
+    return original
+
+
+def _near_originals(
+    customer: np.ndarray,
+    provider: np.ndarray,
+    procedure: np.ndarray,
+    amount: np.ndarray,
+    day: np.ndarray,
+    order_at: np.ndarray,
+    claim_rank: np.ndarray,
+    detection: np.ndarray,
+    eligible: np.ndarray,
+    config: DetectionConfig,
+) -> np.ndarray:
+    """Per row: the index of the earliest earlier close claim of the same customer and provider, else -1."""
+    original = np.full(eligible.size, -1, dtype=np.int64)
+    rows = np.nonzero(eligible)[0]
+    if not rows.size:
+        return original
+    order = np.lexsort([k[rows] for k in (detection, claim_rank, order_at, provider, customer)])
+    rows = rows[order]
+    starts = _group_starts([customer[rows], provider[rows]])
+    start_index = np.nonzero(starts)[0][np.cumsum(starts) - 1]
+    position = np.arange(rows.size) - start_index
+    found = np.full(rows.size, -1, dtype=np.int64)
+    s_day, s_at, s_claim = day[rows], order_at[rows], claim_rank[rows]
+    s_amount, s_procedure = amount[rows], procedure[rows]
+    candidates = np.nonzero(position >= 1)[0]
+    offset = 1
+    # Compare each claim with the claim `offset` places before it in its group,
+    # for growing offsets: a later (larger) offset that matches is an earlier claim.
+    while candidates.size:
+        this, other = candidates, candidates - offset
+        earlier = (s_at[other] < s_at[this]) | ((s_at[other] == s_at[this]) & (s_claim[other] < s_claim[this]))
+        in_days = (s_day[other] >= s_day[this] - config.near_duplicate_days) & (s_day[other] <= s_day[this])
+        close = (
+            _similarity(s_procedure[other] == s_procedure[this], s_amount[this], s_amount[other])
+            >= config.near_duplicate_similarity
+        )
+        hit = earlier & in_days & close
+        found[this[hit]] = other[hit]
+        offset += 1
+        candidates = candidates[position[candidates] >= offset]
+    matched = found >= 0
+    original[rows[matched]] = rows[found[matched]]
+    return original
+
+
+def _claim_ids(claim_id: pa.Array, index: np.ndarray) -> pa.Array:
+    return pc.take(claim_id, pa.array(index, mask=index < 0, type=pa.int64()))
+
+
+def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table:
+    """The kernel: ``table`` (whole customers) with the feature columns added and the SQL inputs dropped."""
+    column = {name: table.column(name).combine_chunks() for name in table.column_names}
+    n = table.num_rows
+    customer = _codes(column["customer_key"])
+    provider = _codes(column["provider_id"])
+    procedure = _codes(column["procedure"])
+    amount = _floats(column["amount"])
+    category_z = _floats(column[CATEGORY_Z])
+    night = _ints(column[NIGHT_INPUT].cast(pa.int8()).fill_null(0)).astype(np.float64)
+    day, dated = _ints(column["service_date"], pa.int32()), _valid(column["service_date"])
+    service_us, timed = _ints(column["service_ts"]), _valid(column["service_ts"])
+    order_at = _ints(column[ORDER_AT_INPUT])
+    detection = _ints(column["detection_date"], pa.int32())
+    # SQL's unix_timestamp: whole seconds, rounded down
+    epoch = np.floor_divide(service_us, MICROS_PER_SECOND)
+
+    features: dict[str, np.ndarray] = {
+        "__recent_claims": _recent_claims(customer, epoch, timed, config.velocity_window_minutes * 60)
+    }
+    features |= _customer_days(customer, day, dated, amount, category_z, night, config)
+    has_amount = ~np.isnan(amount)
+    keyed = (customer >= 0) & (provider >= 0) & (procedure >= 0) & dated
+    exact_eligible = keyed & has_amount
+    near_eligible = keyed & has_amount & (np.where(has_amount, amount, 0.0) > 0)
+    # claim ids ranked only where an order among copies is needed
+    ranked_rows = np.nonzero(exact_eligible)[0]
+    claim_rank = np.zeros(n, dtype=np.int64)
+    claim_rank[ranked_rows] = _ranks(pc.take(column["claim_id"], pa.array(ranked_rows, type=pa.int64())))
+    amount_bits = np.where(has_amount, amount, 0.0).view(np.int64)
+    exact = _exact_originals(
+        [customer, provider, procedure, day, amount_bits], exact_eligible, order_at, claim_rank, detection
+    )
+    near = _near_originals(
+        customer, provider, procedure, amount, day, order_at, claim_rank, detection, near_eligible, config
+    )
+
+    dated_rows = features.pop("__dated")
+    nulls = {
+        "__recent_claims": ~(timed & (customer >= 0)),
+        **{name: ~dated_rows for name, _, _ in FEATURES if name.startswith(("__day_", "__history_"))},
+    }
+    arrays = [column[name] for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
+    names = [name for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
+    for name, arrow_type, _ in FEATURES:
+        if name == "__exact_original":
+            arrays.append(_claim_ids(column["claim_id"], exact).cast(arrow_type))
+        elif name == "__near_original":
+            arrays.append(_claim_ids(column["claim_id"], near).cast(arrow_type))
+        else:
+            values = features[name]
+            mask = nulls[name] | (np.isnan(values) if values.dtype.kind == "f" else False)
+            arrays.append(pa.array(values, mask=mask).cast(arrow_type))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> DataFrame:
+    """``claims`` (which needs ``category_z``) with every per-customer feature column added; no rows added."""
+    if "__recent_claims" in claims.columns:
+        return claims
+    prepared = claims.select(
+        "*",
+        # both read the session time zone, which the kernel does not know
+        F.coalesce(is_night(config), F.lit(False)).alias(NIGHT_INPUT),
+        F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")).alias(ORDER_AT_INPUT),
+    )
+    schema = ", ".join(
+        [f"`{field.name}` {field.dataType.simpleString()}" for field in claims.schema.fields]
+        + [f"`{name}` {ddl}" for name, _, ddl in FEATURES]
+    )
+
+    def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # A partition holds whole customers, in no order: the kernel needs all of it before it can start.
+        gathered = [batch for batch in batches if batch.num_rows]
+        if gathered:
+            yield from customer_feature_batch(pa.Table.from_batches(gathered), config).to_batches(OUTPUT_BATCH_ROWS)
+
+    return prepared.repartition("customer_key").mapInArrow(kernel, schema)

@@ -1,0 +1,181 @@
+"""The per-customer kernel against the features' definitions written as plain SQL (windows, aggregates and a
+self-join, as gold computed them before the kernel), on claims built to hit the edge cases: time ties, untimed
+claims, exact copies across detection dates, near duplicates, days at the edge of the look-back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pyarrow as pa
+import pytest
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection import customer_features
+from fraud_lakehouse.detection.common import ROW_KEY, cents, day_number, epoch_seconds, flag, is_night
+from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.features import CATEGORY_Z, similarity, with_category_stats, with_customer_features
+from fraud_lakehouse_tests.rules.claims import DAY, claim, claims
+
+FEATURE_NAMES = [name for name, _, _ in customer_features.FEATURES]
+
+
+def _edge_case_claims(seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(700):
+        day = rng.randrange(0, 14)
+        # few customers, providers, amounts and minutes: many ties, copies and near duplicates
+        at = dt.datetime.combine(DAY + dt.timedelta(days=day), dt.time(rng.choice([0, 2, 9, 23]), rng.choice([0, 30])))
+        timed = rng.random() > 0.1
+        rows.append(
+            claim(
+                f"c{rng.randrange(0, 650):04d}",  # repeated claim ids: tie-breaks by detection date
+                customer_key=f"k{rng.randrange(0, 12)}",
+                provider_id=f"p{rng.randrange(0, 3)}",
+                procedure=rng.choice(["grocery_pos", "misc_net", "travel"]),
+                amount=rng.choice([20.0, 20.5, 100.0, 99.0, 7.25, 1200.0]),
+                service_ts=at if timed else None,
+                service_date=at.date(),
+                detection_date=DAY + dt.timedelta(days=day + rng.choice([0, 0, 1])),
+            )
+        )
+    # the row key (detection date, claim id) is unique in silver
+    unique = {(row["detection_date"], row["claim_id"]): row for row in rows}
+    return list(unique.values())
+
+
+def _sql_definitions(frame: DataFrame, config: DetectionConfig) -> DataFrame:
+    """The features as SQL: the reference the kernel must match, row for row."""
+    scored = with_category_stats(frame)
+    recent_window = (
+        Window.partitionBy("customer_key")
+        .orderBy(epoch_seconds())
+        .rangeBetween(-config.velocity_window_minutes * 60, 0)
+    )
+    recent = scored.select(
+        *ROW_KEY, F.when(F.col("service_ts").isNotNull(), F.count("*").over(recent_window)).alias("__recent_claims")
+    )
+    amount_cents = cents(F.col("amount"))
+    days = scored.groupBy("customer_key", "service_date").agg(
+        F.count("*").alias("__day_claims"),
+        F.count(F.when(flag(is_night(config)), 1)).alias("__day_night_claims"),
+        F.count(F.when(F.col(CATEGORY_Z) > config.burst_z_score, 1)).alias("__day_large_claims"),
+        F.max("amount").alias("__day_max_amount"),
+        F.max(CATEGORY_Z).alias("__day_max_category_z"),
+        F.count("amount").alias("__day_amounts"),
+        F.sum(amount_cents).alias("__day_cents"),
+        F.sum(amount_cents.cast("double") * amount_cents.cast("double")).alias("__day_cents_squared"),
+    )
+    lookback = max(config.lookback_days, 1)
+    customer = Window.partitionBy("customer_key")
+    earlier = customer.orderBy(day_number()).rangeBetween(-lookback, -1)
+    count = F.coalesce(F.sum("__day_amounts").over(earlier), F.lit(0))
+    total = F.sum("__day_cents").over(earlier)
+    squares = F.sum("__day_cents_squared").over(earlier)
+    variance = (squares - total.cast("double") * total.cast("double") / F.when(count > 0, count)) / F.when(
+        count > 1, count - 1
+    )
+    first_day = F.min(day_number()).over(customer.orderBy(day_number()).rangeBetween(Window.unboundedPreceding, 0))
+    day_stats = days.select(
+        "customer_key",
+        "service_date",
+        "__day_claims",
+        "__day_night_claims",
+        "__day_large_claims",
+        "__day_max_amount",
+        "__day_max_category_z",
+        F.coalesce(F.sum("__day_claims").over(earlier), F.lit(0)).alias("__history_day_claims"),
+        count.alias("__history_claims"),
+        (total / F.when(count > 0, count) / 100).alias("__history_mean"),
+        F.when(variance.isNotNull(), F.sqrt(F.greatest(variance, F.lit(0.0))) / 100).alias("__history_stdev"),
+        F.least(F.lit(lookback), day_number() - first_day).alias("__history_days_covered"),
+    )
+    at = F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp"))
+    order = F.struct(at.alias("at"), F.col("claim_id").alias("claim_id"), F.col("detection_date").alias("date"))
+    exact_keys = ["customer_key", "provider_id", "procedure", "service_date", "amount"]
+    firsts = scored.groupBy(*exact_keys).agg(F.min(order).alias("__first"))
+    exact = (
+        scored.join(firsts, exact_keys)
+        .where(order != F.col("__first"))
+        .select(*ROW_KEY, F.col("__first.claim_id").alias("__exact_original"))
+    )
+    this = scored.where(F.col("amount") > 0).select(
+        *ROW_KEY, "customer_key", "provider_id", "procedure", "amount", day_number().alias("day"), at.alias("at")
+    )
+    other = this.select(*[F.col(name).alias(f"o_{name}") for name in this.columns])
+    pairs = this.join(
+        other,
+        (F.col("customer_key") == F.col("o_customer_key"))
+        & (F.col("provider_id") == F.col("o_provider_id"))
+        & F.col("o_day").between(F.col("day") - config.near_duplicate_days, F.col("day"))
+        & (F.struct(F.col("o_at").alias("at"), F.col("o_claim_id").alias("claim_id")) < F.struct("at", "claim_id"))
+        & (similarity(F.col("procedure") == F.col("o_procedure"), F.col("amount"), F.col("o_amount"))
+           >= config.near_duplicate_similarity),
+    )  # fmt: skip
+    near = pairs.groupBy(*ROW_KEY).agg(F.min(F.struct("o_at", "o_claim_id"))["o_claim_id"].alias("__near_original"))
+    return (
+        frame.select(*ROW_KEY, "customer_key", "service_date")
+        .join(recent, list(ROW_KEY), "left")
+        .join(day_stats, ["customer_key", "service_date"], "left")
+        .join(exact, list(ROW_KEY), "left")
+        .join(near, list(ROW_KEY), "left")
+        .select(*ROW_KEY, *FEATURE_NAMES)
+    )
+
+
+def _rows(frame: DataFrame) -> dict:
+    return {(row.detection_date, row.claim_id): tuple(row)[2:] for row in frame.collect()}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DetectionConfig(),
+        DetectionConfig(lookback_days=3, near_duplicate_days=2, near_duplicate_similarity=0.6, burst_z_score=0.5),
+        DetectionConfig(lookback_days=0, velocity_window_minutes=600, night_start_hour=1, night_end_hour=5),
+    ],
+    ids=["defaults", "short-lookback", "no-lookback"],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kernel_matches_the_sql_definitions(spark, config, seed):
+    frame = claims(spark, _edge_case_claims(seed))
+    expected = _rows(_sql_definitions(frame, config))
+    actual = _rows(with_customer_features(frame, config).select(*ROW_KEY, *FEATURE_NAMES))
+    assert actual.keys() == expected.keys()
+    assert sum(1 for values in expected.values() if values[-2] is not None) > 5  # exact copies occur
+    assert sum(1 for values in expected.values() if values[-1] is not None) > 5  # near duplicates occur
+    different = {key: (expected[key], actual[key]) for key in expected if expected[key] != actual[key]}
+    assert not different, list(different.items())[:3]
+
+
+def test_kernel_result_does_not_depend_on_how_customers_are_partitioned(spark):
+    config = DetectionConfig(lookback_days=3)
+    frame = with_category_stats(claims(spark, _edge_case_claims(3))).select(
+        "*",
+        F.coalesce(is_night(config), F.lit(False)).alias(customer_features.NIGHT_INPUT),
+        F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")).alias(
+            customer_features.ORDER_AT_INPUT
+        ),
+    )
+    table = pa.Table.from_pylist([row.asDict() for row in frame.collect()])
+    whole = customer_features.customer_feature_batch(table, config)
+    rng = random.Random(5)
+    shuffled = table.take(rng.sample(range(table.num_rows), table.num_rows))
+    keys = shuffled.column("customer_key").to_pylist()
+    parts = [shuffled.filter(pa.array([int(key[1:]) % 3 == part for key in keys])) for part in range(3)]
+    split = pa.concat_tables([customer_features.customer_feature_batch(part, config) for part in parts])
+
+    def by_row(result: pa.Table) -> dict:
+        return {(row["detection_date"], row["claim_id"]): row for row in result.to_pylist()}
+
+    assert by_row(split) == by_row(whole)
+
+
+def test_a_claim_without_a_customer_gets_no_customer_features(spark):
+    rows = [claim("a-first"), claim("b-copy"), claim("anonymous", customer_key=None)]
+    result = {row.claim_id: row for row in with_customer_features(claims(spark, rows), DetectionConfig()).collect()}
+    assert result["b-copy"]["__exact_original"] == "a-first"
+    assert result["b-copy"]["__day_claims"] == 2
+    assert all(result["anonymous"][name] is None for name in FEATURE_NAMES)
