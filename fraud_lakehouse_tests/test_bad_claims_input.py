@@ -240,6 +240,33 @@ def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
     }  # fmt: skip
 
 
+def test_a_card_without_a_customer_row_is_still_pseudonymised_and_kept(spark):
+    from fraud_lakehouse.claims.privacy import hmac_sha256_python
+    from fraud_lakehouse.claims.silver import candidates_from_transactions
+
+    transactions = spark.createDataFrame(
+        [
+            ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+            ("t2", "4000111122223333", DAY, "04:05:06", "misc_pos", 7.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+        ],
+        "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
+        "is_fraud int, merchant string, merch_lat double, merch_long double, detection_date date",
+    )
+    customers = spark.createDataFrame(
+        [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
+        "city_pop bigint",
+    )  # fmt: skip
+    validated = validate(
+        candidates_from_transactions(transactions, customers, "test-key"), ValidationRules(today=dt.date(2026, 1, 1))
+    )
+    kept = {row.claim_id: row for row in silver_claims(validated).collect()}
+    assert kept["t1"].customer_key == hmac_sha256_python("4263982640269299", "test-key")
+    assert kept["t1"].customer_state == "TX"
+    # no home: the card is hashed on its own and the home columns stay empty
+    assert kept["t2"].customer_key == hmac_sha256_python("4000111122223333", "test-key")
+    assert kept["t2"].customer_state is None
+
+
 def test_unsplittable_row_text_is_masked(spark):
     rows = read_claims_file(
         "short.csv", csv_file(card(), "2025-01-01,4263982640269299,123-45-6789", header=KAGGLE_HEADER)
