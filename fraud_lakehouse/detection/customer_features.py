@@ -236,17 +236,42 @@ def _customer_days(
     return out
 
 
+def _group_ids(codes: list[np.ndarray]) -> np.ndarray:
+    """One int64 per row, equal exactly when every code is (codes are >= 0)."""
+    packed = np.zeros(codes[0].size, dtype=np.int64)
+    bits_used = 0
+    for code in codes:
+        bits = max(int(code.max()).bit_length(), 1) if code.size else 1
+        bits_used += bits
+        if bits_used > 62:
+            break
+        packed = (packed << bits) | code
+    else:
+        return packed
+    # too many distinct values to pack: number the groups of a full sort instead
+    order = np.lexsort(codes[::-1])
+    ids = np.empty(packed.size, dtype=np.int64)
+    ids[order] = np.cumsum(_group_starts([code[order] for code in codes])) - 1
+    return ids
+
+
+def _in_repeated_groups(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows (of ``rows``) whose group id occurs at least twice among them: the only ones with copies."""
+    _, inverse, counts = np.unique(group[rows], return_inverse=True, return_counts=True)
+    return rows[counts[inverse] >= 2]
+
+
 def _exact_originals(
-    keys: list[np.ndarray], eligible: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray, detection: np.ndarray
+    group: np.ndarray, rows: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray, detection: np.ndarray
 ) -> np.ndarray:
-    """Per row: the index of the first copy of its exact keys when the row is a later copy, else -1."""
-    original = np.full(eligible.size, -1, dtype=np.int64)
-    rows = np.nonzero(eligible)[0]
+    """Per row: the index of the first copy of its exact keys (``group``) when the row is a later copy, else -1.
+
+    ``rows``: the rows whose exact keys repeat."""
+    original = np.full(group.size, -1, dtype=np.int64)
     if rows.size:
         # np.lexsort sorts by the last key first
-        order = np.lexsort([k[rows] for k in (detection, claim_rank, order_at, *reversed(keys))])
-        rows = rows[order]
-        starts = _group_starts([k[rows] for k in keys])
+        rows = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows], group[rows]])]
+        starts = _group_starts([group[rows]])
         first_of_group = rows[np.nonzero(starts)[0]][np.cumsum(starts) - 1]
         later = ~starts
         original[rows[later]] = first_of_group[later]
@@ -254,25 +279,25 @@ def _exact_originals(
 
 
 def _near_originals(
-    customer: np.ndarray,
-    provider: np.ndarray,
+    group: np.ndarray,
+    rows: np.ndarray,
     procedure: np.ndarray,
     amount: np.ndarray,
     day: np.ndarray,
     order_at: np.ndarray,
     claim_rank: np.ndarray,
     detection: np.ndarray,
-    eligible: np.ndarray,
     config: DetectionConfig,
 ) -> np.ndarray:
-    """Per row: the index of the earliest earlier close claim of the same customer and provider, else -1."""
-    original = np.full(eligible.size, -1, dtype=np.int64)
-    rows = np.nonzero(eligible)[0]
+    """Per row: the index of the earliest earlier close claim of the same customer and provider (``group``),
+    else -1.
+
+    ``rows``: the rows that may match, whose customer and provider occur together more than once."""
+    original = np.full(group.size, -1, dtype=np.int64)
     if not rows.size:
         return original
-    order = np.lexsort([k[rows] for k in (detection, claim_rank, order_at, provider, customer)])
-    rows = rows[order]
-    starts = _group_starts([customer[rows], provider[rows]])
+    rows = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows], group[rows]])]
+    starts = _group_starts([group[rows]])
     start_index = np.nonzero(starts)[0][np.cumsum(starts) - 1]
     position = np.arange(rows.size) - start_index
     found = np.full(rows.size, -1, dtype=np.int64)
@@ -326,19 +351,17 @@ def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table
     features |= _customer_days(customer, day, dated, amount, category_z, night, config)
     has_amount = ~np.isnan(amount)
     keyed = (customer >= 0) & (provider >= 0) & (procedure >= 0) & dated
-    exact_eligible = keyed & has_amount
-    near_eligible = keyed & has_amount & (np.where(has_amount, amount, 0.0) > 0)
-    # claim ids ranked only where an order among copies is needed
-    ranked_rows = np.nonzero(exact_eligible)[0]
+    # Only rows whose keys repeat can be copies: a cheap grouping finds them,
+    # and only they are sorted by time and claim id.
+    exact_group = _group_ids([customer, provider, procedure, day - day.min(initial=0), _codes(column["amount"])])
+    exact_rows = _in_repeated_groups(exact_group, np.nonzero(keyed & has_amount)[0])
+    pair_group = _group_ids([customer, provider])
+    near_rows = _in_repeated_groups(pair_group, np.nonzero(keyed & has_amount & (np.nan_to_num(amount) > 0))[0])
+    ranked_rows = np.union1d(exact_rows, near_rows)
     claim_rank = np.zeros(n, dtype=np.int64)
     claim_rank[ranked_rows] = _ranks(pc.take(column["claim_id"], pa.array(ranked_rows, type=pa.int64())))
-    amount_bits = np.where(has_amount, amount, 0.0).view(np.int64)
-    exact = _exact_originals(
-        [customer, provider, procedure, day, amount_bits], exact_eligible, order_at, claim_rank, detection
-    )
-    near = _near_originals(
-        customer, provider, procedure, amount, day, order_at, claim_rank, detection, near_eligible, config
-    )
+    exact = _exact_originals(exact_group, exact_rows, order_at, claim_rank, detection)
+    near = _near_originals(pair_group, near_rows, procedure, amount, day, order_at, claim_rank, detection, config)
 
     dated_rows = features.pop("__dated")
     nulls = {

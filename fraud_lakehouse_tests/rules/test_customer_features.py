@@ -179,3 +179,16 @@ def test_a_claim_without_a_customer_gets_no_customer_features(spark):
     assert result["b-copy"]["__exact_original"] == "a-first"
     assert result["b-copy"]["__day_claims"] == 2
     assert all(result["anonymous"][name] is None for name in FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("spread", [10, 2**40], ids=["packed", "too-wide-to-pack"])
+def test_group_ids_are_equal_exactly_when_every_code_is(spread):
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    codes = [rng.integers(0, 3, 500) * spread, rng.integers(0, 4, 500) * spread, rng.integers(0, 2, 500)]
+    ids = customer_features._group_ids(codes)
+    tuples = list(zip(*(code.tolist() for code in codes), strict=True))
+    for left in range(0, 500, 7):
+        for right in range(0, 500, 11):
+            assert (ids[left] == ids[right]) == (tuples[left] == tuples[right])
