@@ -131,7 +131,7 @@ def _recent_claims(customer: np.ndarray, epoch: np.ndarray, timed: np.ndarray, w
         seconds = epoch[rows] - epoch[rows].min()
         # customer in the high bits, seconds (span < 2^34 s, about 544 years) in the low ones
         key = (customer[rows] << 34) | seconds
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)
         sorted_key = key[order]
         first = np.searchsorted(sorted_key, sorted_key - window_seconds, "left")
         last = np.searchsorted(sorted_key, sorted_key, "right")
@@ -162,7 +162,7 @@ def _customer_days(
         return out
     days = day[rows] - day[rows].min()
     key = (customer[rows] << 24) | days  # days span < 2^24 (45,000 years)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     rows, key = rows[order], key[order]
     new_group = _group_starts([key])
     starts = np.nonzero(new_group)[0]
@@ -330,7 +330,10 @@ def _claim_ids(claim_id: pa.Array, index: np.ndarray) -> pa.Array:
 
 def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table:
     """The kernel: ``table`` (whole customers) with the feature columns added and the SQL inputs dropped."""
-    column = {name: table.column(name).combine_chunks() for name in table.column_names}
+    # Only the columns the kernel reads become contiguous; the others pass through as they came.
+    read = ("customer_key", "provider_id", "procedure", "amount", CATEGORY_Z, NIGHT_INPUT, "service_date",
+            "service_ts", ORDER_AT_INPUT, "detection_date", "claim_id")  # fmt: skip
+    column = {name: table.column(name).combine_chunks() for name in read}
     n = table.num_rows
     customer = _codes(column["customer_key"])
     provider = _codes(column["provider_id"])
@@ -368,7 +371,7 @@ def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table
         "__recent_claims": ~(timed & (customer >= 0)),
         **{name: ~dated_rows for name, _, _ in FEATURES if name.startswith(("__day_", "__history_"))},
     }
-    arrays = [column[name] for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
+    arrays = [table.column(name) for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
     names = [name for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
     for name, arrow_type, _ in FEATURES:
         if name == "__exact_original":
