@@ -29,11 +29,6 @@ FLAGGED_CLAIM_COLUMNS = (
 )
 
 
-def in_window(frame: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
-    """Rows with detection_date in [start, end)."""
-    return frame.where(window_predicate(start, end))
-
-
 def flag_claims(
     claims: DataFrame, window: tuple[dt.date, dt.date], config: DetectionConfig, rules: tuple[Rule, ...] = RULES
 ) -> DataFrame:
@@ -44,7 +39,7 @@ def flag_claims(
     on the rule columns and joining the rest back on the row key (2 M claims:
     4.6 s against 5.1 s, median of 5).
     """
-    current = in_window(apply_rules(with_features(claims, config), config, rules), *window)
+    current = apply_rules(with_features(claims, config, keep=window_predicate(*window)), config, rules)
     score = fraud_score(rules)
     return current.select(
         *FLAGGED_CLAIM_COLUMNS,
