@@ -12,15 +12,6 @@ EARTH_RADIUS_MILES = 3958.8
 ROW_KEY = ("detection_date", "claim_id")
 
 
-def day_number(column: str = "service_date") -> Column:
-    """Days since 1970-01-01: an integer to range windows over."""
-    return F.datediff(F.col(column), F.lit("1970-01-01").cast("date"))
-
-
-def epoch_seconds(column: str = "service_ts") -> Column:
-    return F.unix_timestamp(F.col(column))
-
-
 def haversine_miles(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
     """Great-circle distance in miles; NULL when a coordinate is missing."""
     dlat = F.radians(lat2 - lat1)

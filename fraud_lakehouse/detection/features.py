@@ -1,5 +1,5 @@
 """Statistics the rules read: per category and provider, aggregates of the claims joined back by their key;
-per customer, one sorted pass (``customer_features``).
+per customer, one pass over the claims partitioned by customer (``customer_features``).
 
 Why aggregates and not windows: on Sail 0.7 a window over an unordered
 partition buffers its whole input, and a chain of them grew faster than the
@@ -8,8 +8,8 @@ chain; a 2 M-claim run peaked at 9.5 GiB). A grouped aggregate streams, and an o
 group's key that keeps every claim adds columns without adding rows; the aggregate is the join's left
 (build) side (``frames.with_lookup``). Everything per customer (velocity,
 the customer's days and history, exact and near copies) comes from one
-partition-and-sort by customer and a numpy kernel, which replaced five
-windows, a self-join and three joins back.
+shuffle by customer and a numpy kernel, which replaced six windows, a
+self-join and three joins back.
 
 Each ``with_*`` helper adds its columns unless they are there already,
 computing them from the frame it is given, so a rule also works alone on a

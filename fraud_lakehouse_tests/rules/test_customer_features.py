@@ -9,16 +9,24 @@ import random
 
 import pyarrow as pa
 import pytest
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection import customer_features
-from fraud_lakehouse.detection.common import ROW_KEY, cents, day_number, epoch_seconds, flag, is_night
+from fraud_lakehouse.detection.common import ROW_KEY, cents, flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import CATEGORY_Z, similarity, with_category_stats, with_customer_features
 from fraud_lakehouse_tests.rules.claims import DAY, claim, claims
 
 FEATURE_NAMES = [name for name, _, _ in customer_features.FEATURES]
+
+
+def day_number() -> Column:
+    return F.datediff(F.col("service_date"), F.lit("1970-01-01").cast("date"))
+
+
+def epoch_seconds() -> Column:
+    return F.unix_timestamp(F.col("service_ts"))
 
 
 def _edge_case_claims(seed: int) -> list[dict]:
