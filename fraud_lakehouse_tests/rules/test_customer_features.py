@@ -200,3 +200,13 @@ def test_group_ids_are_equal_exactly_when_every_code_is(spread):
     for left in range(0, 500, 7):
         for right in range(0, 500, 11):
             assert (ids[left] == ids[right]) == (tuples[left] == tuples[right])
+
+
+def test_packing_refuses_what_does_not_fit_instead_of_mixing_customers():
+    import numpy as np
+
+    customers = np.array([0, 1], dtype=np.int64)
+    with pytest.raises(ValueError, match="span too long"):
+        customer_features._packed(customers, np.array([0, 1 << 34], dtype=np.int64), 34, "seconds")
+    packed = customer_features._packed(customers, np.array([5, 3], dtype=np.int64), 34, "seconds")
+    assert packed.tolist() == [5, (1 << 34) | 3]
