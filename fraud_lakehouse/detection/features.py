@@ -27,7 +27,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import is_night
+from fraud_lakehouse.detection.common import cents, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.customer_features import CATEGORY_Z, similarity, with_per_customer_features
 from fraud_lakehouse.frames import with_lookup
@@ -48,20 +48,49 @@ def is_round() -> Column:
 # -- per procedure / category ------------------------------------------------
 
 
+def _amount_sums(prefix: str) -> list[Column]:
+    """Claims with an amount, and exact sums of the amount and its square in whole cents."""
+    amount_cents = cents(F.col("amount"))
+    # decimal(38, 0): squares of cents summed over millions of claims outgrow a long and a double's exact range
+    wide = amount_cents.cast("decimal(38,0)")
+    return [
+        F.count("amount").alias(f"{prefix}_amounts"),
+        F.sum(amount_cents).alias(f"{prefix}_cents"),
+        F.sum(wide * wide).alias(f"{prefix}_cents_squared"),
+    ]
+
+
+def _mean_and_stdev(prefix: str) -> tuple[Column, Column]:
+    """Mean and sample standard deviation of the amount from ``_amount_sums``.
+
+    n·Σx² − (Σx)² is an exact integer, rounded to a double once, so both
+    figures are the same on every engine and every partitioning (an
+    ``avg``/``stddev_samp`` of doubles depends on the order it adds in).
+    """
+    count, total = F.col(f"{prefix}_amounts"), F.col(f"{prefix}_cents")
+    wide_total = total.cast("decimal(38,0)")
+    spread = count.cast("decimal(38,0)") * F.col(f"{prefix}_cents_squared") - wide_total * wide_total
+    mean = total / F.when(count > 0, count) / 100
+    stdev = F.sqrt(spread.cast("double") / F.when(count > 1, count * (count - 1)).cast("double")) / 100
+    return mean, stdev
+
+
 def category_stats(claims: DataFrame) -> DataFrame:
     """Per procedure: claims, mean, sample standard deviation and exact quartiles of the amount."""
     by_category = claims.groupBy("procedure").agg(
-        F.count("amount").alias("__category_claims"),
-        F.avg("amount").alias("__category_mean"),
-        F.stddev_samp("amount").alias("__category_stdev"),
+        *_amount_sums("__category"),
         # both quartiles from one exact percentile: one copy of the amounts (0.31 s -> 0.19 s on 2 M claims, Sail)
         F.expr("percentile(amount, array(0.25, 0.75))").alias("__category_quartiles"),
     )
+    mean, stdev = _mean_and_stdev("__category")
     return by_category.select(
-        "*",
+        "procedure",
+        F.col("__category_amounts").alias("__category_claims"),
+        mean.alias("__category_mean"),
+        stdev.alias("__category_stdev"),
         F.col("__category_quartiles")[0].alias("__category_q1"),
         F.col("__category_quartiles")[1].alias("__category_q3"),
-    ).drop("__category_quartiles")
+    )
 
 
 def with_category_stats(claims: DataFrame, stats: DataFrame | None = None) -> DataFrame:
@@ -87,15 +116,25 @@ def first_digit(amount_column: str = "amount") -> Column:
 def provider_stats(claims: DataFrame) -> DataFrame:
     """Per provider: claims, amount mean and deviation, weekend and round-charge shares, first-digit counts."""
     digit = first_digit()
-    return claims.groupBy("provider_id").agg(
+    by_provider = claims.groupBy("provider_id").agg(
         F.count("*").alias("__provider_claims"),
-        F.count("amount").alias("__provider_amounts"),
-        F.avg("amount").alias("__provider_mean"),
-        F.stddev_samp("amount").alias("__provider_stdev"),
+        *_amount_sums("__provider"),
         F.avg(is_weekend().cast("double")).alias("__provider_weekend_share"),
         F.avg(is_round().cast("double")).alias("__provider_round_share"),
         F.count(F.when(digit.between(1, 9), digit)).alias("__provider_digits"),
         *[F.count(F.when(digit == d, digit)).alias(f"__provider_digit_{d}") for d in range(1, 10)],
+    )
+    mean, stdev = _mean_and_stdev("__provider")
+    return by_provider.select(
+        "provider_id",
+        "__provider_claims",
+        "__provider_amounts",
+        mean.alias("__provider_mean"),
+        stdev.alias("__provider_stdev"),
+        "__provider_weekend_share",
+        "__provider_round_share",
+        "__provider_digits",
+        *[f"__provider_digit_{d}" for d in range(1, 10)],
     )
 
 

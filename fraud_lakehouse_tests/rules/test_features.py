@@ -42,3 +42,27 @@ def test_features_add_columns_never_rows(spark):
     copy = featured.where(F.col("claim_id") == "copy").first()
     assert copy["__exact_original"] == "c0"
     assert copy["__provider_claims"] == 41
+
+
+def test_category_and_provider_statistics_are_exact_whatever_the_partitioning(spark):
+    import random
+
+    rng = random.Random(8)
+    rows = [claim(f"c{i}", provider_id=f"p{i % 3}", amount=round(rng.uniform(1, 5000), 2)) for i in range(400)]
+    rows += [claim(f"flat{i}", provider_id="flat", procedure="flat_pos", amount=19.99) for i in range(5)]
+    frame = claims(spark, rows)
+
+    def computed(partitions: int) -> tuple[list, list]:
+        split = frame.repartition(partitions)
+        return (
+            sorted(tuple(row) for row in features.provider_stats(split).collect()),
+            sorted(tuple(row) for row in features.category_stats(split).collect()),
+        )
+
+    assert computed(1) == computed(7)
+    by_provider = {row.provider_id: row for row in features.provider_stats(frame).collect()}
+    amounts = [row["amount"] for row in rows if row["provider_id"] == "p0"]
+    assert by_provider["p0"]["__provider_mean"] == pytest.approx(stats.mean(amounts), rel=1e-12)
+    assert by_provider["p0"]["__provider_stdev"] == pytest.approx(stats.stdev(amounts), rel=1e-12)
+    # equal amounts have no spread at all (no rounding residue for a z-score to divide by)
+    assert by_provider["flat"]["__provider_stdev"] == 0.0
