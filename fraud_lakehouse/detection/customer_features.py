@@ -43,6 +43,7 @@ Columns added (per claim):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -73,6 +74,29 @@ FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
     ("__near_original", pa.string(), "string"),
 )
 OUTPUT_BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """The thresholds the kernel reads, as plain numbers: what the engine ships to its Python workers."""
+
+    lookback_days: int
+    velocity_window_seconds: int
+    burst_z_score: float
+    near_duplicate_days: int
+    near_duplicate_similarity: float
+
+    @classmethod
+    def of(cls, config: DetectionConfig) -> KernelSettings:
+        return cls(
+            lookback_days=config.lookback_days,
+            velocity_window_seconds=config.velocity_window_minutes * 60,
+            burst_z_score=config.burst_z_score,
+            near_duplicate_days=config.near_duplicate_days,
+            near_duplicate_similarity=config.near_duplicate_similarity,
+        )
+
+
 MICROS_PER_SECOND = 1_000_000
 
 
@@ -163,7 +187,7 @@ def _customer_days(
     amount: np.ndarray,
     category_z: np.ndarray,
     night: np.ndarray,
-    config: DetectionConfig,
+    settings: KernelSettings,
 ) -> dict[str, np.ndarray]:
     """Per-claim columns of the claim's customer-day and the customer's earlier look-back days."""
     n = customer.size
@@ -195,7 +219,7 @@ def _customer_days(
     day_claims = np.diff(np.append(starts, rows.size))
     day_night = per_group(night[rows]).astype(np.int64)
     # NaN > limit is False: a claim without a z is not large
-    day_large = per_group((z > config.burst_z_score).astype(np.float64)).astype(np.int64)
+    day_large = per_group((z > settings.burst_z_score).astype(np.float64)).astype(np.int64)
     day_amounts = per_group(has_amount.astype(np.float64)).astype(np.int64)
     day_max_amount = np.maximum.reduceat(np.where(has_amount, amounts, -np.inf), starts)
     day_max_amount[day_amounts == 0] = np.nan
@@ -208,7 +232,7 @@ def _customer_days(
     day_squares = per_group(squares)  # exact below 2^53, as the SQL sum of the same doubles
 
     # The earlier look-back days of each customer-day: [d - L, d - 1], within the same customer.
-    lookback = max(config.lookback_days, 1)
+    lookback = max(settings.lookback_days, 1)
     group_key = key[starts]
     customer_first = np.searchsorted(group_key, (group_key >> DAY_BITS) << DAY_BITS, "left")
     first = np.maximum(np.searchsorted(group_key, group_key - lookback, "left"), customer_first)
@@ -303,7 +327,7 @@ def _near_originals(
     order_at: np.ndarray,
     claim_rank: np.ndarray,
     detection: np.ndarray,
-    config: DetectionConfig,
+    settings: KernelSettings,
 ) -> np.ndarray:
     """Per row: the index of the earliest earlier close claim of the same customer and provider (``group``),
     else -1.
@@ -326,10 +350,10 @@ def _near_originals(
     while candidates.size:
         this, other = candidates, candidates - offset
         earlier = (s_at[other] < s_at[this]) | ((s_at[other] == s_at[this]) & (s_claim[other] < s_claim[this]))
-        in_days = (s_day[other] >= s_day[this] - config.near_duplicate_days) & (s_day[other] <= s_day[this])
+        in_days = (s_day[other] >= s_day[this] - settings.near_duplicate_days) & (s_day[other] <= s_day[this])
         close = (
             _similarity(s_procedure[other] == s_procedure[this], s_amount[this], s_amount[other])
-            >= config.near_duplicate_similarity
+            >= settings.near_duplicate_similarity
         )
         hit = earlier & in_days & close
         found[this[hit]] = other[hit]
@@ -344,7 +368,7 @@ def _claim_ids(claim_id: pa.Array, index: np.ndarray) -> pa.Array:
     return pc.take(claim_id, pa.array(index, mask=index < 0, type=pa.int64()))
 
 
-def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table:
+def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Table:
     """The kernel: ``table`` (whole customers) with the feature columns added and the SQL inputs dropped."""
     # Only the columns the kernel reads become contiguous; the others pass through as they came.
     read = ("customer_key", "provider_id", "procedure", "amount", CATEGORY_Z, NIGHT_INPUT, "service_date",
@@ -365,9 +389,9 @@ def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table
     epoch = np.floor_divide(service_us, MICROS_PER_SECOND)
 
     features: dict[str, np.ndarray] = {
-        "__recent_claims": _recent_claims(customer, epoch, timed, config.velocity_window_minutes * 60)
+        "__recent_claims": _recent_claims(customer, epoch, timed, settings.velocity_window_seconds)
     }
-    features |= _customer_days(customer, day, dated, amount, category_z, night, config)
+    features |= _customer_days(customer, day, dated, amount, category_z, night, settings)
     has_amount = ~np.isnan(amount)
     keyed = (customer >= 0) & (provider >= 0) & (procedure >= 0) & dated
     # Only rows whose keys repeat can be copies: a cheap grouping finds them,
@@ -380,7 +404,7 @@ def customer_feature_batch(table: pa.Table, config: DetectionConfig) -> pa.Table
     claim_rank = np.zeros(n, dtype=np.int64)
     claim_rank[ranked_rows] = _ranks(pc.take(column["claim_id"], pa.array(ranked_rows, type=pa.int64())))
     exact = _exact_originals(exact_group, exact_rows, order_at, claim_rank, detection)
-    near = _near_originals(pair_group, near_rows, procedure, amount, day, order_at, claim_rank, detection, config)
+    near = _near_originals(pair_group, near_rows, procedure, amount, day, order_at, claim_rank, detection, settings)
 
     dated_rows = features.pop("__dated")
     nulls = {
@@ -417,10 +441,12 @@ def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> Da
         + [f"`{name}` {ddl}" for name, _, ddl in FEATURES]
     )
 
+    settings = KernelSettings.of(config)
+
     def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         # A partition holds whole customers, in no order: the kernel needs all of it before it can start.
         gathered = [batch for batch in batches if batch.num_rows]
         if gathered:
-            yield from customer_feature_batch(pa.Table.from_batches(gathered), config).to_batches(OUTPUT_BATCH_ROWS)
+            yield from customer_feature_batch(pa.Table.from_batches(gathered), settings).to_batches(OUTPUT_BATCH_ROWS)
 
     return prepared.repartition("customer_key").mapInArrow(kernel, schema)

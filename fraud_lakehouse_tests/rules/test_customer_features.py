@@ -168,12 +168,13 @@ def test_kernel_result_does_not_depend_on_how_customers_are_partitioned(spark):
         ),
     )
     table = pa.Table.from_pylist([row.asDict() for row in frame.collect()])
-    whole = customer_features.customer_feature_batch(table, config)
+    settings = customer_features.KernelSettings.of(config)
+    whole = customer_features.customer_feature_batch(table, settings)
     rng = random.Random(5)
     shuffled = table.take(rng.sample(range(table.num_rows), table.num_rows))
     keys = shuffled.column("customer_key").to_pylist()
     parts = [shuffled.filter(pa.array([int(key[1:]) % 3 == part for key in keys])) for part in range(3)]
-    split = pa.concat_tables([customer_features.customer_feature_batch(part, config) for part in parts])
+    split = pa.concat_tables([customer_features.customer_feature_batch(part, settings) for part in parts])
 
     def by_row(result: pa.Table) -> dict:
         return {(row["detection_date"], row["claim_id"]): row for row in result.to_pylist()}
