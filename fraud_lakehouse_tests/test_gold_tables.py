@@ -94,3 +94,20 @@ def test_pseudonym_is_hmac_sha256(spark):
     for key in ("dev", long_key):
         hashed = [r.h for r in frame.select(hmac_sha256(F.col("v"), key).alias("h")).collect()]
         assert hashed == [hmac_sha256_python("4263982640269299", key), hmac_sha256_python("P-77", key), None]
+
+
+def test_flag_claims_scores_the_window_against_statistics_of_the_lookback_too(spark):
+    from fraud_lakehouse_tests.rules.claims import at, claim, claims
+
+    # 30 ordinary claims of one provider on earlier days, then one huge claim in the scored window
+    earlier = [
+        claim(f"e{i}", customer_key=f"k{i}", amount=50.0 + i % 7, at=at(i % 10, 12), provider_id="prov-9")
+        for i in range(30)
+    ]
+    scored_day = at(12, 12)
+    huge = claim("huge", customer_key="k99", amount=4000.0, at=scored_day, provider_id="prov-9")
+    window = (scored_day.date(), scored_day.date() + dt.timedelta(days=1))
+    flagged = gold.flag_claims(claims(spark, [*earlier, huge]), window, DetectionConfig()).collect()
+    # only the window's claim is scored, and the provider's 31 claims made its z-score meaningful
+    assert [row.claim_id for row in flagged] == ["huge"]
+    assert flagged[0].rule_provider_z_score
