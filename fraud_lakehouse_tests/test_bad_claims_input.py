@@ -204,16 +204,12 @@ def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):
     assert "first" not in values and "dob" not in values  # identity columns are dropped
 
 
-def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
-    from fraud_lakehouse.claims.privacy import hmac_sha256_python
+def _validated_transactions(spark, rows: list[tuple]):
+    """Bronze transactions (``rows``) of one known customer, card 4263982640269299, typed and validated."""
     from fraud_lakehouse.claims.silver import candidates_from_transactions
 
     transactions = spark.createDataFrame(
-        [
-            ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
-            ("t3", "4263982640269299", DAY, "01:02:03", "misc_pos", 2e6, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
-            ("t2", "4263982640269299", DAY, "23:59:59", "grocery_net", -3.0, 1, 'fraud_"Q"', 31.0, -98.0, DAY),
-        ],
+        rows,
         "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
         "is_fraud int, merchant string, merch_lat double, merch_long double, detection_date date",
     )
@@ -221,8 +217,21 @@ def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
         [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
         "city_pop bigint",
     )  # fmt: skip
-    validated = validate(
+    return validate(
         candidates_from_transactions(transactions, customers, "test-key"), ValidationRules(today=dt.date(2026, 1, 1))
+    )
+
+
+def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
+    from fraud_lakehouse.claims.privacy import hmac_sha256_python
+
+    validated = _validated_transactions(
+        spark,
+        [
+            ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+            ("t3", "4263982640269299", DAY, "01:02:03", "misc_pos", 2e6, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
+            ("t2", "4263982640269299", DAY, "23:59:59", "grocery_net", -3.0, 1, 'fraud_"Q"', 31.0, -98.0, DAY),
+        ],
     )
     quarantined = {row.reason: json.loads(row.raw_values) for row in quarantined_claims(validated).collect()}
     card_key = hmac_sha256_python("4263982640269299", "test-key")
@@ -242,22 +251,13 @@ def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
 
 def test_a_card_without_a_customer_row_is_still_pseudonymised_and_kept(spark):
     from fraud_lakehouse.claims.privacy import hmac_sha256_python
-    from fraud_lakehouse.claims.silver import candidates_from_transactions
 
-    transactions = spark.createDataFrame(
+    validated = _validated_transactions(
+        spark,
         [
             ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
             ("t2", "4000111122223333", DAY, "04:05:06", "misc_pos", 7.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY),
         ],
-        "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
-        "is_fraud int, merchant string, merch_lat double, merch_long double, detection_date date",
-    )
-    customers = spark.createDataFrame(
-        [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
-        "city_pop bigint",
-    )  # fmt: skip
-    validated = validate(
-        candidates_from_transactions(transactions, customers, "test-key"), ValidationRules(today=dt.date(2026, 1, 1))
     )
     kept = {row.claim_id: row for row in silver_claims(validated).collect()}
     assert kept["t1"].customer_key == hmac_sha256_python("4263982640269299", "test-key")

@@ -74,6 +74,7 @@ FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
     ("__near_original", pa.string(), "string"),
 )
 OUTPUT_BATCH_ROWS = 65_536
+MICROS_PER_SECOND = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,6 @@ class KernelSettings:
             near_duplicate_days=config.near_duplicate_days,
             near_duplicate_similarity=config.near_duplicate_similarity,
         )
-
-
-MICROS_PER_SECOND = 1_000_000
 
 
 def similarity(same_procedure: Column, amount: Column, other_amount: Column) -> Column:
@@ -188,8 +186,9 @@ def _customer_days(
     category_z: np.ndarray,
     night: np.ndarray,
     settings: KernelSettings,
-) -> dict[str, np.ndarray]:
-    """Per-claim columns of the claim's customer-day and the customer's earlier look-back days."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-claim columns of the claim's customer-day and the customer's earlier look-back days, and which
+    claims have them (a customer and a service date)."""
     n = customer.size
     out = {
         name: np.zeros(n, dtype=np.int64)
@@ -198,9 +197,10 @@ def _customer_days(
     out |= {"__history_claims": np.zeros(n, dtype=np.int64), "__history_days_covered": np.zeros(n, dtype=np.int64)}
     out |= {name: np.full(n, np.nan) for name in ("__day_max_amount", "__day_max_category_z")}
     out |= {name: np.full(n, np.nan) for name in ("__history_mean", "__history_stdev")}
-    rows = np.nonzero(dated & (customer >= 0))[0]
+    has_day = dated & (customer >= 0)
+    rows = np.nonzero(has_day)[0]
     if not rows.size:
-        return out
+        return out, has_day
     key = _packed(customer[rows], day[rows] - day[rows].min(), DAY_BITS, "days")
     order = np.argsort(key)
     rows, key = rows[order], key[order]
@@ -271,9 +271,7 @@ def _customer_days(
         ("__history_days_covered", covered),
     ):
         out[name][rows] = values[group]
-    out["__dated"] = np.zeros(n, dtype=bool)
-    out["__dated"][rows] = True
-    return out
+    return out, has_day
 
 
 def _group_ids(codes: list[np.ndarray]) -> np.ndarray:
@@ -301,6 +299,15 @@ def _in_repeated_groups(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows[counts[inverse] >= 2]
 
 
+def _in_claim_order(
+    group: np.ndarray, rows: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray, detection: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` sorted by group, then order time, claim id and detection date; and where each group starts."""
+    # np.lexsort sorts by the last key first
+    rows = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows], group[rows]])]
+    return rows, _group_starts([group[rows]])
+
+
 def _exact_originals(
     group: np.ndarray, rows: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray, detection: np.ndarray
 ) -> np.ndarray:
@@ -309,9 +316,7 @@ def _exact_originals(
     ``rows``: the rows whose exact keys repeat."""
     original = np.full(group.size, -1, dtype=np.int64)
     if rows.size:
-        # np.lexsort sorts by the last key first
-        rows = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows], group[rows]])]
-        starts = _group_starts([group[rows]])
+        rows, starts = _in_claim_order(group, rows, order_at, claim_rank, detection)
         first_of_group = rows[np.nonzero(starts)[0]][np.cumsum(starts) - 1]
         later = ~starts
         original[rows[later]] = first_of_group[later]
@@ -336,8 +341,7 @@ def _near_originals(
     original = np.full(group.size, -1, dtype=np.int64)
     if not rows.size:
         return original
-    rows = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows], group[rows]])]
-    starts = _group_starts([group[rows]])
+    rows, starts = _in_claim_order(group, rows, order_at, claim_rank, detection)
     start_index = np.nonzero(starts)[0][np.cumsum(starts) - 1]
     position = np.arange(rows.size) - start_index
     found = np.full(rows.size, -1, dtype=np.int64)
@@ -380,7 +384,7 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     procedure = _codes(column["procedure"])
     amount = _floats(column["amount"])
     category_z = _floats(column[CATEGORY_Z])
-    night = _ints(column[NIGHT_INPUT].cast(pa.int8()).fill_null(0)).astype(np.float64)
+    night = _ints(column[NIGHT_INPUT], pa.int8()).astype(np.float64)
     day, dated = _ints(column["service_date"], pa.int32()), _valid(column["service_date"])
     service_us, timed = _ints(column["service_ts"]), _valid(column["service_ts"])
     order_at = _ints(column[ORDER_AT_INPUT])
@@ -391,7 +395,8 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     features: dict[str, np.ndarray] = {
         "__recent_claims": _recent_claims(customer, epoch, timed, settings.velocity_window_seconds)
     }
-    features |= _customer_days(customer, day, dated, amount, category_z, night, settings)
+    day_features, has_day = _customer_days(customer, day, dated, amount, category_z, night, settings)
+    features |= day_features
     has_amount = ~np.isnan(amount)
     keyed = (customer >= 0) & (provider >= 0) & (procedure >= 0) & dated
     # Only rows whose keys repeat can be copies: a cheap grouping finds them,
@@ -406,13 +411,12 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     exact = _exact_originals(exact_group, exact_rows, order_at, claim_rank, detection)
     near = _near_originals(pair_group, near_rows, procedure, amount, day, order_at, claim_rank, detection, settings)
 
-    dated_rows = features.pop("__dated")
     nulls = {
         "__recent_claims": ~(timed & (customer >= 0)),
-        **{name: ~dated_rows for name, _, _ in FEATURES if name.startswith(("__day_", "__history_"))},
+        **{name: ~has_day for name in day_features},
     }
-    arrays = [table.column(name) for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
     names = [name for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
+    arrays = [table.column(name) for name in names]
     for name, arrow_type, _ in FEATURES:
         if name == "__exact_original":
             arrays.append(_claim_ids(column["claim_id"], exact).cast(arrow_type))

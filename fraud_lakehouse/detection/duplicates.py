@@ -21,12 +21,10 @@ __all__ = ["exact_duplicate", "near_duplicate", "similarity"]
 
 
 def exact_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """Later copies of the same claim; ``__exact_of`` names the first (near_duplicate turns it into
+    """Later copies of the same claim; ``__exact_original`` names the first (near_duplicate turns it into
     ``duplicate_of``). A claim with a NULL key is no one's copy."""
     copies = with_customer_features(claims, config)
-    return copies.withColumn("rule_exact_duplicate", flag(F.col("__exact_original").isNotNull())).withColumn(
-        "__exact_of", F.col("__exact_original")
-    )
+    return copies.withColumn("rule_exact_duplicate", flag(F.col("__exact_original").isNotNull()))
 
 
 def near_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
@@ -36,5 +34,5 @@ def near_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     return matched.select(
         "*",
         flag(near.isNotNull() & ~F.col("rule_exact_duplicate")).alias("rule_near_duplicate"),
-        F.coalesce(F.col("__exact_of"), near).alias("duplicate_of"),
-    ).drop("__exact_of")
+        F.coalesce(F.col("__exact_original"), near).alias("duplicate_of"),
+    )

@@ -27,14 +27,14 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import cents, is_night
+from fraud_lakehouse.detection.common import cents
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.customer_features import CATEGORY_Z, similarity, with_per_customer_features
 from fraud_lakehouse.frames import with_lookup
 
 PROVIDER_PROCEDURE_DAY = ("provider_id", "procedure", "service_date")
 
-__all__ = ["CATEGORY_Z", "is_night", "similarity"]
+__all__ = ["CATEGORY_Z", "similarity"]
 
 
 def is_weekend() -> Column:
@@ -182,6 +182,5 @@ def with_features(claims: DataFrame, config: DetectionConfig, keep: str | None =
     frame = with_customer_features(with_category_stats(claims, category_stats(claims)), config)
     if keep is not None:
         frame = frame.where(keep)
-    cells = provider_procedure_day_counts(claims)
-    by_provider = F.broadcast(provider_stats(claims)).join(cells, "provider_id", "right")
+    by_provider = with_lookup(provider_procedure_day_counts(claims), provider_stats(claims), "provider_id", small=True)
     return with_lookup(frame, by_provider, PROVIDER_PROCEDURE_DAY)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.common import flag
+from fraud_lakehouse.detection.common import flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import is_night, with_customer_features
+from fraud_lakehouse.detection.features import with_customer_features
 
 __all__ = ["is_night"]
 
