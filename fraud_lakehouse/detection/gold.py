@@ -10,7 +10,15 @@ from pyspark.sql import functions as F
 from fraud_lakehouse.detection.common import cents, round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import with_features
-from fraud_lakehouse.detection.scoring import RULES, Rule, apply_rules, fraud_score, risk_level, rules_triggered
+from fraud_lakehouse.detection.scoring import (
+    RULES,
+    Rule,
+    apply_rules,
+    fraud_score,
+    risk_level,
+    rule_hit_mask,
+    rules_triggered,
+)
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 
 FLAGGED_CLAIM_COLUMNS = (
@@ -39,14 +47,16 @@ def flag_claims(
     on the rule columns and joining the rest back on the row key (2 M claims:
     4.6 s against 5.1 s, median of 5).
     """
-    current = apply_rules(with_features(claims, config, keep=window_predicate(*window)), config, rules)
+    current = apply_rules(with_features(claims, config, keep=window_predicate(*window)), config, rules).withColumn(
+        "__rule_hits", rule_hit_mask(rules)
+    )
     score = fraud_score(rules)
     return current.select(
         *FLAGGED_CLAIM_COLUMNS,
         *[F.col(rule.column) for rule in rules],
         score.alias("fraud_score"),
         risk_level(score, config).alias("risk_level"),
-        rules_triggered(rules).alias("rules_triggered"),
+        rules_triggered(F.col("__rule_hits"), rules).alias("rules_triggered"),
         (F.col("rule_exact_duplicate") | F.col("rule_near_duplicate")).alias("is_duplicate"),
         "duplicate_of",
         "is_fraud",

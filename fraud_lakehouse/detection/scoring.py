@@ -82,8 +82,25 @@ def fraud_score(rules: tuple[Rule, ...] = RULES) -> Column:
     return round_half_up(1 - survival, 4)
 
 
-def rules_triggered(rules: tuple[Rule, ...] = RULES) -> Column:
-    return F.array_compact(F.array(*[F.when(F.col(rule.column), F.lit(rule.name)) for rule in rules]))
+def rule_hit_mask(rules: tuple[Rule, ...] = RULES) -> Column:
+    """One long per claim: bit i is set when the i-th rule fired."""
+    if len(rules) > 63:
+        raise ValueError(f"{len(rules)} rules do not fit one 63-bit hit mask")
+    return reduce(
+        lambda left, right: left + right,
+        [F.coalesce(F.col(rule.column), F.lit(False)).cast("long") * (1 << index) for index, rule in enumerate(rules)],
+    )
+
+
+def rules_triggered(hit_mask: Column, rules: tuple[Rule, ...] = RULES) -> Column:
+    """The names of the rules that fired, in registry order, from ``rule_hit_mask`` (a column, computed once).
+
+    The registry's names filtered by the mask: building a 20-element array
+    per claim (``array`` of CASEs, then ``array_compact``) took Sail 3x
+    longer (2 M claims: 0.51 s against 0.14 s on top of the mask).
+    """
+    names = F.array(*[F.lit(rule.name) for rule in rules])
+    return F.filter(names, lambda _name, index: F.shiftright(hit_mask, index).bitwiseAND(1) == 1)
 
 
 def risk_level(score: Column, config: DetectionConfig) -> Column:
