@@ -31,3 +31,18 @@ def first_of_repeated(rows: DataFrame, keys: Sequence[str], order: Column, name:
     """
     repeated = rows.groupBy(*keys).count().where(F.col("count") > 1).drop("count")
     return F.broadcast(repeated).join(rows, list(keys)).groupBy(*keys).agg(F.min(order).alias(name))
+
+
+def collected(frame: DataFrame, max_rows: int) -> DataFrame:
+    """``frame`` computed now and held as an in-memory table when it has at most ``max_rows`` rows, else
+    ``frame`` itself.
+
+    Joined to millions of rows, an in-memory table is broadcast: Sail knows
+    its exact size and builds the join on it without shuffling the other
+    side, which it does for any computed frame however small (silver's
+    contested ids: 0.1 s less per 2 M claims). Costs one small job.
+    """
+    rows = frame.limit(max_rows + 1).collect()
+    if len(rows) > max_rows:
+        return frame
+    return frame.sparkSession.createDataFrame(rows, frame.schema)

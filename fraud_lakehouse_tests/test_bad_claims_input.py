@@ -213,6 +213,10 @@ def _validated_transactions(spark, rows: list[tuple]):
         "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
         "is_fraud int, merchant string, merch_lat double, merch_long double, detection_date date",
     )
+    # the generator's unix_time: the UTC instant of the date and the clock (the session is in UTC)
+    transactions = transactions.withColumn(
+        "unix_time", F.unix_timestamp(F.concat_ws(" ", F.col("trans_date").cast("string"), F.col("trans_time")))
+    )
     customers = spark.createDataFrame(
         [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
         "city_pop bigint",

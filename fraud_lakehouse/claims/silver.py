@@ -38,7 +38,7 @@ from fraud_lakehouse.claims.model import (
     SYNTHETIC,
 )
 from fraud_lakehouse.claims.privacy import hmac_sha256
-from fraud_lakehouse.frames import first_of_repeated, with_lookup
+from fraud_lakehouse.frames import collected, first_of_repeated, with_lookup
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 # USPS codes: the states, DC and the inhabited territories.
@@ -57,6 +57,10 @@ SOURCE_ORDER = {INSURANCE: 0, SPARKOV: 1, BRONZE: 2, SYNTHETIC: 3}
 DEFAULT_AMOUNT_CAP = 1_000_000.0
 # The bronze transaction's time text, kept beside the parsed timestamp for quarantine's raw values.
 RAW_TRANS_TIME = "__raw_trans_time"
+
+# Contested claim ids (usually none) up to this many are collected and joined as an in-memory table, which
+# the engine broadcasts instead of shuffling every row; more stay a distributed join.
+MAX_COLLECTED_IDS = 100_000
 
 # Reason codes (README, "Quarantine reasons").
 MALFORMED_ROW = "malformed_row"
@@ -225,7 +229,9 @@ def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, 
         F.col("city_pop").cast("bigint").alias("city_pop"),
     )
     joined = with_lookup(transactions, homes, "cc_num", small=True)
-    service_ts = F.to_timestamp(F.concat_ws(" ", F.col("trans_date").cast("string"), F.col("trans_time")))
+    # unix_time is the instant of trans_date + trans_time in UTC (the generator's contract, tested there):
+    # reading it is cheaper than parsing the date and clock text (0.1 s per 2 M rows on Sail).
+    service_ts = F.timestamp_seconds(F.col("unix_time"))
     # A card without a customer row is hashed where it stands.
     customer_key = F.when(F.col("__home_customer_key").isNotNull(), F.col("__home_customer_key")).otherwise(
         hmac_sha256(F.col("cc_num"), secret)
@@ -349,7 +355,7 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     # Only valid rows compete for a claim id; an invalid row is quarantined for
     # its own reason. An aggregate of the (few) contested ids, broadcast back,
     # replaces a window that sorted every wide row: silver ran 2x faster on Sail.
-    contested = first_of_repeated(checked.where(valid), keys, copy_order, "__first")
+    contested = collected(first_of_repeated(checked.where(valid), keys, copy_order, "__first"), MAX_COLLECTED_IDS)
     ranked = with_lookup(checked, contested, keys, small=True)
     is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
     return ranked.select(
