@@ -10,29 +10,39 @@ earlier claim is the original. Both come from the per-customer pass
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import similarity, with_customer_features
 
-__all__ = ["exact_duplicate", "near_duplicate", "similarity"]
+__all__ = ["duplicate_of", "exact_duplicate", "exact_duplicate_hit", "near_duplicate", "near_duplicate_hit",
+           "similarity"]  # fmt: skip
+
+
+def exact_duplicate_hit(config: DetectionConfig) -> Column:
+    return flag(F.col("__exact_original").isNotNull())
+
+
+def near_duplicate_hit(config: DetectionConfig) -> Column:
+    # an exact copy is not also a near one
+    return flag(F.col("__near_original").isNotNull() & ~exact_duplicate_hit(config))
+
+
+def duplicate_of() -> Column:
+    """The claim id of the original: the first exact copy, else the earliest near one."""
+    return F.coalesce(F.col("__exact_original"), F.col("__near_original"))
 
 
 def exact_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Later copies of the same claim; ``__exact_original`` names the first (near_duplicate turns it into
     ``duplicate_of``). A claim with a NULL key is no one's copy."""
-    copies = with_customer_features(claims, config)
-    return copies.withColumn("rule_exact_duplicate", flag(F.col("__exact_original").isNotNull()))
+    return with_customer_features(claims, config).withColumn("rule_exact_duplicate", exact_duplicate_hit(config))
 
 
 def near_duplicate(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A claim close to an earlier one of the same customer and provider (needs exact_duplicate first)."""
-    matched = with_customer_features(claims, config)
-    near = F.col("__near_original")
-    return matched.select(
-        "*",
-        flag(near.isNotNull() & ~F.col("rule_exact_duplicate")).alias("rule_near_duplicate"),
-        F.coalesce(F.col("__exact_original"), near).alias("duplicate_of"),
+    """A claim close to an earlier one of the same customer and provider, and ``duplicate_of``."""
+    return with_customer_features(claims, config).select(
+        "*", near_duplicate_hit(config).alias("rule_near_duplicate"), duplicate_of().alias("duplicate_of")
     )

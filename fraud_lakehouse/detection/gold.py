@@ -9,15 +9,16 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import cents, round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.duplicates import duplicate_of
 from fraud_lakehouse.detection.features import with_features
 from fraud_lakehouse.detection.scoring import (
     RULES,
     Rule,
-    apply_rules,
     fraud_score,
     risk_level,
     rule_hit_mask,
     rules_triggered,
+    with_rule_flags,
 )
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 
@@ -47,9 +48,8 @@ def flag_claims(
     on the rule columns and joining the rest back on the row key (2 M claims:
     4.6 s against 5.1 s, median of 5).
     """
-    current = apply_rules(with_features(claims, config, keep=window_predicate(*window)), config, rules).withColumn(
-        "__rule_hits", rule_hit_mask(rules)
-    )
+    features = with_features(claims, config, keep=window_predicate(*window))
+    current = with_rule_flags(features, config, rules).withColumn("__rule_hits", rule_hit_mask(rules))
     score = fraud_score(rules)
     return current.select(
         *FLAGGED_CLAIM_COLUMNS,
@@ -58,7 +58,7 @@ def flag_claims(
         risk_level(score, config).alias("risk_level"),
         rules_triggered(F.col("__rule_hits"), rules).alias("rules_triggered"),
         (F.col("rule_exact_duplicate") | F.col("rule_near_duplicate")).alias("is_duplicate"),
-        "duplicate_of",
+        duplicate_of().alias("duplicate_of"),
         "is_fraud",
         F.lit(config.version()).alias("detection_config_version"),
         PARTITION_COLUMN,

@@ -23,10 +23,13 @@ def _unusual(amount: Column, config: DetectionConfig) -> Column:
     return enough & (amount >= config.history_ratio * mean) & (z > config.history_z_max)
 
 
+def amount_vs_history_hit(config: DetectionConfig) -> Column:
+    return flag(_unusual(F.col("amount"), config))
+
+
 def amount_vs_history(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Amount far above what this customer usually spends, given enough earlier claims."""
-    days = with_customer_features(claims, config)
-    return days.withColumn("rule_amount_vs_history", flag(_unusual(F.col("amount"), config)))
+    return with_customer_features(claims, config).withColumn("rule_amount_vs_history", amount_vs_history_hit(config))
 
 
 def spend_spike_day(claims: DataFrame, config: DetectionConfig) -> DataFrame:
@@ -36,9 +39,12 @@ def spend_spike_day(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     Both tests grow with the amount, so the day holds an unusual amount
     exactly when its largest amount (or largest z) is unusual.
     """
-    days = with_customer_features(claims, config)
+    return with_customer_features(claims, config).withColumn("rule_spend_spike_day", spend_spike_day_hit(config))
+
+
+def spend_spike_day_hit(config: DetectionConfig) -> Column:
     no_history = F.col("__history_claims") < config.history_min_claims
     unusual_day = _unusual(F.col("__day_max_amount"), config) | (
         no_history & (F.col("__day_max_category_z") > config.z_score_max)
     )
-    return days.withColumn("rule_spend_spike_day", flag(unusual_day))
+    return flag(unusual_day)

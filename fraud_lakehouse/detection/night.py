@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag, is_night
@@ -12,18 +12,28 @@ from fraud_lakehouse.detection.features import with_customer_features
 __all__ = ["is_night"]
 
 
+def night_claim_hit(config: DetectionConfig) -> Column:
+    return flag(is_night(config))
+
+
 def night_claim(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """A timed claim in the night hours."""
-    return claims.withColumn("rule_night_claim", flag(is_night(config)))
+    return claims.withColumn("rule_night_claim", night_claim_hit(config))
+
+
+def night_burst_hit(config: DetectionConfig) -> Column:
+    return flag(F.col("__day_night_claims") >= config.night_claims_min)
 
 
 def night_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Every claim of a customer's day with at least N night claims: a stolen card is used in one sitting."""
-    days = with_customer_features(claims, config)
-    return days.withColumn("rule_night_burst", flag(F.col("__day_night_claims") >= config.night_claims_min))
+    return with_customer_features(claims, config).withColumn("rule_night_burst", night_burst_hit(config))
+
+
+def night_pair_hit(config: DetectionConfig) -> Column:
+    return flag(F.col("__day_night_claims") >= 2)
 
 
 def night_pair(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """Every claim of a customer's day with at least two night claims (weaker than a burst)."""
-    days = with_customer_features(claims, config)
-    return days.withColumn("rule_night_pair", flag(F.col("__day_night_claims") >= 2))
+    return with_customer_features(claims, config).withColumn("rule_night_pair", night_pair_hit(config))
