@@ -129,7 +129,8 @@ def rules_triggered(hit_mask: Column, rules: tuple[Rule, ...] = RULES) -> Column
     longer (2 M claims: 0.51 s against 0.14 s on top of the mask).
     """
     names = F.array(*[F.lit(rule.name) for rule in rules])
-    return F.filter(names, lambda _name, index: F.shiftright(hit_mask, index).bitwiseAND(1) == 1)
+    # call_function: PySpark 3.5's shiftright takes the shift as a Python int only, not a lambda variable
+    return F.filter(names, lambda _name, index: F.call_function("shiftright", hit_mask, index).bitwiseAND(1) == 1)
 
 
 def risk_level(score: Column, config: DetectionConfig) -> Column:
