@@ -33,7 +33,12 @@ def first_of_repeated(rows: DataFrame, keys: Sequence[str], order: Column, name:
     return F.broadcast(repeated).join(rows, list(keys)).groupBy(*keys).agg(F.min(order).alias(name))
 
 
-def collected(frame: DataFrame, max_rows: int) -> DataFrame:
+# Lookups up to this many rows are worth collecting (``collected``); a larger one stays distributed rather
+# than fill the driver's memory.
+COLLECT_MAX_ROWS = 100_000
+
+
+def collected(frame: DataFrame, max_rows: int = COLLECT_MAX_ROWS) -> DataFrame:
     """``frame`` computed now and held as an in-memory table when it has at most ``max_rows`` rows, else
     ``frame`` itself.
 

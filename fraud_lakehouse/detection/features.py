@@ -33,9 +33,6 @@ from fraud_lakehouse.detection.customer_features import CATEGORY_Z, similarity, 
 from fraud_lakehouse.frames import collected, with_lookup
 
 PROVIDER_PROCEDURE_DAY = ("provider_id", "procedure", "service_date")
-# Category statistics of up to this many procedures are computed first and joined as an in-memory table,
-# broadcast to the claims instead of shuffling them by procedure (0.25 s less per 2 M claims on Sail).
-MAX_COLLECTED = 100_000
 
 __all__ = ["CATEGORY_Z", "similarity"]
 
@@ -183,7 +180,8 @@ def with_features(claims: DataFrame, config: DetectionConfig, keep: str | None =
     procedure or service date gets neither. The category statistics are
     computed first (one small job, ``frames.collected``) and broadcast.
     """
-    categories = collected(category_stats(claims), MAX_COLLECTED)
+    # broadcast to the claims instead of shuffling them by procedure (0.25 s less per 2 M claims on Sail)
+    categories = collected(category_stats(claims))
     frame = with_customer_features(with_category_stats(claims, categories), config)
     if keep is not None:
         frame = frame.where(keep)
