@@ -30,3 +30,8 @@ spark_backfill_policy = BackfillPolicy.single_run()
 def window_predicate(start: dt.date, end: dt.date, column: str = PARTITION_COLUMN) -> str:
     """SQL predicate of the half-open date window [start, end)."""
     return f"{column} >= DATE'{start.isoformat()}' AND {column} < DATE'{end.isoformat()}'"
+
+
+def last_partition_date(today: dt.date | None = None) -> dt.date:
+    """The newest daily partition: today in UTC (the partitions end one day after the last complete one)."""
+    return today or dt.datetime.now(dt.UTC).date()

@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.claims.landing import RejectedFile, file_detection_date, raw_frame, read_claims_file
+from fraud_lakehouse.claims.ingest import raw_frame, raw_table, read_claims_bytes
+from fraud_lakehouse.claims.landing import file_date
+from fraud_lakehouse.claims.reader import RejectedFile
 from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,
@@ -81,7 +83,7 @@ REJECTED_FILES = [
 @pytest.mark.parametrize(("name", "content", "reason"), REJECTED_FILES, ids=[case[0] for case in REJECTED_FILES])
 def test_bad_file_is_rejected_with_a_reason(name, content, reason):
     with pytest.raises(RejectedFile) as rejected:
-        read_claims_file(name, content)
+        read_claims_bytes(name, content)
     assert rejected.value.reason == reason
     assert rejected.value.detail
 
@@ -167,14 +169,15 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
     # each file on its own day: claim ids are unique per day, and the cases reuse them
     days = {name: DAY + dt.timedelta(days=i) for i, (name, _, _) in enumerate(ROW_CASES)}
     for name, content, bad in ROW_CASES:
-        rows = read_claims_file(name, content)
-        tables.append(rows.to_arrow(name, days[name], dt.datetime(2025, 1, 2)))
-        for number in rows.row_numbers:
+        rows = raw_table(name, content, days[name], dt.datetime(2025, 1, 2))
+        tables.append(rows)
+        for number in rows.column("row_number").to_pylist():
             expected[(name, number)] = bad.get(number)
     # the same file landed twice: every row of the second copy is a duplicate of the first
-    twice = read_claims_file("again/bom.csv", ROW_CASES[[c[0] for c in ROW_CASES].index("bom.csv")][1])
-    tables.append(twice.to_arrow("again/bom.csv", days["bom.csv"], dt.datetime(2025, 1, 3)))
-    for number in twice.row_numbers:
+    bom = ROW_CASES[[c[0] for c in ROW_CASES].index("bom.csv")][1]
+    twice = raw_table("again/bom.csv", bom, days["bom.csv"], dt.datetime(2025, 1, 3))
+    tables.append(twice)
+    for number in twice.column("row_number").to_pylist():
         expected[("again/bom.csv", number)] = "duplicate_claim_id"
 
     raw = raw_frame(spark, tables)
@@ -193,8 +196,10 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
 
 
 def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):
-    rows = read_claims_file("cards.csv", csv_file(card(), card("t2", amt="-1"), header=KAGGLE_HEADER))
-    raw = raw_frame(spark, [rows.to_arrow("cards.csv", DAY, dt.datetime(2025, 1, 2))])
+    rows = raw_table(
+        "cards.csv", csv_file(card(), card("t2", amt="-1"), header=KAGGLE_HEADER), DAY, dt.datetime(2025, 1, 2)
+    )
+    raw = raw_frame(spark, [rows])
     validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
     quarantined = quarantined_claims(validated).collect()
     assert [r.reason for r in quarantined] == ["amount_not_positive"]
@@ -272,18 +277,22 @@ def test_a_card_without_a_customer_row_is_still_pseudonymised_and_kept(spark):
 
 
 def test_unsplittable_row_text_is_masked(spark):
-    rows = read_claims_file(
-        "short.csv", csv_file(card(), "2025-01-01,4263982640269299,123-45-6789", header=KAGGLE_HEADER)
-    )
-    raw = raw_frame(spark, [rows.to_arrow("short.csv", DAY, dt.datetime(2025, 1, 2))])
+    content = csv_file(card(), "2025-01-01,4263982640269299,123-45-6789", header=KAGGLE_HEADER)
+    raw = raw_frame(spark, [raw_table("short.csv", content, DAY, dt.datetime(2025, 1, 2))])
     validated = validate(candidates_from_raw(raw, "k"), ValidationRules(today=dt.date(2026, 1, 1)))
     kept = quarantined_claims(validated).where(F.col("reason") == "malformed_row").first().raw_values
-    assert "4263982640269299" not in kept and "123-45-6789" not in kept and "[card]" in kept
+    assert "4263982640269299" not in kept and "123-45-6789" not in kept
+    assert json.loads(kept)["record_shape"] == "9999-99-99,9999999999999999,999-99-9999"
 
 
-def test_a_file_belongs_to_the_date_in_its_path_else_its_modification_day():
+def test_a_file_belongs_to_the_date_of_its_folder_else_its_upload_day():
     modified = dt.datetime(2025, 3, 4, 23, 30, tzinfo=dt.UTC)
-    assert file_detection_date("s3://b/claims/2025-01-02/x.csv", modified) == dt.date(2025, 1, 2)
-    assert file_detection_date("/l/claims/detection_date=2025-01-05/x.csv", modified) == dt.date(2025, 1, 5)
-    assert file_detection_date("/l/claims/x.csv", modified) == dt.date(2025, 3, 4)
-    assert file_detection_date("/l/claims/2025-13-40/x.csv", modified) == dt.date(2025, 3, 4)
+    assert file_date("2025-01-02/x.csv", modified).date == dt.date(2025, 1, 2)
+    assert file_date("a/detection_date=2025-01-05/x.csv", modified).date == dt.date(2025, 1, 5)
+    assert file_date("x.csv", modified).date == dt.date(2025, 3, 4)
+    assert file_date("2025-01-02/2025-01-03/x.csv", modified).date == dt.date(2025, 1, 3)  # the last folder
+    # a folder that looks like a date but is none: no date, and why (never re-dated to the upload day)
+    bad = file_date("2025-13-40/x.csv", modified)
+    assert bad.date is None and bad.problem == "bad_date_folder"
+    # a date in the file name is not a date folder
+    assert file_date("claims-2025-01-02.csv", modified).date == dt.date(2025, 3, 4)

@@ -98,14 +98,14 @@ def test_main_reports_config_errors_with_exit_code_2(capsys):
 def test_sample_claims_writes_a_file_the_landing_area_accepts(tmp_path, spark, layout, name):
     import datetime as dt
 
-    from fraud_lakehouse.claims.landing import raw_frame, read_claims_file
+    from fraud_lakehouse.claims.ingest import raw_frame, raw_table
     from fraud_lakehouse.claims.silver import ValidationRules, candidates_from_raw, validate
 
     out = tmp_path / name
     assert main(["sample-claims", "--layout", layout, "--claims", "300", "--out", str(out)]) == 0
-    rows = read_claims_file(out.name, out.read_bytes())
-    assert rows.layout == layout and len(rows) > 300  # the injected fraud comes on top
-    raw = raw_frame(spark, [rows.to_arrow(out.name, dt.date(2025, 1, 1), dt.datetime(2025, 1, 2))])
+    rows = raw_table(out.name, out.read_bytes(), dt.date(2025, 1, 1), dt.datetime(2025, 1, 2))
+    assert set(rows.column("layout").to_pylist()) == {layout} and rows.num_rows > 300  # injected fraud on top
+    raw = raw_frame(spark, [rows])
     validated = validate(candidates_from_raw(raw, "k"), ValidationRules(today=dt.date(2030, 1, 1))).collect()
     reasons = {reason for row in validated for reason in row.reasons}
     assert reasons <= {"duplicate_claim_id"}  # every row parses; only injected copies with a reused id can repeat
@@ -114,12 +114,12 @@ def test_sample_claims_writes_a_file_the_landing_area_accepts(tmp_path, spark, l
 @pytest.mark.parametrize("layout", ["insurance", "sparkov"])
 @pytest.mark.parametrize("claims", [1, 2, 3])
 def test_sample_claims_with_a_handful_of_claims(tmp_path, layout, claims):
-    from fraud_lakehouse.claims.landing import read_claims_file
+    from fraud_lakehouse.claims.ingest import read_claims_bytes
 
     out = tmp_path / "tiny.csv"
     assert main(["sample-claims", "--layout", layout, "--claims", str(claims), "--out", str(out)]) == 0
-    rows = read_claims_file(out.name, out.read_bytes())
-    assert rows.layout == layout and len(rows) > claims
+    rows, summary, _ = read_claims_bytes(out.name, out.read_bytes())
+    assert summary.layout == layout and rows.num_rows > claims
 
 
 def test_report_without_gold_tables_says_so(tmp_path, capsys):

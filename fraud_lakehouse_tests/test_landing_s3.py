@@ -5,7 +5,8 @@ import gzip
 
 import boto3
 
-from fraud_lakehouse.claims.landing import Landing, read_claims_file
+from fraud_lakehouse.claims.ingest import read_claims_bytes
+from fraud_lakehouse.claims.landing import Landing
 from fraud_lakehouse_tests.conftest import S3_BUCKET
 
 HEADER = (
@@ -28,8 +29,9 @@ def test_s3_landing_lists_dates_and_reads(moto_s3):
     assert set(files) == {dated, undated}
     assert files[dated].detection_date == dt.date(2025, 1, 6)
     assert files[undated].detection_date == dt.datetime.now(dt.UTC).date()  # its modification day
-    rows = read_claims_file(dated, landing.read_bytes(dated))
-    assert rows.layout == "insurance" and len(rows) == 1
+    with landing.open(dated) as stream:
+        rows, summary, _ = read_claims_bytes(dated, stream.read())
+    assert summary.layout == "insurance" and rows.num_rows == 1
     # a file named in run config, relative to the landing root
     assert landing.stat(landing.resolve("2025-01-06/a.csv.gz")).uri == dated
     assert landing.stat(landing.resolve("2025-01-06/missing.csv")) is None

@@ -1,22 +1,23 @@
 """Bronze claims: every landed claims file of the run's dates, kept raw, and the files that could not be read."""
 
 import datetime as dt
-from typing import NamedTuple
+from typing import Literal
 
-import pandas as pd
-import pyarrow as pa
 from dagster import AssetExecutionContext, AssetOut, Config, Failure, MetadataValue, Output, multi_asset
 from pydantic import Field
 
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
-from fraud_lakehouse.claims.landing import LandedFile, Landing, RejectedFile, raw_frame, read_claims_file
-from fraud_lakehouse.claims.model import REJECTED_FILES_SCHEMA
-from fraud_lakehouse.partitions import detection_date_partitions, spark_backfill_policy
-from fraud_lakehouse.resources.delta_io import ReplaceRows
+from fraud_lakehouse.claims.ingest import RejectedEntry, rejected_frame, stage_files, staged_frame
+from fraud_lakehouse.claims.landing import LandedFile, Landing
+from fraud_lakehouse.partitions import detection_date_partitions, partitions_start_date, spark_backfill_policy
+from fraud_lakehouse.resources.delta_io import DeltaOutput
+from fraud_lakehouse.resources.lake_tables import LakeTables
 from fraud_lakehouse.resources.landing import ClaimsLanding
 from fraud_lakehouse.resources.spark import SparkEngine
 
 LANDING = "landing"
+# the lake tables resource (silver.py names it too)
+LAKE = "lake"
 
 
 class ClaimsIngestConfig(Config):
@@ -25,26 +26,48 @@ class ClaimsIngestConfig(Config):
         description="only these files (URIs, or paths under the landing root); empty = every file of the run's "
         "dates. Re-ingesting a file replaces that file's rows only.",
     )
+    decimal_mark: Literal["auto", ".", ","] = Field(
+        default="auto",
+        description="decimal mark of the files' numbers: auto = decided per file from its values (a file whose "
+        "values cannot decide it is rejected); '.' or ',' for every file of the run",
+    )
 
 
-class RejectedEntry(NamedTuple):
-    """A row of bronze/claims_rejected_files (without the rejection time)."""
+def files_of_window(
+    landing: Landing, start: dt.date, end: dt.date
+) -> tuple[list[tuple[LandedFile, dt.date]], list[RejectedEntry]]:
+    """The claims files of [start, end) with their dates, and the files recorded as rejected in the window: those
+    uploaded in it whose date folder is not a date or lies before the first partition (they can never be
+    ingested)."""
+    first_partition = partitions_start_date()
+    files, rejected = [], []
+    for landed in landing.list_files():
+        when = landed.date
+        if when.date is not None and start <= when.date < end:
+            files.append((landed, when.date))
+            continue
+        if not start <= landed.upload_date < end:
+            continue
+        if when.problem == "bad_date_folder":
+            detail = "the file's date folder is not a date: move it under claims/YYYY-MM-DD/"
+            rejected.append(RejectedEntry(landed.uri, "bad_date_folder", detail, landed.upload_date, landed.size))
+        elif when.date is not None and when.date < first_partition:
+            detail = (
+                f"its date {when.date} is before the first partition {first_partition}: move it under a later date "
+                "folder, or start the partitions earlier (FRAUD_LAKEHOUSE_START_DATE)"
+            )
+            rejected.append(
+                RejectedEntry(landed.uri, "date_before_partitions", detail, landed.upload_date, landed.size)
+            )
+    return files, rejected
 
-    source_file: str
-    reason: str
-    detail: str
-    detection_date: dt.date
-    size_bytes: int | None = None
 
-
-def _files_of_run(
-    landing: Landing, files: list[str], start: dt.date, end: dt.date
-) -> tuple[list[LandedFile], list[RejectedEntry]]:
-    """The files to ingest, and an entry for each named file that does not exist."""
-    if not files:
-        return [f for f in landing.list_files() if start <= f.detection_date < end], []
+def _named_files(
+    landing: Landing, names: list[str], start: dt.date, end: dt.date
+) -> tuple[list[tuple[LandedFile, dt.date]], list[RejectedEntry]]:
+    """The files named in run config, and an entry for each one that does not exist."""
     found, missing = [], []
-    for name in files:
+    for name in names:
         uri = landing.resolve(name)
         landed = landing.stat(uri)
         if landed is None:
@@ -52,12 +75,13 @@ def _files_of_run(
                 RejectedEntry(uri, "file_not_found", "the file named in the run config does not exist", start)
             )
             continue
-        if not start <= landed.detection_date < end:
+        day = landed.detection_date
+        if day is None or not start <= day < end:
             raise Failure(
-                f"{uri} belongs to detection date {landed.detection_date} (its path, else its modification date), "
+                f"{uri} belongs to detection date {day} (its date folder, else its upload date), "
                 f"outside this run's dates [{start}, {end}): run that partition instead"
             )
-        found.append(landed)
+        found.append((landed, day))
     return found, missing
 
 
@@ -67,79 +91,76 @@ def _files_of_run(
         "claims_raw": AssetOut(
             key=[BRONZE, "claims_raw"],
             io_manager_key=LAKE_IO,
-            description="Rows of the landed claims files, every value a string, with source file, row number and "
-            "ingest time. A row that could not be split into fields keeps its text and the error.",
+            description="Rows of the landed claims files, every value a string, with source file, row number, "
+            "the file's decimal mark and ingest time. A record that could not be split into fields keeps its text "
+            "and the error.",
             kinds={"spark", "delta"},
         ),
         "claims_rejected_files": AssetOut(
             key=[BRONZE, "claims_rejected_files"],
             io_manager_key=LAKE_IO,
-            description="Landed files that could not be loaded at all (empty, not text, no known layout, ...), "
-            "with the reason. The file itself is left where it is.",
+            description="Landed files that could not be loaded at all (empty, not text, no known layout, numbers "
+            "of no decidable format, a date folder that is no date, ...), with the reason. The file itself is "
+            "left where it is.",
             kinds={"spark", "delta"},
         ),
     },
     partitions_def=detection_date_partitions,
     backfill_policy=spark_backfill_policy,
     group_name=BRONZE,
-    required_resource_keys={SPARK, LANDING, STEP_LAUNCHER},
+    required_resource_keys={SPARK, LANDING, STEP_LAUNCHER, LAKE},
 )
 def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     spark: SparkEngine = context.resources.spark
     landing_resource: ClaimsLanding = context.resources.landing
+    lake: LakeTables = context.resources.lake
     landing = landing_resource.landing()
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
-    files, rejected = _files_of_run(landing, config.files, start, end)
-    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    tables: list[pa.Table] = []
-    per_file = []
-    for landed in files:
-        try:
-            rows = read_claims_file(landed.uri, landing.read_bytes(landed.uri))
-        except RejectedFile as error:
-            rejected.append(RejectedEntry(landed.uri, error.reason, error.detail, landed.detection_date, landed.size))
-            context.log.warning(f"rejected {landed.uri}: {error.reason}: {error.detail}")
-            continue
-        except OSError as error:  # unreadable: permissions, vanished, network
-            rejected.append(
-                RejectedEntry(landed.uri, "unreadable_file", str(error), landed.detection_date, landed.size)
-            )
-            continue
-        except Exception as error:  # a bad file never stops the other files
-            detail = f"{type(error).__name__}: {error}"
-            rejected.append(RejectedEntry(landed.uri, "unexpected_error", detail, landed.detection_date, landed.size))
-            context.log.exception(f"reading {landed.uri} failed")
-            continue
-        tables.append(rows.to_arrow(landed.uri, landed.detection_date, ingested_at))
-        bad_rows = sum(error is not None for error in rows.row_errors)
-        per_file.append((landed.uri, rows.layout, len(rows), bad_rows, ", ".join(rows.ignored_columns)))
+    if config.files:
+        files, rejected = _named_files(landing, config.files, start, end)
+    else:
+        files, rejected = files_of_window(landing, start, end)
+    ingested_at = dt.datetime.now(dt.UTC)
+    staging = lake.staging_uri("claims_raw", context.run_id)
+    run = stage_files(
+        landing,
+        files,
+        staging,
+        ingested_at,
+        decimal_mark=None if config.decimal_mark == "auto" else config.decimal_mark,
+        on_rejected=lambda entry: context.log.warning(f"rejected {entry.source_file}: {entry.reason}: {entry.detail}"),
+    )
+    rejected = rejected + run.rejected
     spark_session = spark.spark_session
-    raw = raw_frame(spark_session, tables)
-    rejected_rows = pd.DataFrame(
-        [{**entry._asdict(), "rejected_at": ingested_at} for entry in rejected],
-        columns=REJECTED_FILES_SCHEMA.fieldNames(),
-    )
-    rejected_frame = (
-        spark_session.createDataFrame(rejected_rows, schema=REJECTED_FILES_SCHEMA)
-        if len(rejected_rows)
-        else spark_session.createDataFrame([], REJECTED_FILES_SCHEMA)
-    )
+    raw = staged_frame(spark_session, run)
+    rejected_rows = rejected_frame(spark_session, rejected, ingested_at.replace(tzinfo=None))
     metadata = {
-        "files_loaded": len(per_file),
+        "files_loaded": len(run.ingested),
         "files_rejected": len(rejected),
-        "rows_loaded": sum(item[2] for item in per_file),
+        "rows_loaded": run.records,
         "files": MetadataValue.md(
-            "| file | layout | rows | unsplittable rows | ignored columns |\n|---|---|---|---|---|\n"
-            + "\n".join(f"| {uri} | {layout} | {n} | {bad} | {ignored} |" for uri, layout, n, bad, ignored in per_file)
+            "| file | layout | rows | unsplittable rows | decimal mark | ignored columns |\n|---|---|---|---|---|---|\n"
+            + "\n".join(
+                f"| {item.uri} | {item.layout} | {item.records} | {item.unsplittable} | {item.decimal_mark} | "
+                f"{', '.join(item.ignored_columns)} |"
+                for item in run.ingested
+            )
         ),
         "landing": landing.root,
     }
     if config.files:
         # Only the named files' rows are replaced; every other file of the day stays.
-        names = tuple(sorted({landed.uri for landed in files} | {entry.source_file for entry in rejected}))
-        yield Output(ReplaceRows(raw, "source_file", names), output_name="claims_raw", metadata=metadata)
-        yield Output(ReplaceRows(rejected_frame, "source_file", names), output_name="claims_rejected_files")
+        names = tuple(sorted({item.uri for item in run.ingested} | {entry.source_file for entry in rejected}))
+        yield Output(
+            DeltaOutput(raw, only_rows=DeltaOutput.values_in("source_file", names), staged=staging),
+            output_name="claims_raw",
+            metadata=metadata,
+        )
+        yield Output(
+            DeltaOutput(rejected_rows, only_rows=DeltaOutput.values_in("source_file", names)),
+            output_name="claims_rejected_files",
+        )
     else:
-        yield Output(raw, output_name="claims_raw", metadata=metadata)
-        yield Output(rejected_frame, output_name="claims_rejected_files")
+        yield Output(DeltaOutput(raw, staged=staging), output_name="claims_raw", metadata=metadata)
+        yield Output(rejected_rows, output_name="claims_rejected_files")

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from fraud_lakehouse.assets.bronze import LAKE_IO, SPARK, STEP_LAUNCHER
 from fraud_lakehouse.claims.silver import (
     DEFAULT_AMOUNT_CAP,
+    MAX_AMOUNT_CAP,
     ValidationRules,
     candidates_from_raw,
     candidates_from_transactions,
@@ -39,7 +40,9 @@ QUARANTINE_KEY = AssetKey([SILVER, "claims_quarantine"])
 
 
 class SilverClaimsConfig(Config):
-    amount_cap: float = Field(default=DEFAULT_AMOUNT_CAP, gt=0, description="amounts at or above go to quarantine")
+    amount_cap: float = Field(
+        default=DEFAULT_AMOUNT_CAP, gt=0, le=MAX_AMOUNT_CAP, description="amounts at or above go to quarantine"
+    )
 
 
 @multi_asset(

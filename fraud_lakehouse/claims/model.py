@@ -103,6 +103,15 @@ RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
 CARD_COLUMNS = ("cc_num",)
 PATIENT_COLUMNS = ("patient_id",)
 DROPPED_PERSONAL_COLUMNS = ("ssn", "acct_num", "first", "last", "street", "dob")
+# Every column of a bronze table that holds personal data, or may (the text of a record that could not be
+# split): never shown outside bronze, in previews and metadata included.
+PERSONAL_COLUMNS = (*CARD_COLUMNS, *PATIENT_COLUMNS, *DROPPED_PERSONAL_COLUMNS, "raw_record")
+# The number columns of each layout whose values decide a file's decimal mark.
+NUMBER_COLUMNS = {
+    INSURANCE: ("charge_amount", "paid_amount"),
+    SPARKOV: ("amt", "lat", "long", "merch_lat", "merch_long"),
+    BRONZE: ("amt", "merch_lat", "merch_long"),
+}
 
 RAW_SCHEMA = StructType(
     [
@@ -114,6 +123,8 @@ RAW_SCHEMA = StructType(
         # and why, so silver can quarantine it.
         StructField("raw_record", StringType()),
         StructField("row_error", StringType()),
+        # The file's decimal mark, "." or "," (decided once per file from its numbers).
+        StructField("decimal_mark", StringType()),
         StructField("ingested_at", TimestampType(), nullable=False),
         StructField(PARTITION_COLUMN, DateType(), nullable=False),
     ]

@@ -47,3 +47,57 @@ def hmac_sha256_python(value: str, secret: str) -> str:
 def key_fingerprint(secret: str) -> str:
     """A short, non-reversible id of the key, recorded in metadata so a key change is visible."""
     return hmac_sha256_python("fraud_lakehouse key fingerprint", secret)[:12]
+
+
+# -- text that may hold identifiers ------------------------------------------------------------------------
+
+# Identifier shapes masked wherever free text leaves bronze: SSNs with or without separators, card numbers
+# with any separators, Medicare beneficiary identifiers (MBI: 11 characters, no S, L, O, I, B or Z) and
+# e-mail addresses. Java (classic Spark) and Rust (Sail) regex read them alike.
+SSN_PATTERN = r"\b[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}\b"
+CARD_PATTERN = r"\b[0-9](?:[ .-]?[0-9]){11,18}\b"
+_MBI_LETTER = "[AC-HJKMNP-RT-Yac-hjkmnp-rt-y]"
+_MBI_ALNUM = "[AC-HJKMNP-RT-Yac-hjkmnp-rt-y0-9]"
+MBI_PATTERN = (
+    rf"\b[1-9]{_MBI_LETTER}{_MBI_ALNUM}[0-9][ -]?{_MBI_LETTER}{_MBI_ALNUM}[0-9][ -]?{_MBI_LETTER}{{2}}[0-9]{{2}}\b"
+)
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+IDENTIFIER_PATTERNS = (
+    (CARD_PATTERN, "[card]"),
+    (SSN_PATTERN, "[ssn]"),
+    (MBI_PATTERN, "[mbi]"),
+    (EMAIL_PATTERN, "[email]"),
+)
+# Shown of a record's shape at most.
+SHAPE_MAX_CHARS = 2000
+
+
+def redact_identifiers_python(text: str) -> str:
+    """``text`` with every identifier shape masked (see IDENTIFIER_PATTERNS)."""
+    import re
+
+    for pattern, mask in IDENTIFIER_PATTERNS:
+        text = re.sub(pattern, mask, text)
+    return text
+
+
+def redact_identifiers(column: Column) -> Column:
+    """The same masking as a Spark expression."""
+    for pattern, mask in IDENTIFIER_PATTERNS:
+        column = F.regexp_replace(column, pattern, mask)
+    return column
+
+
+def record_shape(text: str) -> str:
+    """The structure of a text without its content: every letter becomes ``a``, every digit ``9``, the rest
+    (delimiters, quotes, spaces) stays. Shows why a record broke (an open quote, a missing field) and nothing a
+    person could be found by."""
+    import re
+
+    return re.sub(r"[0-9]", "9", re.sub(r"[^\W\d_]", "a", text[:SHAPE_MAX_CHARS]))
+
+
+def record_shape_column(column: Column) -> Column:
+    """``record_shape`` as a Spark expression."""
+    shortened = F.substring(column, 1, SHAPE_MAX_CHARS)
+    return F.regexp_replace(F.regexp_replace(shortened, r"\p{L}", "a"), r"\p{N}", "9")

@@ -37,7 +37,7 @@ from fraud_lakehouse.claims.model import (
     SPARKOV,
     SYNTHETIC,
 )
-from fraud_lakehouse.claims.privacy import hmac_sha256
+from fraud_lakehouse.claims.privacy import hmac_sha256, record_shape_column, redact_identifiers
 from fraud_lakehouse.frames import collected, first_of_repeated, with_lookup
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 
@@ -85,9 +85,52 @@ def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_typ
     )
 
 
-def _amount_text(name: str) -> Column:
-    """A money value without a leading $ and thousands separators."""
-    return F.regexp_replace(_clean(name), r"^\$|,", "")
+# A number as a file with each decimal mark writes it: optional thousands groups, then decimals. A value that
+# does not fit its file's format is a bad number, never read another way.
+NUMBER_FORMATS = {
+    ".": r"^[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?([eE][+-]?[0-9]+)?$",
+    ",": r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]*)?$",
+}
+# Money is kept in whole cents: amounts are rounded half up to 2 decimals (so the smallest amount is 0.01).
+MONEY_TYPE = "DECIMAL(20, 2)"
+# Largest amount cap the config accepts: amounts stay far inside a double's exact range of cents.
+MAX_AMOUNT_CAP = 1_000_000_000.0
+
+
+def _number_text(name: str) -> Column:
+    """A raw number as plain ``1234.5`` text, read with its file's decimal mark (column ``decimal_mark``): a
+    leading currency sign and thousands separators go, a decimal comma becomes a point. A value that does not
+    fit the file's format keeps a ``#`` in front, so it never parses."""
+    value = F.regexp_replace(_clean(name), r"^([+-]?)\s*[$€£]\s*", "$1")
+    comma_file = F.col("decimal_mark") == F.lit(",")
+    as_comma = F.regexp_replace(F.regexp_replace(value, r"\.", ""), ",", ".")
+    as_dot = F.regexp_replace(value, ",", "")
+    return (
+        F.when(comma_file & value.rlike(NUMBER_FORMATS[","]), as_comma)
+        .when(~comma_file & value.rlike(NUMBER_FORMATS["."]), as_dot)
+        .when(value.isNotNull(), F.concat(F.lit("#"), value))
+    )
+
+
+def money_double(value: Column) -> Column:
+    """A double rounded half up to whole cents with IEEE arithmetic only, so every engine gets the same bits
+    (a cast of a double to a decimal rounds differently on Sail and classic Spark). Values too large for cents
+    stay as they are, for the amount cap to reject."""
+    return F.when(F.abs(value) < 1e15, F.floor(value * 100 + 0.5) / 100).otherwise(value)
+
+
+def _money(frame: DataFrame, target: str, source: str) -> DataFrame:
+    """``target`` = the number text in ``source`` rounded half up to whole cents, as a double (NULL when it is no
+    number). Plain text is rounded as a decimal, so 1.005 gives 1.01 on every engine; an exponent form (1e3)
+    goes through a double."""
+    text = F.col(source)
+    number = text.rlike(NUMBER_PATTERN)
+    as_double = F.expr(f"try_cast({source} AS DOUBLE)")
+    as_cents = F.expr(f"try_cast({source} AS {MONEY_TYPE})").cast("double")
+    return frame.withColumn(
+        target,
+        F.when(number & ~text.rlike("[eE]"), F.coalesce(as_cents, as_double)).when(number, money_double(as_double)),
+    )
 
 
 def _bad(parsed: str, raw: Column, code: str) -> Column:
@@ -95,7 +138,8 @@ def _bad(parsed: str, raw: Column, code: str) -> Column:
 
 
 def _raw_values(columns: list[str], secret: str) -> Column:
-    """JSON of the raw values (NULLs left out), card and patient ids hashed, identity columns dropped."""
+    """JSON of the raw values (NULLs left out): card and patient ids hashed, identity columns dropped, identifier
+    shapes masked in every other value (a value in the wrong column can still be one)."""
     fields = []
     for name in columns:
         if name in DROPPED_PERSONAL_COLUMNS:
@@ -103,18 +147,28 @@ def _raw_values(columns: list[str], secret: str) -> Column:
         value = F.col(name)
         if name in CARD_COLUMNS or name in PATIENT_COLUMNS:
             value = hmac_sha256(F.trim(value), secret)
+        else:
+            value = redact_identifiers(value)
         fields.append(value.alias(name))
     return F.to_json(F.struct(*fields))
 
 
-# Long digit runs (card numbers) and SSN-shaped text in a row that could not
-# be split into fields: masked, since its columns are unknown.
-_CARD_LIKE = r"\d(?:[ -]?\d){11,18}"
-_SSN_LIKE = r"\d{3}-\d{2}-\d{4}"
+def _unsplittable_values() -> Column:
+    """What quarantine keeps of a record that could not be split into fields: the error and the record's shape
+    (letters as a, digits as 9). Its fields are unknown, so any of them could be an identifier; the text itself
+    stays in bronze (claims_raw.raw_record), found by source_file and row_number."""
+    return F.to_json(
+        F.struct(
+            F.col("row_error").alias("row_error"),
+            record_shape_column(F.col("raw_record")).alias("record_shape"),
+            F.length("raw_record").alias("record_length"),
+        )
+    )
 
 
-def _masked_record(record: Column) -> Column:
-    return F.regexp_replace(F.regexp_replace(record, _SSN_LIKE, "[ssn]"), _CARD_LIKE, "[card]")
+def _row_error_code(error: Column) -> Column:
+    """The code at the front of a bronze row error (``wrong_field_count: ...``)."""
+    return F.when(error.rlike("^[a-z_]+:"), F.regexp_extract(error, "^([a-z_]+):", 1))
 
 
 def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
@@ -139,15 +193,15 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         F.when(~is_insurance, F.coalesce(kaggle_time, sparkov_time)).alias("__service_ts"),
         F.when(is_insurance, _clean("service_date")).alias("__service_date"),
         F.when(is_insurance, _clean("submitted_date")).alias("__submitted_date"),
-        F.when(is_insurance, _amount_text("charge_amount")).otherwise(_amount_text("amt")).alias("__amount"),
-        F.when(is_insurance, _amount_text("paid_amount")).alias("__paid_amount"),
+        F.when(is_insurance, _number_text("charge_amount")).otherwise(_number_text("amt")).alias("__amount"),
+        F.when(is_insurance, _number_text("paid_amount")).alias("__paid_amount"),
         F.upper(F.when(is_insurance, _clean("patient_state")).otherwise(_clean("state"))).alias("__customer_state"),
         F.upper(F.when(is_insurance, _clean("provider_state"))).alias("__provider_state"),
-        _clean("lat").alias("__customer_lat"),
-        _clean("long").alias("__customer_long"),
-        _clean("merch_lat").alias("__provider_lat"),
-        _clean("merch_long").alias("__provider_long"),
-        _clean("city_pop").alias("__city_pop"),
+        _number_text("lat").alias("__customer_lat"),
+        _number_text("long").alias("__customer_long"),
+        _number_text("merch_lat").alias("__provider_lat"),
+        _number_text("merch_long").alias("__provider_long"),
+        _number_text("city_pop").alias("__city_pop"),
         _clean("is_fraud").alias("__is_fraud"),
         F.when(is_insurance, _clean("place_of_service"))
         .when(_clean("category").endswith("_net"), F.lit("online"))
@@ -158,12 +212,15 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
     frame = _parsed(frame, "__t_service_ts", F.col("__service_ts"), TIMESTAMP_PATTERN, "TIMESTAMP")
     frame = _parsed(frame, "__t_service_date", F.col("__service_date"), DATE_PATTERN, "DATE")
     frame = _parsed(frame, "__t_submitted_date", F.col("__submitted_date"), DATE_PATTERN, "DATE")
-    for name in ("amount", "paid_amount", *COORDINATE_COLUMNS, "city_pop"):
+    frame = _money(frame, "__t_amount", "__amount")
+    frame = _money(frame, "__t_paid_amount", "__paid_amount")
+    for name in (*COORDINATE_COLUMNS, "city_pop"):
         frame = _parsed(frame, f"__t_{name}", F.col(f"__{name}"), NUMBER_PATTERN, "DOUBLE")
     frame = frame.withColumn("__t_label", F.expr("try_cast(__is_fraud AS DOUBLE)"))
     service_date = F.coalesce(F.col("__t_service_date"), F.to_date(F.col("__t_service_ts")))
     parse_reasons = [
         F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
+        _row_error_code(F.col("row_error")),
         _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
         _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
         _bad("__t_submitted_date", F.col("__submitted_date"), "bad_date_submitted"),
@@ -203,10 +260,7 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         "ingested_at",
         PARTITION_COLUMN,
         F.array_compact(F.array(*parse_reasons)).alias("reasons"),
-        F.when(
-            F.col("raw_record").isNotNull(),
-            F.to_json(F.struct(_masked_record(F.col("raw_record")).alias("raw_record"), F.col("row_error"))),
-        )
+        F.when(F.col("row_error").isNotNull(), _unsplittable_values())
         .otherwise(_raw_values(list(RAW_VALUE_COLUMNS), secret))
         .alias("raw_values"),
         F.lit(None).cast("string").alias(RAW_TRANS_TIME),
@@ -242,8 +296,8 @@ def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, 
         service_ts.alias("service_ts"),
         F.col("trans_date").alias("service_date"),
         F.col("trans_date").alias("submitted_date"),
-        F.col("amt").cast("double").alias("amount"),
-        F.col("amt").cast("double").alias("paid_amount"),
+        money_double(F.col("amt").cast("double")).alias("amount"),
+        money_double(F.col("amt").cast("double")).alias("paid_amount"),
         "customer_state",
         F.lit(None).cast("string").alias("provider_state"),
         "customer_lat",

@@ -4,7 +4,9 @@ Tables live at ``{lake_root}/{layer}/{table}`` (the asset key). Daily
 partitioned assets are written with ``replaceWhere`` over the run's
 partition time window: one day, or a whole range in a single-run backfill,
 and re-running a window replaces exactly that window. The first write
-creates the table; unpartitioned assets are overwritten whole.
+creates the table; unpartitioned assets are overwritten whole. Every write
+holds the table's lock (``_locks/`` in the lake root: a file lock locally, a
+conditional-write lease on S3), so concurrent runs take turns per table.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_lakehouse.claims.model import PERSONAL_COLUMNS
+from fraud_lakehouse.claims.privacy import redact_identifiers_python
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 from fraud_lakehouse.resources.lake import default_lake_root, ensure_writable, is_s3, table_uri
 from fraud_lakehouse.resources.spark import SparkEngine
+from fraud_lakehouse.storage import storage_for
 
 T = TypeVar("T")
 
@@ -88,28 +93,43 @@ def delta_version(uri: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class ReplaceRows:
-    """An asset's output that replaces only some rows of its window: those whose ``column`` is one of
-    ``values`` (for example the files a run re-ingested). Other rows of the window stay as they are."""
+class DeltaOutput:
+    """An asset's output with how to write it: ``only_rows`` (a SQL predicate) limits the replace to the
+    window's rows that match it (for example the files a run re-ingested; other rows stay as they are), and
+    ``staged`` names a staging folder the frame reads, deleted once the write is committed."""
 
     frame: DataFrame
-    column: str
-    values: tuple[str, ...]
+    only_rows: str | None = None
+    staged: str | None = None
 
-    def predicate(self) -> str:
-        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in self.values)
-        return f"{self.column} IN ({quoted})"
+    @staticmethod
+    def values_in(column: str, values: tuple[str, ...]) -> str:
+        """The predicate ``column IN (values)``, values quoted as SQL strings."""
+        if not values:
+            return "FALSE"
+        quoted = ", ".join("'" + value.replace("\\", "\\\\").replace("'", "''") + "'" for value in values)
+        return f"{column} IN ({quoted})"
+
+
+def lock_uri(uri: str) -> str:
+    """Where the write lock of the table at ``uri`` lives: ``_locks/`` beside the table's layer folder."""
+    parent, _, table = uri.rstrip("/").rpartition("/")
+    root, _, layer = parent.rpartition("/")
+    return f"{root}/_locks/{layer}/{table}.lock"
 
 
 def write_delta(
     frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | None, only_rows: str | None = None
 ) -> None:
-    """Write ``frame`` to the Delta table at ``uri``.
+    """Write ``frame`` to the Delta table at ``uri``, holding the table's write lock.
 
     With a window [start, end): replace exactly that window of the
-    ``detection_date`` partitions (creating the table on first write); with
-    ``only_rows`` (a SQL predicate), only the window's rows that match it.
-    Without a window: overwrite the whole table. Commit conflicts are retried.
+    ``detection_date`` partitions; with ``only_rows`` (a SQL predicate), only
+    the window's rows that match it. Without a window: overwrite the whole
+    table. Whether the table exists is decided under the lock, so two first
+    writes cannot both create it (Sail commits a second create as an append),
+    and a write never replaces rows outside its window. Commit conflicts (a
+    writer that takes no lock) are retried.
     """
     if window is not None:
         predicate = window_predicate(*window)
@@ -139,7 +159,8 @@ def write_delta(
             frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
 
     try:
-        retry_commit_conflicts(write)
+        with storage_for(uri).lock(lock_uri(uri)):
+            retry_commit_conflicts(write)
     except Exception as error:
         raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
 
@@ -154,14 +175,22 @@ def _column_schema(df: DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(name=f.name, type=f.dataType.simpleString()) for f in df.schema.fields])
 
 
+def _preview_value(name: str, value: Any) -> Any:
+    """A preview cell: personal columns hidden, identifier shapes masked in any text."""
+    if value is None:
+        return None
+    if name in PERSONAL_COLUMNS:
+        return "[hidden: personal data]"
+    if isinstance(value, bool | int | float):
+        return value
+    return redact_identifiers_python(str(value))
+
+
 def _preview(df: DataFrame) -> MetadataValue:
+    """The first rows for the UI. Stored in Dagster's event log, so it never holds personal data: columns that
+    hold it are hidden, and identifier shapes in any other text masked."""
     rows = df.limit(PREVIEW_ROWS).collect()
-    records = [
-        TableRecord(
-            {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in row.asDict().items()}
-        )
-        for row in rows
-    ]
+    records = [TableRecord({k: _preview_value(k, v) for k, v in row.asDict().items()}) for row in rows]
     return MetadataValue.table(records=records, schema=_column_schema(df))
 
 
@@ -175,18 +204,18 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         *layers, table = asset_key_path
         return table_uri(self.lake_root, "/".join(layers) or "default", table)
 
-    def handle_output(self, context: OutputContext, obj: DataFrame | ReplaceRows) -> None:
+    def handle_output(self, context: OutputContext, obj: DataFrame | DeltaOutput) -> None:
         if obj is None:
             return
         uri = self._uri(context.asset_key.path)
         ensure_writable(self.lake_root)
         window = _date_window(context) if context.has_asset_partitions else None
-        if isinstance(obj, ReplaceRows):
-            if window is None:
-                raise ValueError("ReplaceRows needs a partitioned asset")
-            write_delta(obj.frame, uri, window, only_rows=obj.predicate())
-        else:
-            write_delta(obj, uri, window)
+        output = obj if isinstance(obj, DeltaOutput) else DeltaOutput(obj)
+        if output.only_rows is not None and window is None:
+            raise ValueError("only_rows needs a partitioned asset")
+        write_delta(output.frame, uri, window, only_rows=output.only_rows)
+        if output.staged:
+            storage_for(output.staged).delete_tree(output.staged)
         metadata, rows_per_day = self._metadata(self.spark.spark_session, uri, window)
         context.add_output_metadata(metadata)
         if window is not None and len(context.asset_partition_keys) > 1:

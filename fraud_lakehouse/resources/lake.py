@@ -6,21 +6,15 @@ import os
 import uuid
 from pathlib import Path
 
+from fraud_lakehouse.storage import is_s3, join, local_state_path
+
 LAKE_ROOT_ENV = "FRAUD_LAKEHOUSE_LAKE_ROOT"
+
+__all__ = ["LAKE_ROOT_ENV", "LakeRootError", "default_lake_root", "ensure_writable", "is_s3", "lake_path", "table_uri"]
 
 
 class LakeRootError(RuntimeError):
     pass
-
-
-# Local state (Dagster instance and lake) lives in this folder of DAGSTER_HOME.
-LOCAL_STATE_DIR = ".lakehouse"
-
-
-def local_state_path(*parts: str) -> str:
-    """``.lakehouse/{parts}`` in DAGSTER_HOME (or the working directory)."""
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
-    return str(Path(home, LOCAL_STATE_DIR, *parts))
 
 
 def default_lake_root() -> str:
@@ -28,15 +22,9 @@ def default_lake_root() -> str:
     return os.environ.get(LAKE_ROOT_ENV) or local_state_path("lake")
 
 
-def is_s3(uri: str) -> bool:
-    return uri.startswith(("s3://", "s3a://"))
-
-
 def lake_path(root: str, *parts: str) -> str:
     """``{root}/{part}/...``; local roots become absolute paths, S3 roots stay URIs."""
-    if is_s3(root):
-        return "/".join([root.rstrip("/"), *parts])
-    return str(Path(root).expanduser().resolve().joinpath(*parts))
+    return join(root, *parts)
 
 
 def table_uri(root: str, layer: str, table: str) -> str:

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame
 
 from fraud_lakehouse.partitions import window_predicate
 from fraud_lakehouse.resources.delta_io import delta_table_exists
-from fraud_lakehouse.resources.lake import default_lake_root, table_uri
+from fraud_lakehouse.resources.lake import default_lake_root, lake_path, table_uri
 from fraud_lakehouse.resources.spark import SparkEngine
 
 
@@ -25,6 +25,10 @@ class LakeTables(ConfigurableResource):
 
     def exists(self, layer: str, table: str) -> bool:
         return delta_table_exists(self.uri(layer, table))
+
+    def staging_uri(self, name: str, run_id: str) -> str:
+        """A run's staging folder for ``name`` (files written before one commit reads them)."""
+        return lake_path(self.lake_root, "_staging", name, run_id)
 
     def read_window(self, layer: str, table: str, start: dt.date, end: dt.date) -> DataFrame:
         """Rows with detection_date in [start, end)."""

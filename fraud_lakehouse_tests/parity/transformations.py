@@ -13,7 +13,7 @@ import json
 
 from pyspark.sql import DataFrame, SparkSession
 
-from fraud_lakehouse.claims.landing import raw_frame, read_claims_file
+from fraud_lakehouse.claims.ingest import raw_frame, raw_table
 from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,
@@ -60,8 +60,8 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
     customers = customers_from_ids(spark.range(0, PARAMS.customers, 1, 3), PARAMS)
     units = spark.range(0, unit_count(PARAMS, START, END), 1, 2)
     transactions = transactions_from_units(units, PARAMS, START, END)
-    landed = read_claims_file("2025-02-28/claims.csv", INSURANCE_FILE)
-    raw = raw_frame(spark, [landed.to_arrow("2025-02-28/claims.csv", dt.date(2025, 2, 28), dt.datetime(2025, 3, 1))])
+    landed = raw_table("2025-02-28/claims.csv", INSURANCE_FILE, dt.date(2025, 2, 28), dt.datetime(2025, 3, 1))
+    raw = raw_frame(spark, [landed])
     rules = ValidationRules(today=TODAY)
     validated = validate(
         candidates_from_raw(raw, SECRET).unionByName(candidates_from_transactions(transactions, customers, SECRET)),

@@ -1,0 +1,772 @@
+"""Reading one landed claims file as a stream of raw-row batches, with bounded memory.
+
+``ClaimsFile(name, stream).batches()`` yields Arrow batches of raw rows
+(every value a string, with the record's number in the file) while it
+reads; nothing holds the whole file. A file is rejected as a whole
+(``RejectedFile``, raised before or during the batches) when it is empty,
+not text, not the compression or format its name says, its header matches
+no layout, or its numbers use no resolvable decimal mark. Inside a good
+file a record that cannot be split into the header's fields is kept with
+its text and the error, for silver to quarantine: no record is dropped.
+
+CSV records are lines, counted the way a person counts them: a quote
+opened on a line ends with it (a value cannot span lines), so a broken
+record never swallows the ones after it, and every line but blank ones is
+exactly one record. A record longer than ``MAX_RECORD_BYTES`` is kept as
+an unsplittable record holding its first ``KEPT_TEXT_BYTES``.
+
+The decimal mark (``.`` or ``,``) of a file's numbers is decided once per
+file from the values that can only be read one way (``120,50``,
+``1.234,56``, ``30.2672``); see ``NumberFormatVotes``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from fraud_lakehouse.claims.model import (
+    LAYOUTS,
+    NUMBER_COLUMNS,
+    RAW_VALUE_COLUMNS,
+    RECORD_DETECTION_DATE,
+    Layout,
+    describe_mismatch,
+    detect_layout,
+)
+from fraud_lakehouse.claims.privacy import record_shape
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+DELIMITERS = (",", "|", "\t", ";")
+# Index columns pandas and the Kaggle files put first.
+INDEX_COLUMN_NAMES = {"", "unnamed: 0", "index"}
+# A record (a CSV or JSON line) up to this size loads, whatever its fields; a longer one is quarantined.
+MAX_RECORD_BYTES = 8 * 1024**2
+# Of a record too long to load, bronze keeps this much text.
+KEPT_TEXT_BYTES = 64 * 1024
+# Bytes read from the file at a time; with the longest record, what one parse holds in memory.
+BLOCK_BYTES = 4 * 1024**2
+# Rows per Parquet batch.
+PARQUET_BATCH_ROWS = 65_536
+# Share of a file's unambiguous numbers that may use the other decimal mark: those values are read as bad
+# numbers (quarantined); more than this and the file is rejected as mixing two formats.
+MIXED_NUMBER_TOLERANCE = 0.01
+# A JSON lines file whose first this many records hold no JSON object is not one.
+MAX_RECORDS_BEFORE_FIRST_OBJECT = 10_000
+DECIMAL_MARKS = (".", ",")
+
+# The per-row part of the raw schema: every value column, then the record's bookkeeping.
+ROW_SCHEMA = pa.schema(
+    [
+        *(pa.field(name, pa.string()) for name in RAW_VALUE_COLUMNS),
+        pa.field("row_number", pa.int64()),
+        pa.field("raw_record", pa.string()),
+        pa.field("row_error", pa.string()),
+    ]
+)
+
+
+class RejectedFile(Exception):
+    """A file that cannot be loaded at all; ``reason`` is a stable code, ``detail`` says why and what to do."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# -- number formats ----------------------------------------------------------------------------------------
+
+_SIGN = r"^\s*[+-]?\s*[$€£]?\s*"
+_END = r"([eE][+-]?[0-9]+)?\s*$"
+
+
+def _vote_pattern(point: str, group: str) -> str:
+    """Values that can only be read with ``point`` as the decimal mark (``group`` separating thousands)."""
+    p, g = re.escape(point), re.escape(group)
+    return (
+        _SIGN
+        + "("
+        + rf"[0-9]*{p}[0-9]{{1,2}}|[0-9]*{p}[0-9]{{4,}}|[0-9]{{4,}}{p}[0-9]{{3}}|0{p}[0-9]{{3}}"  # decimals
+        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56
+        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"  # 1,234,567: only thousands groups
+        + ")"
+        + _END
+    )
+
+
+DOT_VOTE = _vote_pattern(".", ",")
+COMMA_VOTE = _vote_pattern(",", ".")
+# 1,234 or 1.234: thousands, or three decimals, depending on the file's convention.
+AMBIGUOUS_NUMBER = _SIGN + r"[1-9][0-9]{0,2}[.,][0-9]{3}\s*$"
+
+
+@dataclass
+class NumberFormatVotes:
+    """How a file's number values vote for a decimal mark."""
+
+    dot: int = 0
+    comma: int = 0
+    ambiguous: int = 0
+    examples: dict[str, list[str]] = field(default_factory=lambda: {"dot": [], "comma": [], "ambiguous": []})
+
+    def count(self, values: pa.Array) -> None:
+        values = values.drop_null()
+        if len(values) == 0:
+            return
+        for name, pattern in (("dot", DOT_VOTE), ("comma", COMMA_VOTE), ("ambiguous", AMBIGUOUS_NUMBER)):
+            matches = pc.match_substring_regex(values, pattern)
+            hits = pc.sum(matches).as_py() or 0
+            if hits:
+                setattr(self, name, getattr(self, name) + hits)
+                kept = self.examples[name]
+                if len(kept) < 3:
+                    kept.extend(values.filter(matches)[: 3 - len(kept)].to_pylist())
+
+    def decimal_mark(self, declared: str | None = None) -> str:
+        """The file's decimal mark; raises RejectedFile when the values cannot decide it."""
+        if declared:
+            return declared
+        votes = self.dot + self.comma
+        if votes:
+            minority = min(self.dot, self.comma)
+            if minority <= MIXED_NUMBER_TOLERANCE * votes:
+                return "." if self.dot >= self.comma else ","
+            raise RejectedFile(
+                "mixed_number_format",
+                f"{self.dot} numbers use a decimal point (e.g. {', '.join(self.examples['dot'])}) and "
+                f"{self.comma} a decimal comma (e.g. {', '.join(self.examples['comma'])}): make the file use one "
+                "format, or name its decimal mark in the run config (decimal_mark)",
+            )
+        if self.ambiguous:
+            raise RejectedFile(
+                "ambiguous_number_format",
+                f"{self.ambiguous} numbers such as {', '.join(self.examples['ambiguous'])} read as thousands with "
+                "either decimal mark and no number decides which: write decimals (1234.00 or 1234,00), or name the "
+                "decimal mark in the run config (decimal_mark)",
+            )
+        return "."
+
+
+# -- the file ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileSummary:
+    """What reading a file found, complete once its batches are exhausted."""
+
+    layout: str = ""
+    records: int = 0
+    unsplittable: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    votes: NumberFormatVotes = field(default_factory=NumberFormatVotes)
+
+
+def _normalised_names(header: list[str]) -> tuple[list[str], int]:
+    """Normalised header names and how many leading index columns to skip."""
+    names = [name.strip().strip('"').strip().lower() for name in header]
+    skip = 1 if names and names[0] in INDEX_COLUMN_NAMES and len(names) > 1 else 0
+    return names[skip:], skip
+
+
+def _describe_header(names: list[str]) -> str:
+    """The header for a message: known column names as they are, anything else only by its shape (a file
+    without a header has data there)."""
+    known = {name for layout in LAYOUTS for name in layout.required} | set(RAW_VALUE_COLUMNS)
+    shown = [name if name in known else record_shape(name) for name in names[:8]]
+    return ", ".join(shown) + (" ..." if len(names) > 8 else "")
+
+
+def _layout_or_reject(names: list[str]) -> Layout:
+    layout = detect_layout(names)
+    if layout is None:
+        raise RejectedFile(
+            "unknown_layout", f"header [{_describe_header(names)}] matches no layout ({describe_mismatch(names)})"
+        )
+    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+    if duplicates:
+        raise RejectedFile("bad_header", f"duplicate columns in the header: {', '.join(duplicates)}")
+    return layout
+
+
+def _column_targets(names: list[str]) -> tuple[list[str | None], list[str]]:
+    """For each file column, the raw column it fills (None: ignored), and the ignored names."""
+    targets: list[str | None] = []
+    ignored = []
+    for name in names:
+        target = RECORD_DETECTION_DATE if name == "detection_date" else name
+        if target in RAW_VALUE_COLUMNS:
+            targets.append(target)
+        else:
+            targets.append(None)
+            ignored.append(name)
+    return targets, ignored
+
+
+def _printable(data: bytes) -> str:
+    """Text with undecodable bytes shown as \\xNN, safe to store."""
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def _rows_batch(columns: dict[str, pa.Array], row_numbers: np.ndarray, count: int) -> pa.RecordBatch:
+    """A batch in ROW_SCHEMA from parsed value columns (missing ones NULL)."""
+    arrays = [columns.get(name, pa.nulls(count, pa.string())) for name in RAW_VALUE_COLUMNS]
+    arrays += [pa.array(row_numbers, pa.int64()), pa.nulls(count, pa.string()), pa.nulls(count, pa.string())]
+    return pa.RecordBatch.from_arrays(arrays, schema=ROW_SCHEMA)
+
+
+def _unsplittable_batch(records: list[tuple[int, str, str]]) -> pa.RecordBatch:
+    """A batch of records that could not be split into fields: (record number, text, error)."""
+    count = len(records)
+    arrays = [pa.nulls(count, pa.string()) for _ in RAW_VALUE_COLUMNS]
+    arrays += [
+        pa.array([number for number, _, _ in records], pa.int64()),
+        pa.array([text for _, text, _ in records], pa.string()),
+        pa.array([error for _, _, error in records], pa.string()),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=ROW_SCHEMA)
+
+
+class _Lines:
+    """Complete lines of a byte stream, a block at a time; lines longer than the record limit come apart.
+
+    Yields ``(chunk, None)`` for a run of complete lines (each ending in a
+    newline) and ``(prefix, length)`` for one line too long to load. CR-only
+    line endings are read as newlines.
+    """
+
+    def __init__(self, stream: BinaryIO, first: bytes, block_bytes: int, max_record_bytes: int):
+        self.stream, self.first = stream, first
+        self.block_bytes, self.max_record_bytes = block_bytes, max_record_bytes
+        self.cr_only = b"\n" not in first and b"\r" in first
+
+    def _blocks(self) -> Iterator[bytes]:
+        block = self.first
+        while block:
+            yield block.replace(b"\r", b"\n") if self.cr_only else block
+            block = self.stream.read(self.block_bytes)
+
+    def __iter__(self) -> Iterator[tuple[bytes, int | None]]:
+        pending = bytearray()
+        skipping: tuple[bytes, int] | None = None  # (kept prefix, length so far) of a line being skipped
+        for block in self._blocks():
+            if skipping is not None:
+                end = block.find(b"\n")
+                if end == -1:
+                    skipping = (skipping[0], skipping[1] + len(block))
+                    continue
+                yield skipping[0], skipping[1] + end
+                skipping, block = None, block[end + 1 :]
+            pending += block
+            cut = pending.rfind(b"\n")
+            if cut == -1:
+                if len(pending) > self.max_record_bytes:
+                    skipping = (bytes(pending[:KEPT_TEXT_BYTES]), len(pending))
+                    pending = bytearray()
+                continue
+            chunk = bytes(pending[: cut + 1])
+            del pending[: cut + 1]
+            yield from self._split_long(chunk)
+        if skipping is not None:
+            yield skipping[0], skipping[1]
+        elif pending:
+            if len(pending) > self.max_record_bytes:
+                yield bytes(pending[:KEPT_TEXT_BYTES]), len(pending)
+            else:
+                yield from self._split_long(bytes(pending) + b"\n")
+
+    def _split_long(self, chunk: bytes) -> Iterator[tuple[bytes, int | None]]:
+        ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+        lengths = np.diff(ends, prepend=-1) - 1
+        too_long = np.flatnonzero(lengths > self.max_record_bytes)
+        if not too_long.size:
+            yield chunk, None
+            return
+        start = 0
+        for index in too_long:
+            line_start = int(ends[index - 1]) + 1 if index else 0
+            if line_start > start:
+                yield chunk[start:line_start], None
+            yield chunk[line_start : line_start + KEPT_TEXT_BYTES], int(lengths[index])
+            start = int(ends[index]) + 1
+        if start < len(chunk):
+            yield chunk[start:], None
+
+
+def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and end (exclusive, without the newline) of each line of ``chunk``, and which are not blank."""
+    data = np.frombuffer(chunk, np.uint8)
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    visible = (data != 32) & (data != 9) & (data != 13) & (data != 10)
+    seen = np.concatenate(([0], np.cumsum(visible, dtype=np.int64)))
+    return starts, ends, (seen[ends] - seen[starts]) > 0
+
+
+class ClaimsFile:
+    """One landed file, read as raw-row batches (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        stream: BinaryIO,
+        *,
+        block_bytes: int = BLOCK_BYTES,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ):
+        self.name = name
+        self.stream = stream
+        self.block_bytes = block_bytes
+        self.max_record_bytes = max_record_bytes
+        self.summary = FileSummary()
+
+    # -- format ------------------------------------------------------------------------------------------
+
+    def _open(self) -> tuple[BinaryIO, bytes, str]:
+        """The (decompressed) stream, its first block, and the format: csv, jsonl or parquet."""
+        head = self.stream.read(2)
+        lower = self.name.lower()
+        compressed_name = lower.endswith((".gz", ".gzip"))
+        stream: BinaryIO = _Prepended(head, self.stream)
+        if head == GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        elif compressed_name:
+            raise RejectedFile("not_gzip", "the name ends in .gz but the content is not gzip")
+        try:
+            first = stream.read(self.block_bytes)
+        except (OSError, EOFError, zlib.error) as error:
+            raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
+        base = lower.removesuffix(".gz").removesuffix(".gzip")
+        if first[:4] == PARQUET_MAGIC or base.endswith((".parquet", ".pq")):
+            return stream, first, "parquet"
+        if base.endswith((".jsonl", ".ndjson", ".json")) or first.lstrip()[:1] == b"{":
+            return stream, first, "jsonl"
+        return stream, first, "csv"
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        stream, first, file_format = self._open()
+        if not first.strip():
+            raise RejectedFile("empty_file", "the file has no content" if first else "the file has no bytes")
+        try:
+            if file_format == "parquet":
+                yield from self._parquet(stream, first)
+                return
+            first = self._text_start(first)
+            if file_format == "jsonl":
+                yield from self._json_lines(stream, first)
+            else:
+                yield from self._csv(stream, first)
+        except (OSError, EOFError, zlib.error) as error:
+            if isinstance(stream, gzip.GzipFile):
+                raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
+            raise
+
+    def _text_start(self, first: bytes) -> bytes:
+        """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
+        if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise RejectedFile("not_text", "the file is UTF-16 text: save it as UTF-8")
+        if b"\x00" in first[:65536]:
+            raise RejectedFile("not_text", "the file holds binary data (NUL bytes), not CSV or JSON lines")
+        first = first.removeprefix(b"\xef\xbb\xbf")
+        sample = first[:4096].decode("utf-8", errors="replace")
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in sample)
+        if printable < 0.9 * len(sample):
+            raise RejectedFile("not_text", "the file is not UTF-8 text")
+        return first
+
+    # -- CSV -----------------------------------------------------------------------------------------------
+
+    def _csv(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
+        lines = iter(_Lines(stream, first, self.block_bytes, self.max_record_bytes))
+        header_line, rest = self._header_line(lines)
+        delimiter = _sniff_delimiter(header_line)
+        try:
+            header = next(csv.reader([header_line], delimiter=delimiter, strict=True))
+        except csv.Error as error:
+            raise RejectedFile("bad_header", f"the header line cannot be read: {error}") from None
+        names, skip = _normalised_names(header)
+        layout = _layout_or_reject(names)
+        targets, ignored = _column_targets(names)
+        self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+        parser = _CsvChunkParser(delimiter, len(header), [None] * skip + targets, layout)
+        number = 0
+        for chunk, too_long in _chain_first(rest, lines):
+            if too_long is not None:
+                number += 1
+                self.summary.unsplittable += 1
+                batches = [
+                    _unsplittable_batch([(number, _printable(chunk), _too_long(too_long, self.max_record_bytes))])
+                ]
+            else:
+                batches, records, broken = parser.parse(chunk, number + 1, self.summary.votes)
+                number += records
+                self.summary.unsplittable += broken
+            self.summary.records = number
+            for batch in batches:
+                if batch.num_rows:
+                    yield batch
+        if not number:
+            raise RejectedFile("no_rows", "the file has a header but no rows")
+
+    def _header_line(self, lines: Iterator[tuple[bytes, int | None]]) -> tuple[str, tuple[bytes, int | None] | None]:
+        """The first non-blank line as text, and what is left of its chunk."""
+        for chunk, too_long in lines:
+            if too_long is not None:
+                raise RejectedFile("bad_header", f"the first line has {too_long:,} bytes: not a header")
+            starts, ends, visible = _line_bounds(chunk)
+            indexes = np.flatnonzero(visible)
+            if not indexes.size:
+                continue
+            index = int(indexes[0])
+            line = chunk[int(starts[index]) : int(ends[index])].rstrip(b"\r")
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RejectedFile("bad_header", "the header line is not UTF-8 text") from None
+            rest = chunk[int(ends[index]) + 1 :]
+            return text, ((rest, None) if rest else None)
+        raise RejectedFile("empty_file", "the file has no header")
+
+    # -- JSON lines ----------------------------------------------------------------------------------------
+
+    def _json_lines(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
+        lines = _Lines(stream, first, self.block_bytes, self.max_record_bytes)
+        pairs: list[tuple[str, str]] | None = None
+        known: set[str] = set()
+        number = 0
+        held: list[tuple[int, dict | None, str | None, str]] = []  # records read before the layout is known
+        for chunk, too_long in lines:
+            records: list[tuple[int, dict | None, str | None, str]] = []
+            if too_long is not None:
+                number += 1
+                records.append((number, None, _too_long(too_long, self.max_record_bytes), _printable(chunk)))
+            else:
+                starts, ends, visible = _line_bounds(chunk)
+                for index in np.flatnonzero(visible):
+                    number += 1
+                    line = chunk[int(starts[index]) : int(ends[index])].rstrip(b"\r")
+                    records.append(_json_record(number, line))
+            if pairs is None:
+                held.extend(records)
+                objects = [record for _, record, _, _ in held if record is not None]
+                if not objects:
+                    if len(held) > MAX_RECORDS_BEFORE_FIRST_OBJECT:
+                        break
+                    continue
+                names = list(dict.fromkeys(name for record in objects for name in record))
+                layout = _layout_or_reject(names)
+                targets, ignored = _column_targets(names)
+                pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
+                known = set(names)
+                self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+                records, held = held, []
+            for _, record, _, _ in records:
+                if record is not None and not known.issuperset(record):
+                    for name in record:
+                        if name not in known:
+                            known.add(name)
+                            target = RECORD_DETECTION_DATE if name == "detection_date" else name
+                            if target in RAW_VALUE_COLUMNS:
+                                pairs.append((name, target))
+                            else:
+                                self.summary.ignored_columns.append(name)
+            if records:
+                batch = _json_batch(records, pairs)
+                self.summary.unsplittable += sum(record is None for _, record, _, _ in records)
+                self.summary.records = number
+                self._count_votes(batch)
+                yield batch
+        if pairs is None:
+            raise RejectedFile("not_json_lines", "no line of the file is a JSON object")
+
+    def _count_votes(self, batch: pa.RecordBatch) -> None:
+        for name in NUMBER_COLUMNS[self.summary.layout]:
+            self.summary.votes.count(batch.column(ROW_SCHEMA.get_field_index(name)))
+
+    # -- Parquet -------------------------------------------------------------------------------------------
+
+    def _parquet(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        spill = None
+        if isinstance(stream, gzip.GzipFile) or not self.stream.seekable():
+            # Parquet needs random access: a compressed or one-way stream is copied to local disk first.
+            spill = tempfile.TemporaryFile()
+            spill.write(first)
+            while block := stream.read(self.block_bytes):
+                spill.write(block)
+            spill.seek(0)
+            source: object = spill
+        else:
+            self.stream.seek(0)
+            source = self.stream
+        try:
+            try:
+                parquet = pq.ParquetFile(source)
+            except Exception as error:  # pyarrow raises several types for corrupt files
+                raise RejectedFile("unreadable_parquet", f"not a readable Parquet file ({error})") from None
+            original = parquet.schema_arrow.names
+            names = [name.strip().lower() for name in original]
+            skip = 1 if names and names[0] in INDEX_COLUMN_NAMES and len(names) > 1 else 0
+            names = names[skip:]
+            layout = _layout_or_reject(names)
+            targets, ignored = _column_targets(names)
+            self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+            if parquet.metadata.num_rows == 0:
+                raise RejectedFile("no_rows", "the Parquet file has no rows")
+            wanted = [(column, target) for column, target in zip(original[skip:], targets, strict=True) if target]
+            number = 0
+            try:
+                for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[c for c, _ in wanted]):
+                    columns = {target: _as_text(batch.column(column)) for column, target in wanted}
+                    count = batch.num_rows
+                    out = _rows_batch(columns, np.arange(number + 1, number + count + 1), count)
+                    number += count
+                    self.summary.records = number
+                    self._count_votes(out)
+                    yield out
+            except (OSError, pa.ArrowException) as error:
+                raise RejectedFile("unreadable_parquet", f"the Parquet data cannot be read ({error})") from None
+        finally:
+            if spill is not None:
+                spill.close()
+
+
+class _Prepended(io.RawIOBase):
+    """A stream with bytes already read put back in front."""
+
+    def __init__(self, head: bytes, inner: BinaryIO):
+        self.head, self.inner = head, inner
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        seekable = getattr(self.inner, "seekable", None)
+        return bool(seekable and seekable())
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data, self.head = self.head + self.inner.read(), b""
+            return data
+        if self.head:
+            data, self.head = self.head[:size], self.head[size:]
+            if len(data) < size:
+                data += self.inner.read(size - len(data))
+            return data
+        return self.inner.read(size)
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _too_long(length: int, limit: int) -> str:
+    return f"record_too_long: {length:,} bytes, more than the {limit:,} a record may have"
+
+
+def _chain_first(first: tuple[bytes, int | None] | None, rest: Iterator[tuple[bytes, int | None]]):
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _sniff_delimiter(header: str) -> str:
+    """The delimiter that splits the header into a known layout, else the most frequent one."""
+    for delimiter in DELIMITERS:
+        try:
+            fields = next(csv.reader([header], delimiter=delimiter))
+        except csv.Error:
+            continue
+        names, _ = _normalised_names(fields)
+        if detect_layout(names) is not None:
+            return delimiter
+    return max(DELIMITERS, key=header.count)
+
+
+class _CsvChunkParser:
+    """Parses chunks of complete CSV lines into raw-row batches, one record per non-blank line.
+
+    The fast path hands a chunk to pyarrow's parser; when pyarrow's records
+    do not match the lines one to one (a quote left open, a stray carriage
+    return) or the chunk is not valid UTF-8, the chunk is parsed line by line
+    instead, each line on its own.
+    """
+
+    def __init__(self, delimiter: str, width: int, targets: list[str | None], layout: Layout):
+        self.delimiter, self.width = delimiter, width
+        self.targets = targets
+        self.layout = layout
+        self.names = [f"c{i}" for i in range(width)]
+        self.number_columns = [
+            self.names[i] for i, target in enumerate(targets) if target in NUMBER_COLUMNS[layout.name]
+        ]
+
+    def parse(self, chunk: bytes, first_number: int, votes: NumberFormatVotes) -> tuple[list[pa.RecordBatch], int, int]:
+        """The chunk's batches (split records, then unsplittable ones), its record count, and how many broke."""
+        starts, ends, visible = _line_bounds(chunk)
+        records = int(visible.sum())
+        if not records:
+            return [], 0, 0
+        if not visible.all():
+            # Blank lines are no records; without them pyarrow's line numbers are the record order.
+            chunk = b"".join(chunk[int(starts[i]) : int(ends[i]) + 1] for i in np.flatnonzero(visible))
+            starts, ends, visible = _line_bounds(chunk)
+        numbers = np.arange(first_number, first_number + records, dtype=np.int64)
+        parsed = self._fast(chunk, starts, ends, visible, numbers)
+        if parsed is None:
+            parsed = self._line_by_line(chunk, starts, ends, visible, numbers)
+        table, row_numbers, broken = parsed
+        for name in self.number_columns:
+            votes.count(table.column(name).combine_chunks())
+        columns = {
+            target: table.column(self.names[i]).combine_chunks() for i, target in enumerate(self.targets) if target
+        }
+        batches = [_rows_batch(columns, row_numbers, len(row_numbers))]
+        if broken:
+            batches.append(_unsplittable_batch(broken))
+        return batches, records, len(broken)
+
+    def _fast(self, chunk, starts, ends, visible, numbers):  # type: ignore[no-untyped-def]
+        invalid: list[tuple[int, str, int]] = []
+
+        def on_invalid(row) -> str:  # type: ignore[no-untyped-def]
+            if row.text.strip():
+                invalid.append((row.number, row.text, row.actual_columns))
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(chunk),
+                read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False, block_size=len(chunk) + 1),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in self.names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None  # not UTF-8, or a record pyarrow cannot take: line by line
+        line_numbers = np.flatnonzero(visible) + 1  # pyarrow numbers physical lines from 1
+        if table.num_rows + len(invalid) != len(line_numbers):
+            return None
+        bad_lines = {number for number, _, _ in invalid}
+        for number, text, _ in invalid:
+            # pyarrow's line numbers are trusted only where the line holds the text it reported
+            if number is None or not 0 < number <= len(ends) or not visible[number - 1]:
+                return None
+            line = chunk[int(starts[number - 1]) : int(ends[number - 1])].rstrip(b"\r")
+            if line != text.rstrip("\r").encode("utf-8"):
+                return None
+        good = np.array([line for line in line_numbers if line not in bad_lines], dtype=np.int64)
+        broken = [
+            (int(numbers[line - 1]), text, f"wrong_field_count: expected {self.width} fields, found {found}")
+            for line, text, found in invalid
+        ]
+        return table, numbers[good - 1], broken
+
+    def _line_by_line(self, chunk, starts, ends, visible, numbers):  # type: ignore[no-untyped-def]
+        rows: list[list[str]] = []
+        row_numbers: list[int] = []
+        broken: list[tuple[int, str, str]] = []
+        for index in np.flatnonzero(visible):
+            raw = chunk[int(starts[index]) : int(ends[index])]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            number = int(numbers[index])
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                broken.append((number, _printable(raw), "invalid_utf8: the record is not UTF-8 text"))
+                continue
+            try:
+                fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+            except csv.Error as error:
+                problem = (
+                    "unclosed_quote: a quote is not closed on its line"
+                    if "end of data" in str(error)
+                    else f"bad_quoting: {error}"
+                )
+                broken.append((number, text, problem))
+                continue
+            if len(fields) != self.width:
+                broken.append((number, text, f"wrong_field_count: expected {self.width} fields, found {len(fields)}"))
+                continue
+            rows.append(fields)
+            row_numbers.append(number)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
+        table = pa.table(
+            {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
+        )
+        return table, np.array(row_numbers, dtype=np.int64), broken
+
+
+def _json_record(number: int, line: bytes) -> tuple[int, dict | None, str | None, str]:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return number, None, "invalid_utf8: the record is not UTF-8 text", _printable(line)
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        return number, None, f"invalid_json: {error}", text
+    if not isinstance(value, dict):
+        return number, None, "not_json_object: the line is not a JSON object", text
+    return number, {str(k).strip().lower(): v for k, v in value.items()}, None, text
+
+
+def _json_value(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _json_batch(
+    records: list[tuple[int, dict | None, str | None, str]], pairs: list[tuple[str, str]]
+) -> pa.RecordBatch:
+    count = len(records)
+    columns = {
+        target: pa.array(
+            [_json_value(record.get(name)) if record is not None else None for _, record, _, _ in records], pa.string()
+        )
+        for name, target in pairs
+    }
+    arrays = [columns.get(name, pa.nulls(count, pa.string())) for name in RAW_VALUE_COLUMNS]
+    arrays += [
+        pa.array([number for number, _, _, _ in records], pa.int64()),
+        pa.array([text if record is None else None for _, record, _, text in records], pa.string()),
+        pa.array([error for _, _, error, _ in records], pa.string()),
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=ROW_SCHEMA)
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """A typed Parquet column as text (JSON for nested values)."""
+    if pa.types.is_boolean(column.type):
+        return pc.if_else(column, "true", "false")
+    try:
+        return pc.cast(column, pa.string())
+    except pa.ArrowNotImplementedError:
+        return pa.array([_json_value(v) for v in column.to_pylist()], type=pa.string())
