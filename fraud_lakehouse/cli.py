@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import os
 import sys
-from pathlib import Path
 
 from fraud_lakehouse.generator.params import (
     DEFAULT_CUSTOMERS,
@@ -16,6 +15,7 @@ from fraud_lakehouse.generator.params import (
     GeneratorParams,
     parse_date,
 )
+from fraud_lakehouse.instance import InstanceHomeError
 from fraud_lakehouse.partitions import partitions_start_date
 from fraud_lakehouse.resources.lake import LakeRootError, is_s3
 
@@ -59,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
         "--lake-root", default=None, help="lake root (default: the local lake or $FRAUD_LAKEHOUSE_LAKE_ROOT)"
     )
 
+    commands.add_parser(
+        "init", help="create and migrate the Dagster instance in DAGSTER_HOME (once, before other Dagster commands)"
+    )
+
+    landing = commands.add_parser(
+        "landing", help="list every object of the landing area: ingested, rejected, pending, waiting or skipped"
+    )
+    landing.add_argument("--status", choices=["ingested", "rejected", "pending", "waiting", "skipped"], default=None)
+    landing.add_argument(
+        "--lake-root", default=None, help="lake root (default: the local lake or $FRAUD_LAKEHOUSE_LAKE_ROOT)"
+    )
+
     sample = commands.add_parser("sample-claims", help="write a claims file with injected fraud")
     sample.add_argument("--layout", required=True, choices=["insurance", "sparkov"])
     sample.add_argument("--claims", type=int, required=True, help="claims before the injected fraud")
@@ -93,21 +105,39 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from fraud_lakehouse.instance import dagster_home, prepare_instance
+
+    prepare_instance()
+    print(f"Dagster instance ready in {dagster_home()}")
+    return 0
+
+
+def _landing(args: argparse.Namespace) -> int:
+    from fraud_lakehouse.claims.landing import Landing, default_landing
+    from fraud_lakehouse.landing_status import STATUSES, landing_status
+    from fraud_lakehouse.resources.lake import default_lake_root
+
+    landing = Landing(default_landing())
+    statuses = landing_status(landing, args.lake_root or default_lake_root())
+    shown = [item for item in statuses if args.status in (None, item.status)]
+    print(f"landing area {landing.root}: {len(statuses)} objects")
+    for item in shown:
+        relative = item.file.relative_path
+        print(f"  {item.status:<9} {item.date or '-'!s:<10}  {relative}  ({item.detail})")
+    counts = {status: sum(item.status == status for item in statuses) for status in STATUSES}
+    print("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     if args.days < 1:
         raise GenerationConfigError("days", f"must be at least 1, got {args.days}")
     start = parse_date("start", args.start) if args.start else partitions_start_date()
     end = start + dt.timedelta(days=args.days - 1)
-    if not os.environ.get("DAGSTER_HOME"):
-        if not Path("dagster.yaml").is_file():
-            print(
-                "fraud-lakehouse demo: run it from the repository root (where dagster.yaml is) or set DAGSTER_HOME",
-                file=sys.stderr,
-            )
-            return 2
-        os.environ["DAGSTER_HOME"] = str(Path.cwd())
-    from dagster import DagsterInstance
+    from fraud_lakehouse.instance import prepare_instance
 
+    instance = prepare_instance()
     from fraud_lakehouse.claims.landing import Landing, default_landing
     from fraud_lakehouse.claims.samples import insurance_claims, write_sample
     from fraud_lakehouse.definitions import defs
@@ -118,7 +148,7 @@ def _demo(args: argparse.Namespace) -> int:
         sample = write_sample(insurance_claims(500, start, 7), f"{landing.root}/{start}/sample_insurance.csv")
         print(f"landed a sample claims file: {sample}")
     result = defs.resolve_job_def("lakehouse_job").execute_in_process(
-        instance=DagsterInstance.get(),
+        instance=instance,
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": end.isoformat(),
@@ -188,13 +218,17 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "sample-claims":
             return _sample_claims(args)
+        if args.command == "init":
+            return _init(args)
+        if args.command == "landing":
+            return _landing(args)
         return _demo(args)
     except GenerationConfigError as error:
         print(f"fraud-lakehouse {args.command}: invalid {error}", file=sys.stderr)
         return 2
-    except LakeRootError as error:
+    except (LakeRootError, InstanceHomeError) as error:
         print(f"fraud-lakehouse {args.command}: {error}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(error, LakeRootError) else 2
 
 
 if __name__ == "__main__":

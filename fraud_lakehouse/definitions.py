@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, load_assets_from_modules
 
 from fraud_lakehouse.assets import bronze, claims_ingest, gold, silver
 from fraud_lakehouse.partitions import detection_date_partitions
@@ -26,4 +26,11 @@ lakehouse_job = define_asset_job(
     description="Bronze to gold for the selected detection dates: generate, ingest landed claims, clean, score.",
 )
 
-defs = Definitions(assets=all_assets, jobs=[bronze_job, lakehouse_job], resources=resources_for_deployment())
+# Every run executes its steps in one process, so it starts the Spark engine once (the multiprocess default
+# started a process and an engine per step). Steps still log, retry and report apart.
+defs = Definitions(
+    assets=all_assets,
+    jobs=[bronze_job, lakehouse_job],
+    resources=resources_for_deployment(),
+    executor=in_process_executor,
+)

@@ -1,21 +1,22 @@
 """The local profile's pseudonymisation key: bound to the environment by name, never by value."""
 
+import pytest
 from dagster import EnvVar, build_resources
 
-from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV, key_fingerprint
+from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV, PseudonymKeyError, key_fingerprint
 from fraud_lakehouse.resources.deployments import resources_for_deployment
 
 
 def test_key_from_environment_is_an_env_var(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, "a-real-secret")
+    monkeypatch.setenv(KEY_ENV, "a-real-secret-of-some-length")
     pseudonymizer = resources_for_deployment("local")["pseudonymizer"]
     # Dagster shows resource config in the UI: an EnvVar shows the variable's name.
     assert pseudonymizer.key == EnvVar(KEY_ENV)
     with build_resources({"pseudonymizer": pseudonymizer}) as resources:
-        assert resources.pseudonymizer.secret() == "a-real-secret"
+        assert resources.pseudonymizer.secret() == "a-real-secret-of-some-length"
         assert resources.pseudonymizer.metadata() == {
             "pseudonym_key": "from environment",
-            "pseudonym_key_fingerprint": key_fingerprint("a-real-secret"),
+            "pseudonym_key_fingerprint": key_fingerprint("a-real-secret-of-some-length"),
         }
 
 
@@ -25,3 +26,14 @@ def test_without_environment_the_labelled_development_key(monkeypatch):
     with build_resources({"pseudonymizer": pseudonymizer}) as resources:
         assert resources.pseudonymizer.secret() == DEVELOPMENT_KEY
         assert resources.pseudonymizer.metadata()["pseudonym_key"] == "DEVELOPMENT key (not for real data)"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "short-key", " " * 20 + "x"])
+def test_an_empty_blank_or_short_key_is_an_error_not_the_development_key(monkeypatch, value):
+    monkeypatch.setenv(KEY_ENV, value)
+    pseudonymizer = resources_for_deployment("local")["pseudonymizer"]
+    assert pseudonymizer.key == EnvVar(KEY_ENV)  # bound to the variable, never replaced by the development key
+    with build_resources({"pseudonymizer": pseudonymizer}) as resources:
+        with pytest.raises(PseudonymKeyError, match=KEY_ENV) as refused:
+            resources.pseudonymizer.secret()
+    assert value.strip() == "" or value.strip() not in str(refused.value)  # the message never shows the key

@@ -19,6 +19,24 @@ KEY_ENV = "FRAUD_LAKEHOUSE_PSEUDONYM_KEY"
 # For laptops and tests only: anyone can read it here. Production sets KEY_ENV.
 DEVELOPMENT_KEY = "fraud-lakehouse-DEVELOPMENT-ONLY-pseudonym-key"
 SHA256_BLOCK_BYTES = 64
+# A key shorter than this (blanks not counted) is refused: it could be guessed.
+MIN_KEY_CHARS = 16
+
+
+class PseudonymKeyError(ValueError):
+    pass
+
+
+def check_key(secret: str) -> None:
+    """Refuse a key that is empty, blank or too short, naming the variable (never the value)."""
+    if not secret or not secret.strip():
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is set but empty: set it to a secret of at least {MIN_KEY_CHARS} characters"
+        )
+    if len(secret.strip()) < MIN_KEY_CHARS:
+        raise PseudonymKeyError(
+            f"{KEY_ENV} is too short ({len(secret.strip())} characters): use a secret of at least {MIN_KEY_CHARS}"
+        )
 
 
 def _padded_key(secret: str) -> bytes:

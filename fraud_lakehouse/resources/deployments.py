@@ -36,7 +36,8 @@ def local_resources() -> dict[str, Any]:
         "landing": ClaimsLanding(),
         # The key comes from the environment, bound as an EnvVar so Dagster shows the
         # variable's name, never its value; without it, the labelled development key.
-        "pseudonymizer": Pseudonymizer(key=EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else DEVELOPMENT_KEY),
+        # A variable set to nothing or blanks is bound too, and refused when used: never a silent fallback.
+        "pseudonymizer": Pseudonymizer(key=EnvVar(KEY_ENV) if KEY_ENV in os.environ else DEVELOPMENT_KEY),
         "synthetic": SyntheticData(),
         "pyspark_step_launcher": ResourceDefinition.none_resource(
             description="no step launcher: steps run in the run's process"

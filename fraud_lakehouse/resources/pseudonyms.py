@@ -7,14 +7,17 @@ import logging
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV, key_fingerprint
+from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, KEY_ENV, MIN_KEY_CHARS, check_key, key_fingerprint
 
 log = logging.getLogger(__name__)
+
+__all__ = ["MIN_KEY_CHARS", "Pseudonymizer"]
 
 
 class Pseudonymizer(ConfigurableResource):
     """HMAC key for card numbers and patient ids. Bind ``key`` to ``EnvVar("FRAUD_LAKEHOUSE_PSEUDONYM_KEY")``;
-    the local profile falls back to a development key, labelled as such in every materialization."""
+    only the local profile, and only when the variable is unset, uses the development key, labelled as such in
+    every materialization. A key that is set but empty, blank or short is an error, never a fallback."""
 
     key: str = Field(default=DEVELOPMENT_KEY, description=f"secret HMAC key; set {KEY_ENV} outside development")
 
@@ -23,8 +26,7 @@ class Pseudonymizer(ConfigurableResource):
         return self.key == DEVELOPMENT_KEY
 
     def secret(self) -> str:
-        if not self.key:
-            raise ValueError(f"the pseudonymisation key is empty: set {KEY_ENV}")
+        check_key(self.key)
         if self.is_development_key:
             log.warning("pseudonymising with the DEVELOPMENT key: set %s for real data", KEY_ENV)
         return self.key
