@@ -1,0 +1,120 @@
+"""A fresh Dagster instance home for tests that run the product as users do: the project's own dagster.yaml
+and workspace.yaml, the `fraud-lakehouse` and `dagster` commands in subprocesses, and the lake read back with
+delta-rs (no engine in the test process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+from fraud_lakehouse_tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+# Columns that record when a run happened, not what it computed.
+RUN_TIME_COLUMNS = {"ingested_at", "rejected_at"}
+SMALL_SYNTHETIC = {"resources": {"synthetic": {"config": {"customers": 200}}}}
+
+
+@dataclass
+class InstanceHome:
+    path: Path
+
+    @property
+    def lake(self) -> Path:
+        return self.path / ".lakehouse" / "lake"
+
+    @property
+    def landing(self) -> Path:
+        return self.path / ".lakehouse" / "landing" / "claims"
+
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("FRAUD_LAKEHOUSE_")}
+        env.update(DAGSTER_HOME=str(self.path), PYTHONUNBUFFERED="1")
+        return env
+
+    def command(self, name: str, *args: str) -> list[str]:
+        return [str(BIN / name), *args]
+
+    def run(self, name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.command(name, *args), cwd=self.path, env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
+
+    def start(self, name: str, *args: str, log: str) -> subprocess.Popen:
+        handle = open(self.path / log, "w")
+        return subprocess.Popen(
+            self.command(name, *args),
+            cwd=self.path,
+            env=self.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def materialize(self, day: str, *, log: str) -> subprocess.Popen:
+        """`dagster asset materialize --select '*' --partition DAY`, as a user starts it."""
+        return self.start(
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "fraud_lakehouse.definitions",
+            "--select",
+            "*",
+            "--partition",
+            day,
+            "--config-json",
+            json.dumps(SMALL_SYNTHETIC),
+            log=log,
+        )
+
+    def land_sample(self, day: str, claims: int = 300, name: str = "claims.csv") -> Path:
+        out = self.landing / day / name
+        result = self.run(
+            "fraud-lakehouse", "sample-claims", "--layout", "insurance", "--claims", str(claims), "--date", day,
+            "--out", str(out),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return out
+
+    def log(self, name: str) -> str:
+        return (self.path / name).read_text()
+
+
+def new_home(root: Path) -> InstanceHome:
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    return InstanceHome(root)
+
+
+def lake_tables(lake: Path, home: Path) -> dict[str, list[tuple]]:
+    """Every table of the lake as sorted rows (run-time columns left out, the home folder written as <home>),
+    read with delta-rs."""
+    tables = {}
+    for layer in ("bronze", "silver", "gold"):
+        for path in sorted((lake / layer).glob("*")):
+            table = DeltaTable(str(path)).to_pyarrow_table()
+            columns = [name for name in table.column_names if name not in RUN_TIME_COLUMNS]
+            rows = table.select(columns).to_pylist()
+            tables[f"{layer}/{path.name}"] = sorted(
+                (tuple(repr(row[name]).replace(str(home), "<home>") for name in columns) for row in rows),
+                key=lambda row: row,
+            )
+    return tables
+
+
+def wait_all(processes: list[subprocess.Popen], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    codes = []
+    for process in processes:
+        codes.append(process.wait(timeout=max(1.0, deadline - time.monotonic())))
+    return codes
