@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from fraud_lakehouse_tests.conftest import REPO_ROOT
@@ -96,19 +98,22 @@ def new_home(root: Path) -> InstanceHome:
     return InstanceHome(root)
 
 
-def lake_tables(lake: Path, home: Path) -> dict[str, list[tuple]]:
-    """Every table of the lake as sorted rows (run-time columns left out, the home folder written as <home>),
-    read with delta-rs."""
+def lake_tables(lake: Path, home: Path) -> dict[str, pa.Table]:
+    """Every table of the lake, comparable with ``==``: run-time columns left out, the home folder written as
+    <home>, columns in name order and rows sorted; read with delta-rs."""
     tables = {}
     for layer in ("bronze", "silver", "gold"):
         for path in sorted((lake / layer).glob("*")):
             table = DeltaTable(str(path)).to_pyarrow_table()
-            columns = [name for name in table.column_names if name not in RUN_TIME_COLUMNS]
-            rows = table.select(columns).to_pylist()
-            tables[f"{layer}/{path.name}"] = sorted(
-                (tuple(repr(row[name]).replace(str(home), "<home>") for name in columns) for row in rows),
-                key=lambda row: row,
-            )
+            columns = sorted(name for name in table.column_names if name not in RUN_TIME_COLUMNS)
+            table = table.select(columns)
+            for index, name in enumerate(columns):
+                if pa.types.is_string(table.schema.field(name).type):
+                    table = table.set_column(
+                        index, name, pc.replace_substring(table.column(name), str(home), "<home>")
+                    )
+            sortable = [name for name in columns if not pa.types.is_nested(table.schema.field(name).type)]
+            tables[f"{layer}/{path.name}"] = table.sort_by([(name, "ascending") for name in sortable]).combine_chunks()
     return tables
 
 
