@@ -216,6 +216,13 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
     frame = _money(frame, "__t_paid_amount", "__paid_amount")
     for name in (*COORDINATE_COLUMNS, "city_pop"):
         frame = _parsed(frame, f"__t_{name}", F.col(f"__{name}"), NUMBER_PATTERN, "DOUBLE")
+    # a population is a whole number of people that fits a bigint
+    frame = frame.withColumn(
+        "__t_city_pop",
+        F.when((F.col("__t_city_pop") >= 0) & (F.col("__t_city_pop") < 1e15), F.floor("__t_city_pop")).when(
+            F.col("__t_city_pop") < 0, F.lit(-1)
+        ),
+    )
     frame = frame.withColumn("__t_label", F.expr("try_cast(__is_fraud AS DOUBLE)"))
     service_date = F.coalesce(F.col("__t_service_date"), F.to_date(F.col("__t_service_ts")))
     parse_reasons = [
