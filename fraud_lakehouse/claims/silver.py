@@ -247,9 +247,10 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         F.col("__claim_id").alias("claim_id"),
         hmac_sha256(F.col("__customer"), secret).alias("customer_key"),
         F.col("__provider_id").alias("provider_id"),
-        F.col("__provider_name").alias("provider_name"),
+        # free text can hold anything: identifier shapes in it never leave bronze
+        redact_identifiers(F.col("__provider_name")).alias("provider_name"),
         F.col("__procedure").alias("procedure"),
-        F.col("__diagnosis").alias("diagnosis"),
+        redact_identifiers(F.col("__diagnosis")).alias("diagnosis"),
         F.col("__t_service_ts").alias("service_ts"),
         service_date.alias("service_date"),
         F.coalesce(F.col("__t_submitted_date"), F.when(~is_insurance, service_date)).alias("submitted_date"),
