@@ -109,9 +109,7 @@ def lake_tables(lake: Path, home: Path) -> dict[str, pa.Table]:
             table = table.select(columns)
             for index, name in enumerate(columns):
                 if pa.types.is_string(table.schema.field(name).type):
-                    table = table.set_column(
-                        index, name, pc.replace_substring(table.column(name), str(home), "<home>")
-                    )
+                    table = table.set_column(index, name, pc.replace_substring(table.column(name), str(home), "<home>"))
             sortable = [name for name in columns if not pa.types.is_nested(table.schema.field(name).type)]
             tables[f"{layer}/{path.name}"] = table.sort_by([(name, "ascending") for name in sortable]).combine_chunks()
     return tables

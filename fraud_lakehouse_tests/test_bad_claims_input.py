@@ -296,3 +296,127 @@ def test_a_file_belongs_to_the_date_of_its_folder_else_its_upload_day():
     assert bad.date is None and bad.problem == "bad_date_folder"
     # a date in the file name is not a date folder
     assert file_date("claims-2025-01-02.csv", modified).date == dt.date(2025, 3, 4)
+
+
+# -- records are lines; long records; line endings ------------------------------------------------------------
+
+
+def _numbers_and_errors(name: str, content: bytes) -> dict[int, str | None]:
+    rows, _, _ = read_claims_bytes(name, content)
+    return dict(zip(rows.column("row_number").to_pylist(), rows.column("row_error").to_pylist(), strict=True))
+
+
+def test_an_open_quote_breaks_its_own_line_only():
+    rows = [claim(f"C{i}") for i in range(1, 21)]
+    rows[1] = rows[1].replace("Clinic", '"Clinic')  # record 2 of 20 opens a quote it never closes
+    found = _numbers_and_errors("open_quote.csv", csv_file(*rows))
+    assert sorted(found) == list(range(1, 21))  # twenty lines, twenty records
+    assert found[2].startswith("unclosed_quote") and all(found[i] is None for i in found if i != 2)
+
+
+def test_a_quote_that_spans_lines_is_one_broken_record_per_line():
+    content = csv_file(claim("C1"), claim("C2").replace("Clinic", '"Cli') + "\n" + 'nic",rest', claim("C4"))
+    found = _numbers_and_errors("spans.csv", content)
+    assert sorted(found) == [1, 2, 3, 4] and found[1] is None and found[4] is None
+    assert found[2].startswith("unclosed_quote") and found[3].startswith("wrong_field_count")
+
+
+def test_a_field_of_a_megabyte_loads_and_a_record_over_the_limit_is_quarantined_alone():
+    from fraud_lakehouse.claims.reader import MAX_RECORD_BYTES
+
+    big = claim("C2").replace("Clinic", "x" * 1_048_576)
+    huge = claim("C3").replace("Clinic", "y" * (MAX_RECORD_BYTES + 1))
+    rows, summary, _ = read_claims_bytes("long.csv", csv_file(claim("C1"), big, huge, claim("C4")))
+    by_number = {row["row_number"]: row for row in rows.to_pylist()}
+    assert sorted(by_number) == [1, 2, 3, 4] and summary.records == 4
+    assert len(by_number[2]["provider_name"]) == 1_048_576 and by_number[2]["row_error"] is None
+    assert by_number[3]["row_error"].startswith("record_too_long") and by_number[3]["claim_id"] is None
+    assert len(by_number[3]["raw_record"]) < 100_000  # the start of it is kept, not the whole record
+    assert by_number[4]["claim_id"] == "C4"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("no_newline.csv", HEADER.encode(), "no_rows"),
+        ("no_newline_data.csv", claim().encode(), "unknown_layout"),
+        ("one_huge_line.csv", b"x" * (9 * 1024 * 1024), "bad_header"),
+    ],
+)
+def test_files_without_line_breaks_get_a_reason(name, content, reason):
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes(name, content)
+    assert rejected.value.reason == reason
+
+
+def test_carriage_return_line_endings_load():
+    content = csv_file(claim("C1"), claim("C2")).replace(b"\n", b"\r")
+    assert _numbers_and_errors("cr.csv", content) == {1: None, 2: None}
+
+
+def test_a_multibyte_character_and_an_open_quote_across_read_blocks():
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    rows = [claim(f"C{i}").replace("Clinic", "Clínica ü€") for i in range(1, 400)]
+    rows[200] = rows[200].replace("Clínica", '"Clínica')
+    content = csv_file(*rows)
+    # blocks of 97 bytes split characters and records everywhere
+    reader = ClaimsFile("blocks.csv", pa.BufferReader(content), block_bytes=97)
+    table = pa.Table.from_batches(list(reader.batches()))
+    assert sorted(table.column("row_number").to_pylist()) == list(range(1, 400))
+    names = {row["row_number"]: row["provider_name"] for row in table.to_pylist()}
+    assert names[1] == "Clínica ü€" and names[201] is None and names[202] == "Clínica ü€"
+
+
+# -- decimal marks, decided per file ------------------------------------------------------------------------
+
+
+def _amounts(spark, name: str, content: bytes, **kwargs) -> dict[int, float | str]:
+    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    kept = {row.row_number: row.amount for row in silver_claims(validated).collect()}
+    kept.update({row.row_number: row.reason for row in quarantined_claims(validated).collect()})
+    return kept
+
+
+def test_a_decimal_comma_file_reads_its_amounts_right(spark):
+    header = HEADER.replace(",", ";")
+    rows = [claim("C1", amount="120,50"), claim("C2", amount="1.234,56"), claim("C3", amount="7"),
+            claim("C4", amount="1.5.0"), claim("C5", amount="0,5")]  # fmt: skip
+    content = csv_file(*[row.replace(",", ";") for row in rows], header=header)
+    content = content.replace(b"120;50", b"120,50").replace(b"1.234;56", b"1.234,56").replace(b";0;5;", b";0,5;")
+    assert _amounts(spark, "comma.csv", content) == {1: 120.5, 2: 1234.56, 3: 7.0, 4: "bad_number_amount", 5: 0.5}
+
+
+def test_thousands_separators_with_a_decimal_point(spark):
+    others = [claim(f"D{i}", amount=f"{i}.25") for i in range(150)]
+    content = csv_file(claim("C1", amount='"1,234.56"'), claim("C2", amount='"$123,456.5"'), *others,
+                       claim("C3", amount='"12,5"'))  # fmt: skip
+    amounts = _amounts(spark, "dot.csv", content)
+    # one value in a hundred and fifty uses the other mark: the file's mark stands and 12,5 is a bad value, not 125
+    assert (amounts[1], amounts[2], amounts[153]) == (1234.56, 123456.5, "bad_number_amount")
+
+
+def test_amounts_are_whole_cents(spark):
+    content = csv_file(claim("C1", amount="1.005"), claim("C2", amount="0.004"), claim("C3", amount="5e-324"))
+    assert _amounts(spark, "cents.csv", content) == {1: 1.01, 2: "amount_not_positive", 3: "amount_not_positive"}
+
+
+@pytest.mark.parametrize(
+    ("amounts", "reason"),
+    [
+        (['"1,234"', "12", '"7,500"'], "ambiguous_number_format"),
+        (['"1,234.56"', '"1.234,56"', "12.5", "12,5"], "mixed_number_format"),
+    ],
+)
+def test_a_file_whose_decimal_mark_cannot_be_decided_is_rejected(amounts, reason):
+    content = csv_file(*[claim(f"C{i}", amount=amount) for i, amount in enumerate(amounts)])
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes("undecided.csv", content)
+    assert rejected.value.reason == reason and "decimal_mark" in rejected.value.detail
+
+
+def test_a_declared_decimal_mark_decides(spark):
+    content = csv_file(claim("C1", amount='"1,234"'), claim("C2", amount="12"))
+    rows, _, mark = read_claims_bytes("declared.csv", content, decimal_mark=",")
+    assert mark == "," and rows.num_rows == 2

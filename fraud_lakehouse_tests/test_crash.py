@@ -21,7 +21,9 @@ def _committed_files(table: Path) -> set[str]:
 
 
 def _versions(lake: Path) -> dict[str, int]:
-    return {f"{layer.name}/{t.name}": DeltaTable(str(t)).version() for layer in lake.glob("[bsg]*") for t in layer.glob("*")}
+    return {
+        f"{layer.name}/{t.name}": DeltaTable(str(t)).version() for layer in lake.glob("[bsg]*") for t in layer.glob("*")
+    }
 
 
 def test_kill_mid_commit_leaves_tables_at_their_last_version_and_monitoring_fails_the_run(tmp_path, monkeypatch):

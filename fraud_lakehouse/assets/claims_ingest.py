@@ -3,12 +3,25 @@
 import datetime as dt
 from typing import Literal
 
-from dagster import AssetExecutionContext, AssetOut, Config, Failure, MetadataValue, Output, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetOut,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
 from pydantic import Field
+from pyspark.sql import functions as F
 
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
 from fraud_lakehouse.claims.ingest import RejectedEntry, rejected_frame, stage_files, staged_frame
 from fraud_lakehouse.claims.landing import LandedFile, Landing
+from fraud_lakehouse.claims.privacy import redact_identifiers_python
 from fraud_lakehouse.partitions import detection_date_partitions, partitions_start_date, spark_backfill_policy
 from fraud_lakehouse.resources.delta_io import DeltaOutput
 from fraud_lakehouse.resources.lake_tables import LakeTables
@@ -16,6 +29,7 @@ from fraud_lakehouse.resources.landing import ClaimsLanding
 from fraud_lakehouse.resources.spark import SparkEngine
 
 LANDING = "landing"
+CLAIMS_RAW_KEY = AssetKey([BRONZE, "claims_raw"])
 # the lake tables resource (silver.py names it too)
 LAKE = "lake"
 
@@ -105,6 +119,15 @@ def _named_files(
             kinds={"spark", "delta"},
         ),
     },
+    check_specs=[
+        AssetCheckSpec(
+            "records_balance",
+            asset=CLAIMS_RAW_KEY,
+            blocking=True,
+            description="every record of every loaded file (each non-blank line of a CSV or JSON lines file, each "
+            "row of a Parquet file) is one row of bronze/claims_raw",
+        )
+    ],
     partitions_def=detection_date_partitions,
     backfill_policy=spark_backfill_policy,
     group_name=BRONZE,
@@ -123,6 +146,9 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
         files, rejected = files_of_window(landing, start, end)
     ingested_at = dt.datetime.now(dt.UTC)
     staging = lake.staging_uri("claims_raw", context.run_id)
+    removed = lake.remove_stale_staging("claims_raw")
+    if removed:
+        context.log.info(f"removed {removed} staging folders left by runs that died before their commit")
     run = stage_files(
         landing,
         files,
@@ -143,7 +169,7 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
             "| file | layout | rows | unsplittable rows | decimal mark | ignored columns |\n|---|---|---|---|---|---|\n"
             + "\n".join(
                 f"| {item.uri} | {item.layout} | {item.records} | {item.unsplittable} | {item.decimal_mark} | "
-                f"{', '.join(item.ignored_columns)} |"
+                f"{redact_identifiers_python(', '.join(item.ignored_columns))} |"
                 for item in run.ingested
             )
         ),
@@ -164,3 +190,26 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     else:
         yield Output(DeltaOutput(raw, staged=staging), output_name="claims_raw", metadata=metadata)
         yield Output(rejected_rows, output_name="claims_rejected_files")
+
+    # Read back what was written: each file's rows against the records its reader counted.
+    counted = {item.uri: item.records for item in run.ingested}
+    written = {}
+    if counted:
+        rows = lake.read_window(BRONZE, "claims_raw", start, end).where(F.col("source_file").isin(list(counted)))
+        written = {row["source_file"]: row["count"] for row in rows.groupBy("source_file").count().collect()}
+    unbalanced = {
+        uri: (records, written.get(uri, 0)) for uri, records in counted.items() if written.get(uri) != records
+    }
+    yield AssetCheckResult(
+        check_name="records_balance",
+        asset_key=CLAIMS_RAW_KEY,
+        passed=not unbalanced,
+        metadata={
+            "records_read": sum(counted.values()),
+            "rows_written": sum(written.values()),
+            "files_unbalanced": ", ".join(
+                f"{uri} ({read} read, {rows} rows)" for uri, (read, rows) in unbalanced.items()
+            )
+            or "none",
+        },
+    )
