@@ -78,6 +78,14 @@ class InstanceHome:
             log=log,
         )
 
+    def launch(self, day: str) -> None:
+        """`dagster job launch` of lakehouse_job for one day: queued, for the daemon to start."""
+        launched = self.run(
+            "dagster", "job", "launch", "-w", "workspace.yaml", "-j", "lakehouse_job",
+            "--tags", json.dumps({"dagster/partition": day}), "--config-json", json.dumps(SMALL_SYNTHETIC),
+        )  # fmt: skip
+        assert launched.returncode == 0, launched.stderr[-2000:]
+
     def land_sample(self, day: str, claims: int = 300, name: str = "claims.csv") -> Path:
         out = self.landing / day / name
         result = self.run(
@@ -121,3 +129,13 @@ def wait_all(processes: list[subprocess.Popen], timeout: float) -> list[int]:
     for process in processes:
         codes.append(process.wait(timeout=max(1.0, deadline - time.monotonic())))
     return codes
+
+
+def wait_for_runs(instance, count: int, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """Until the instance holds ``count`` runs, all finished (or ``timeout`` seconds pass)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.get_runs()
+        if len(runs) == count and all(run.is_finished for run in runs):
+            return
+        time.sleep(2)

@@ -4,17 +4,13 @@ import datetime as dt
 import os
 
 import pytest
-from dagster import Definitions, instance_for_test
+from dagster import instance_for_test
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, hmac_sha256_python
-from fraud_lakehouse.definitions import all_assets, lakehouse_job
 from fraud_lakehouse.reports import run_report
-from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
-from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.lake_tables import LakeTables
-from fraud_lakehouse.resources.landing import ClaimsLanding
-from fraud_lakehouse.resources.synthetic import SyntheticData
+from fraud_lakehouse_tests.lakehouse import definitions_for_test
 
 RANGE_TAGS = {"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": "2025-01-02"}
 INSURANCE_HEADER = (
@@ -58,17 +54,8 @@ def landed(tmp_path):
 
 
 def _job(tmp_path, spark_engine, landing):
-    lake_root = str(tmp_path / "lake")
-    resources = resources_for_deployment("local")
-    resources.update(
-        spark=spark_engine,
-        lake_io_manager=DeltaLakeIOManager(spark=spark_engine, lake_root=lake_root),
-        lake=LakeTables(spark=spark_engine, lake_root=lake_root),
-        landing=ClaimsLanding(root=str(landing)),
-        synthetic=SyntheticData(customers=60),
-    )
-    job = Definitions(assets=all_assets, jobs=[lakehouse_job], resources=resources).resolve_job_def("lakehouse_job")
-    return job, LakeTables(spark=spark_engine, lake_root=lake_root)
+    defs, lake = definitions_for_test(spark_engine, str(tmp_path / "lake"), landing)
+    return defs.resolve_job_def("lakehouse_job"), lake
 
 
 def _table(lake: LakeTables, layer: str, name: str):

@@ -3,13 +3,17 @@ days (two per day), from the CLI and through the daemon's run queue, end with ex
 days run one at a time. The days lie more than the look-back apart, so no day's gold reads another's silver
 and every table has one right answer whatever the order."""
 
-import json
-import time
-
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from fraud_lakehouse_tests.instance_home import SMALL_SYNTHETIC, InstanceHome, lake_tables, new_home, wait_all
+from fraud_lakehouse_tests.instance_home import (
+    SMALL_SYNTHETIC,
+    InstanceHome,
+    lake_tables,
+    new_home,
+    wait_all,
+    wait_for_runs,
+)
 
 DAYS = ("2025-01-06", "2025-03-06", "2025-05-06")
 
@@ -50,18 +54,9 @@ def test_six_queued_runs_through_the_daemon_on_a_new_lake(tmp_path, reference, m
     daemon = home.start("dagster-daemon", "run", "-w", "workspace.yaml", log="daemon.log")
     try:
         for day in DAYS * 2:
-            launched = home.run(
-                "dagster", "job", "launch", "-w", "workspace.yaml", "-j", "lakehouse_job",
-                "--tags", json.dumps({"dagster/partition": day}), "--config-json", json.dumps(SMALL_SYNTHETIC),
-            )  # fmt: skip
-            assert launched.returncode == 0, launched.stderr[-2000:]
+            home.launch(day)
         with DagsterInstance.from_config(str(home.path)) as instance:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                runs = instance.get_runs()
-                if len(runs) == 6 and all(run.is_finished for run in runs):
-                    break
-                time.sleep(2)
+            wait_for_runs(instance, 6, timeout=600)
             statuses = [run.status for run in instance.get_runs()]
         assert statuses == [DagsterRunStatus.SUCCESS] * 6, home.log("daemon.log")[-3000:]
     finally:

@@ -2,7 +2,6 @@
 version with its rows, Dagster's run monitoring marks the run failed so the queue moves on (a queued run of the
 same partition waits for it), and the re-run converges to the rows of an uninterrupted run."""
 
-import json
 import os
 import signal
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus
 from deltalake import DeltaTable
 
-from fraud_lakehouse_tests.instance_home import SMALL_SYNTHETIC, lake_tables, new_home, wait_all
+from fraud_lakehouse_tests.instance_home import lake_tables, new_home, wait_all, wait_for_runs
 
 DAY = "2025-01-06"
 
@@ -51,11 +50,7 @@ def test_kill_mid_commit_leaves_tables_at_their_last_version_and_monitoring_fail
         victim.wait(timeout=60)
         assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed mid-write"
         # a run of the same partition, queued at once: one run per partition, so it waits for the killed one
-        launched = home.run(
-            "dagster", "job", "launch", "-w", "workspace.yaml", "-j", "lakehouse_job",
-            "--tags", json.dumps({"dagster/partition": DAY}), "--config-json", json.dumps(SMALL_SYNTHETIC),
-        )  # fmt: skip
-        assert launched.returncode == 0, launched.stderr[-2000:]
+        home.launch(DAY)
 
         # the interrupted table opens at the version it had, its new files referenced by no commit; tables the
         # run committed before the kill hold complete versions; every table has the rows it had
@@ -67,12 +62,7 @@ def test_kill_mid_commit_leaves_tables_at_their_last_version_and_monitoring_fail
 
         with DagsterInstance.from_config(str(home.path)) as instance:
             first_id, killed_id = (run.run_id for run in instance.get_runs(ascending=True, limit=2))
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                runs = instance.get_runs()
-                if len(runs) == 3 and all(run.is_finished for run in runs):
-                    break
-                time.sleep(2)
+            wait_for_runs(instance, 3, timeout=300)
             records = {record.dagster_run.run_id: record for record in instance.get_run_records()}
             assert records[killed_id].dagster_run.status == DagsterRunStatus.FAILURE, home.log("daemon.log")[-3000:]
             (rerun_id,) = set(records) - {first_id, killed_id}

@@ -5,16 +5,12 @@ import datetime as dt
 import os
 
 import pytest
-from dagster import Definitions, instance_for_test
+from dagster import instance_for_test
 
 from fraud_lakehouse.claims.landing import IN_PROGRESS_SUFFIXES, Landing, skip_reason
 from fraud_lakehouse.cli import main
-from fraud_lakehouse.definitions import all_assets
 from fraud_lakehouse.landing_status import landing_status
-from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
-from fraud_lakehouse.resources.deployments import resources_for_deployment
-from fraud_lakehouse.resources.lake_tables import LakeTables
-from fraud_lakehouse.resources.landing import ClaimsLanding
+from fraud_lakehouse_tests.lakehouse import definitions_for_test
 
 HEADER = (
     "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
@@ -58,14 +54,7 @@ def test_every_landed_object_is_ingested_rejected_waiting_or_skipped(tmp_path, s
     _land(landing, "2031-01-01/future.csv", _claims("C5"))  # waits for its day
     _land(landing, "2025-01-06/notes.txt", "not a claims file\n")
 
-    resources = resources_for_deployment("local")
-    resources.update(
-        spark=spark_engine,
-        lake_io_manager=DeltaLakeIOManager(spark=spark_engine, lake_root=lake_root),
-        lake=LakeTables(spark=spark_engine, lake_root=lake_root),
-        landing=ClaimsLanding(root=str(landing)),
-    )
-    defs = Definitions(assets=all_assets, resources=resources)
+    defs, _ = definitions_for_test(spark_engine, lake_root, landing)
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={key for key in defs.resolve_asset_graph().get_all_asset_keys() if key.path[-1] in (
             "claims_raw", "claims_rejected_files")}

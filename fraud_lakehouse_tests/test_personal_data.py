@@ -7,16 +7,11 @@ scanned for every one of them, and for the synthetic customers' SSNs and card nu
 import datetime as dt
 import json
 
-from dagster import Definitions, instance_for_test
+from dagster import instance_for_test
 from dagster._serdes import serialize_value
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.definitions import all_assets, lakehouse_job
-from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
-from fraud_lakehouse.resources.deployments import resources_for_deployment
-from fraud_lakehouse.resources.lake_tables import LakeTables
-from fraud_lakehouse.resources.landing import ClaimsLanding
-from fraud_lakehouse.resources.synthetic import SyntheticData
+from fraud_lakehouse_tests.lakehouse import definitions_for_test
 
 DAY = "2025-01-06"
 INSURANCE = (
@@ -70,16 +65,8 @@ def _corpus(landing) -> None:
 def test_no_identifier_in_clear_outside_bronze(tmp_path, spark_engine):
     landing, lake_root = tmp_path / "landing", str(tmp_path / "lake")
     _corpus(landing)
-    resources = resources_for_deployment("local")
-    resources.update(
-        spark=spark_engine,
-        lake_io_manager=DeltaLakeIOManager(spark=spark_engine, lake_root=lake_root),
-        lake=LakeTables(spark=spark_engine, lake_root=lake_root),
-        landing=ClaimsLanding(root=str(landing)),
-        synthetic=SyntheticData(customers=50),
-    )
-    job = Definitions(assets=all_assets, jobs=[lakehouse_job], resources=resources).resolve_job_def("lakehouse_job")
-    lake = LakeTables(spark=spark_engine, lake_root=lake_root)
+    defs, lake = definitions_for_test(spark_engine, lake_root, landing, customers=50)
+    job = defs.resolve_job_def("lakehouse_job")
     window = (dt.date(2025, 1, 6), dt.date(2025, 1, 7))
     with instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, partition_key=DAY, raise_on_error=False)
