@@ -118,7 +118,7 @@ def test_sample_claims_with_a_handful_of_claims(tmp_path, layout, claims):
 
     out = tmp_path / "tiny.csv"
     assert main(["sample-claims", "--layout", layout, "--claims", str(claims), "--out", str(out)]) == 0
-    rows, summary, _ = read_claims_bytes(out.name, out.read_bytes())
+    rows, summary = read_claims_bytes(out.name, out.read_bytes())
     assert summary.layout == layout and rows.num_rows > claims
 
 

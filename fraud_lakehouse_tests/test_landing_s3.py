@@ -30,7 +30,7 @@ def test_s3_landing_lists_dates_and_reads(moto_s3):
     assert files[dated].detection_date == dt.date(2025, 1, 6)
     assert files[undated].detection_date == dt.datetime.now(dt.UTC).date()  # its modification day
     with landing.open(dated) as stream:
-        rows, summary, _ = read_claims_bytes(dated, stream.read())
+        rows, summary = read_claims_bytes(dated, stream.read())
     assert summary.layout == "insurance" and rows.num_rows == 1
     # a file named in run config, relative to the landing root
     assert landing.stat(landing.resolve("2025-01-06/a.csv.gz")).uri == dated

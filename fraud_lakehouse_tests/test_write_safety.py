@@ -12,8 +12,7 @@ import time
 import pytest
 from deltalake import DeltaTable
 
-from fraud_lakehouse.resources.delta_io import lock_uri
-from fraud_lakehouse.storage import LocalStorage, LockTimeout, S3Storage
+from fraud_lakehouse.storage import LocalStorage, LockTimeout, S3Storage, table_lock_uri
 from fraud_lakehouse_tests.conftest import S3_BUCKET
 
 # A writer process: builds its rows, waits for the common start time, then writes.
@@ -139,5 +138,5 @@ def test_a_killed_holder_does_not_keep_the_lock(request, tmp_path, backend):
 
 
 def test_lock_files_sit_beside_the_layers():
-    assert lock_uri("/l/lake/bronze/claims_raw") == "/l/lake/_locks/bronze/claims_raw.lock"
-    assert lock_uri("s3://b/lake/gold/flagged_claims") == "s3://b/lake/_locks/gold/flagged_claims.lock"
+    assert table_lock_uri("/l/lake/bronze/claims_raw") == "/l/lake/_locks/bronze/claims_raw.lock"
+    assert table_lock_uri("s3://b/lake/gold/flagged_claims") == "s3://b/lake/_locks/gold/flagged_claims.lock"

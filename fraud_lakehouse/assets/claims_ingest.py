@@ -19,10 +19,15 @@ from pydantic import Field
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.assets.bronze import BRONZE, LAKE_IO, SPARK, STEP_LAUNCHER
-from fraud_lakehouse.claims.ingest import RejectedEntry, rejected_frame, stage_files, staged_frame
+from fraud_lakehouse.claims.ingest import RejectedEntry, ingest_files, rejected_frame
 from fraud_lakehouse.claims.landing import LandedFile, Landing
 from fraud_lakehouse.claims.privacy import redact_identifiers_python
-from fraud_lakehouse.partitions import detection_date_partitions, partitions_start_date, spark_backfill_policy
+from fraud_lakehouse.partitions import (
+    detection_date_partitions,
+    partitions_start_date,
+    spark_backfill_policy,
+    window_predicate,
+)
 from fraud_lakehouse.resources.delta_io import DeltaOutput
 from fraud_lakehouse.resources.lake_tables import LakeTables
 from fraud_lakehouse.resources.landing import ClaimsLanding
@@ -145,50 +150,44 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     else:
         files, rejected = files_of_window(landing, start, end)
     ingested_at = dt.datetime.now(dt.UTC)
-    staging = lake.staging_uri("claims_raw", context.run_id)
-    removed = lake.remove_stale_staging("claims_raw")
-    if removed:
-        context.log.info(f"removed {removed} staging folders left by runs that died before their commit")
-    run = stage_files(
+    replace = window_predicate(start, end)
+    if config.files:
+        # Only the named files' rows are replaced; every other file of the day stays.
+        named = tuple(sorted({landed.uri for landed, _ in files} | {entry.source_file for entry in rejected}))
+        replace = f"{replace} AND {DeltaOutput.values_in('source_file', named)}"
+    run = ingest_files(
         landing,
         files,
-        staging,
+        lake.uri(BRONZE, "claims_raw"),
+        replace,
         ingested_at,
         decimal_mark=None if config.decimal_mark == "auto" else config.decimal_mark,
         on_rejected=lambda entry: context.log.warning(f"rejected {entry.source_file}: {entry.reason}: {entry.detail}"),
     )
     rejected = rejected + run.rejected
-    spark_session = spark.spark_session
-    raw = staged_frame(spark_session, run)
-    rejected_rows = rejected_frame(spark_session, rejected, ingested_at.replace(tzinfo=None))
+    rejected_rows = rejected_frame(spark.spark_session, rejected, ingested_at.replace(tzinfo=None))
     metadata = {
         "files_loaded": len(run.ingested),
         "files_rejected": len(rejected),
         "rows_loaded": run.records,
         "files": MetadataValue.md(
-            "| file | layout | rows | unsplittable rows | decimal mark | ignored columns |\n|---|---|---|---|---|---|\n"
+            "| file | layout | rows | unsplittable rows | ignored columns |\n|---|---|---|---|---|\n"
             + "\n".join(
-                f"| {item.uri} | {item.layout} | {item.records} | {item.unsplittable} | {item.decimal_mark} | "
+                f"| {item.uri} | {item.layout} | {item.records} | {item.unsplittable} | "
                 f"{redact_identifiers_python(', '.join(item.ignored_columns))} |"
                 for item in run.ingested
             )
         ),
         "landing": landing.root,
     }
+    # The rows are written already, streamed from the files (they never were a DataFrame).
+    yield Output(DeltaOutput(None), output_name="claims_raw", metadata=metadata)
     if config.files:
-        # Only the named files' rows are replaced; every other file of the day stays.
-        names = tuple(sorted({item.uri for item in run.ingested} | {entry.source_file for entry in rejected}))
         yield Output(
-            DeltaOutput(raw, only_rows=DeltaOutput.values_in("source_file", names), staged=staging),
-            output_name="claims_raw",
-            metadata=metadata,
-        )
-        yield Output(
-            DeltaOutput(rejected_rows, only_rows=DeltaOutput.values_in("source_file", names)),
+            DeltaOutput(rejected_rows, only_rows=DeltaOutput.values_in("source_file", named)),
             output_name="claims_rejected_files",
         )
     else:
-        yield Output(DeltaOutput(raw, staged=staging), output_name="claims_raw", metadata=metadata)
         yield Output(rejected_rows, output_name="claims_rejected_files")
 
     # Read back what was written: each file's rows against the records its reader counted.

@@ -1,39 +1,51 @@
-"""Landed files to bronze rows in bounded memory: each file is streamed, batch by batch, into a staged Parquet
-file; the staged files of a run are then read by the engine as one DataFrame and written in one commit.
+"""Landed files to bronze rows in bounded memory, in one Delta commit per run.
 
-A file that fails part way (a truncated gzip, numbers whose decimal mark
-cannot be decided) has its staged file deleted and is recorded as rejected:
-bronze gets every row of a file or none of them.
+Each file is read as a stream of raw-row batches (``reader.ClaimsFile``),
+and the batches of all the run's files stream into one Delta write
+(delta-rs) that replaces the run's rows: the window, or only the files the
+run names. The rows never gather in memory, in the driver or the engine,
+and bronze gets every row of a file or none of them:
+
+- before the write, each file's start is checked (format, header, first
+  block), so almost every bad file is rejected before anything is written;
+- a file that fails part way (a truncated gzip, a read error) aborts the
+  write, which commits nothing; the file is recorded as rejected and the
+  write starts again without it.
+
+The write holds the table's lock, as every write of the lake does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.landing import LandedFile, Landing
-from fraud_lakehouse.claims.model import RAW_SCHEMA, REJECTED_FILES_SCHEMA
+from fraud_lakehouse.claims.model import RAW_SCHEMA, RAW_VALUE_COLUMNS, REJECTED_FILES_SCHEMA
 from fraud_lakehouse.claims.privacy import record_shape
 from fraud_lakehouse.claims.reader import ROW_SCHEMA, ClaimsFile, FileSummary, RejectedFile
 from fraud_lakehouse.partitions import PARTITION_COLUMN
-from fraud_lakehouse.storage import join, storage_for
+from fraud_lakehouse.storage import storage_for, table_lock_uri
 
-# The staged rows: the reader's row columns and the file's own.
-STAGED_SCHEMA = pa.schema(
+# bronze/claims_raw as Arrow: the reader's row columns and the file's own, in the table's column order.
+RAW_ARROW_SCHEMA = pa.schema(
     [
-        *ROW_SCHEMA,
+        *(pa.field(name, pa.string()) for name in RAW_VALUE_COLUMNS),
         pa.field("layout", pa.string()),
-        pa.field("source_file", pa.string()),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
-        pa.field(PARTITION_COLUMN, pa.date32()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("row_number", pa.int64(), nullable=False),
+        pa.field("raw_record", pa.string()),
+        pa.field("row_error", pa.string()),
+        pa.field("decimal_mark", pa.string()),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field(PARTITION_COLUMN, pa.date32(), nullable=False),
     ]
 )
+assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
 
 
 @dataclass(frozen=True)
@@ -54,72 +66,20 @@ class IngestedFile:
     layout: str
     records: int
     unsplittable: int
-    decimal_mark: str
     ignored_columns: tuple[str, ...]
 
 
 @dataclass
-class StagedRun:
-    """The files of one run: staged, or rejected with a reason."""
+class IngestRun:
+    """The files of one run: written, or rejected with a reason."""
 
-    staging_uri: str
     ingested: list[IngestedFile] = field(default_factory=list)
     rejected: list[RejectedEntry] = field(default_factory=list)
+    attempts: int = 0
 
     @property
     def records(self) -> int:
         return sum(item.records for item in self.ingested)
-
-
-def _file_batch(batch: pa.RecordBatch, layout: str, uri: str, ingested_at: dt.datetime, day: dt.date) -> pa.RecordBatch:
-    count = batch.num_rows
-    constants = [
-        pa.array([layout] * count, pa.string()),
-        pa.array([uri] * count, pa.string()),
-        pa.array([ingested_at] * count, pa.timestamp("us", tz="UTC")),
-        pa.array([day] * count, pa.date32()),
-    ]
-    return pa.RecordBatch.from_arrays([*batch.columns, *constants], schema=STAGED_SCHEMA)
-
-
-def stage_file(
-    landing: Landing,
-    landed: LandedFile,
-    detection_date: dt.date,
-    ingested_at: dt.datetime,
-    part_uri: str,
-    decimal_mark: str | None = None,
-) -> IngestedFile:
-    """Stream one landed file into a staged Parquet file at ``part_uri``; raises RejectedFile (the staged file
-    removed) when the file cannot be loaded."""
-    storage = storage_for(part_uri)
-    writer: pq.ParquetWriter | None = None
-    try:
-        with landing.open(landed.uri) as stream:
-            reader = ClaimsFile(landed.uri, stream)
-            for batch in reader.batches():
-                if writer is None:
-                    writer = pq.ParquetWriter(storage.open_output(part_uri), STAGED_SCHEMA, compression="snappy")
-                writer.write_batch(_file_batch(batch, reader.summary.layout, landed.uri, ingested_at, detection_date))
-        summary: FileSummary = reader.summary
-        mark = summary.votes.decimal_mark(decimal_mark)
-        if writer is not None:
-            writer.close()
-            writer = None
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        storage.delete(part_uri)
-        raise
-    return IngestedFile(
-        uri=landed.uri,
-        detection_date=detection_date,
-        layout=summary.layout,
-        records=summary.records,
-        unsplittable=summary.unsplittable,
-        decimal_mark=mark,
-        ignored_columns=tuple(summary.ignored_columns),
-    )
 
 
 def safe_detail(error: BaseException) -> str:
@@ -128,49 +88,114 @@ def safe_detail(error: BaseException) -> str:
     return f"{type(error).__name__}: {record_shape(str(error))}"
 
 
-def stage_files(
+def _rejection(landed: LandedFile, day: dt.date, error: BaseException) -> RejectedEntry:
+    if isinstance(error, RejectedFile):
+        return RejectedEntry(landed.uri, error.reason, error.detail, day, landed.size)
+    if isinstance(error, FileNotFoundError):
+        return RejectedEntry(landed.uri, "file_vanished", "the file was removed before it could be read", day)
+    if isinstance(error, OSError):  # permissions, network
+        return RejectedEntry(landed.uri, "unreadable_file", safe_detail(error), day, landed.size)
+    return RejectedEntry(landed.uri, "unexpected_error", safe_detail(error), day, landed.size)
+
+
+def _file_columns(
+    batch: pa.RecordBatch, summary: FileSummary, uri: str, mark: str | None, at: dt.datetime, day: dt.date
+) -> pa.RecordBatch:
+    count = batch.num_rows
+    columns = {name: batch.column(name) for name in ROW_SCHEMA.names}
+    columns |= {
+        "layout": pa.array([summary.layout] * count, pa.string()),
+        "source_file": pa.array([uri] * count, pa.string()),
+        "decimal_mark": pa.array([mark] * count, pa.string()),
+        "ingested_at": pa.array([at] * count, pa.timestamp("us", tz="UTC")),
+        PARTITION_COLUMN: pa.array([day] * count, pa.date32()),
+    }
+    return pa.RecordBatch.from_arrays([columns[name] for name in RAW_ARROW_SCHEMA.names], schema=RAW_ARROW_SCHEMA)
+
+
+class _RunStream:
+    """The raw-row batches of a run's files, one file after another; remembers the file that failed."""
+
+    def __init__(self, landing: Landing, files: list[tuple[LandedFile, dt.date]], at: dt.datetime, mark: str | None):
+        self.landing, self.files, self.at, self.mark = landing, files, at, mark
+        self.done: list[IngestedFile] = []
+        self.failed: tuple[LandedFile, dt.date, BaseException] | None = None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for landed, day in self.files:
+            try:
+                with self.landing.open(landed.uri) as stream:
+                    reader = ClaimsFile(landed.uri, stream)
+                    for batch in reader.batches():
+                        yield _file_columns(batch, reader.summary, landed.uri, self.mark, self.at, day)
+            except Exception as error:
+                self.failed = (landed, day, error)
+                raise
+            summary = reader.summary
+            self.done.append(
+                IngestedFile(landed.uri, day, summary.layout, summary.records, summary.unsplittable,
+                             tuple(summary.ignored_columns))
+            )  # fmt: skip
+
+
+def check_file(landing: Landing, landed: LandedFile) -> None:
+    """Raise RejectedFile (or the read error) when the file's start shows it cannot be loaded: its format,
+    header and first block are read and parsed, nothing more."""
+    with landing.open(landed.uri) as stream:
+        next(ClaimsFile(landed.uri, stream).batches(), None)
+
+
+def ingest_files(
     landing: Landing,
     files: list[tuple[LandedFile, dt.date]],
-    staging_uri: str,
+    table_uri: str,
+    replace: str,
     ingested_at: dt.datetime,
     decimal_mark: str | None = None,
     on_rejected: Callable[[RejectedEntry], None] | None = None,
-) -> StagedRun:
-    """Stage every file (with its detection date); a file that fails is recorded and never stops the others."""
-    run = StagedRun(staging_uri)
-    for index, (landed, day) in enumerate(files):
-        part_uri = join(staging_uri, f"part-{index:06d}.parquet")
-        try:
-            run.ingested.append(stage_file(landing, landed, day, ingested_at, part_uri, decimal_mark))
-            continue
-        except RejectedFile as error:
-            entry = RejectedEntry(landed.uri, error.reason, error.detail, day, landed.size)
-        except FileNotFoundError:
-            entry = RejectedEntry(landed.uri, "file_vanished", "the file was removed before it could be read", day)
-        except OSError as error:  # permissions, network
-            entry = RejectedEntry(landed.uri, "unreadable_file", safe_detail(error), day, landed.size)
-        except Exception as error:  # a bad file never stops the other files
-            entry = RejectedEntry(landed.uri, "unexpected_error", safe_detail(error), day, landed.size)
+) -> IngestRun:
+    """Write the rows of ``files`` (each with its detection date) to the Delta table at ``table_uri`` in one
+    commit that replaces the rows the SQL predicate ``replace`` selects; a file that cannot be loaded is
+    recorded and never stops the others."""
+    from deltalake import write_deltalake
+
+    run = IngestRun()
+
+    def reject(landed: LandedFile, day: dt.date, error: BaseException) -> None:
+        entry = _rejection(landed, day, error)
         run.rejected.append(entry)
         if on_rejected is not None:
             on_rejected(entry)
-    return run
 
-
-def staged_frame(spark: SparkSession, run: StagedRun) -> DataFrame:
-    """The staged rows as one DataFrame in the raw schema, each row with its file's decimal mark."""
-    if not run.ingested:
-        return spark.createDataFrame([], RAW_SCHEMA)
-    staged_fields = [field for field in RAW_SCHEMA.fields if field.name != "decimal_mark"]
-    from pyspark.sql.types import StructType
-
-    rows = spark.read.schema(StructType(staged_fields)).parquet(run.staging_uri)
-    marks = {item.uri: item.decimal_mark for item in run.ingested}
-    if len(set(marks.values())) == 1:
-        mark = F.lit(next(iter(marks.values())))
-    else:
-        mark = F.element_at(F.create_map(*[F.lit(v) for pair in marks.items() for v in pair]), F.col("source_file"))
-    return rows.withColumn("decimal_mark", mark).select(*RAW_SCHEMA.fieldNames())
+    pending = []
+    for landed, day in files:
+        try:
+            check_file(landing, landed)
+            pending.append((landed, day))
+        except Exception as error:  # a bad file never stops the other files
+            reject(landed, day, error)
+    storage = storage_for(table_uri)
+    with storage.lock(table_lock_uri(table_uri)):
+        while True:
+            run.attempts += 1
+            stream = _RunStream(landing, pending, ingested_at, decimal_mark)
+            try:
+                write_deltalake(
+                    table_uri,
+                    pa.RecordBatchReader.from_batches(RAW_ARROW_SCHEMA, stream.batches()),
+                    mode="overwrite",
+                    predicate=replace,
+                    partition_by=[PARTITION_COLUMN],
+                )
+            except Exception:
+                if stream.failed is None:
+                    raise  # the write itself failed: nothing was committed
+                landed, day, error = stream.failed
+                reject(landed, day, error)
+                pending = [(item, item_day) for item, item_day in pending if item.uri != landed.uri]
+                continue
+            run.ingested = stream.done
+            return run
 
 
 def rejected_frame(spark: SparkSession, rejected: list[RejectedEntry], rejected_at: dt.datetime) -> DataFrame:
@@ -181,34 +206,31 @@ def rejected_frame(spark: SparkSession, rejected: list[RejectedEntry], rejected_
     return spark.createDataFrame(rows, REJECTED_FILES_SCHEMA)
 
 
-def read_claims_bytes(name: str, data: bytes, decimal_mark: str | None = None) -> tuple[pa.Table, FileSummary, str]:
-    """One file's rows from its bytes, in memory (for tests and small files): the rows, what reading found,
-    and the decimal mark. Raises RejectedFile."""
+def read_claims_bytes(name: str, data: bytes) -> tuple[pa.Table, FileSummary]:
+    """One file's rows from its bytes, in memory (for tests and small files): the rows and what reading found.
+    Raises RejectedFile."""
     reader = ClaimsFile(name, pa.BufferReader(data))
     batches = list(reader.batches())
-    mark = reader.summary.votes.decimal_mark(decimal_mark)
     table = pa.Table.from_batches(batches, schema=ROW_SCHEMA) if batches else ROW_SCHEMA.empty_table()
-    return table, reader.summary, mark
+    return table, reader.summary
 
 
-def raw_table(name: str, data: bytes, detection_date: dt.date, ingested_at: dt.datetime) -> pa.Table:
+def raw_table(
+    name: str, data: bytes, detection_date: dt.date, ingested_at: dt.datetime, decimal_mark: str | None = None
+) -> pa.Table:
     """One small file's bronze rows in the raw schema, in memory (tests, samples); raises RejectedFile."""
-    rows, summary, mark = read_claims_bytes(name, data)
-    count = rows.num_rows
-    columns = {
-        **{column: rows.column(column) for column in ROW_SCHEMA.names},
-        "layout": pa.array([summary.layout] * count, pa.string()),
-        "source_file": pa.array([name] * count, pa.string()),
-        "decimal_mark": pa.array([mark] * count, pa.string()),
-        "ingested_at": pa.array([ingested_at.replace(tzinfo=None)] * count, pa.timestamp("us")),
-        PARTITION_COLUMN: pa.array([detection_date] * count, pa.date32()),
-    }
-    return pa.table({column: columns[column] for column in RAW_SCHEMA.fieldNames()})
+    rows, summary = read_claims_bytes(name, data)
+    batches = [
+        _file_columns(batch, summary, name, decimal_mark, ingested_at, detection_date) for batch in rows.to_batches()
+    ]
+    return pa.Table.from_batches(batches, schema=RAW_ARROW_SCHEMA)
 
 
 def raw_frame(spark: SparkSession, tables: list[pa.Table]) -> DataFrame:
     """Small raw tables as one DataFrame (pandas in between: classic Spark 3.5 takes no Arrow). Landed files go
-    through ``stage_files`` instead: this path sends the rows in one message."""
+    through ``ingest_files`` instead: this path sends the rows in one message."""
     if not tables:
         return spark.createDataFrame([], RAW_SCHEMA)
-    return spark.createDataFrame(pa.concat_tables(tables).to_pandas(), schema=RAW_SCHEMA)
+    frame = pa.concat_tables(tables).to_pandas()
+    frame["ingested_at"] = frame["ingested_at"].dt.tz_localize(None)
+    return spark.createDataFrame(frame, schema=RAW_SCHEMA)

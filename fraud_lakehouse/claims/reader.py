@@ -4,8 +4,8 @@
 (every value a string, with the record's number in the file) while it
 reads; nothing holds the whole file. A file is rejected as a whole
 (``RejectedFile``, raised before or during the batches) when it is empty,
-not text, not the compression or format its name says, its header matches
-no layout, or its numbers use no resolvable decimal mark. Inside a good
+not text, not the compression or format its name says, or its header matches
+no layout. Inside a good
 file a record that cannot be split into the header's fields is kept with
 its text and the error, for silver to quarantine: no record is dropped.
 
@@ -15,9 +15,8 @@ record never swallows the ones after it, and every line but blank ones is
 exactly one record. A record longer than ``MAX_RECORD_BYTES`` is kept as
 an unsplittable record holding its first ``KEPT_TEXT_BYTES``.
 
-The decimal mark (``.`` or ``,``) of a file's numbers is decided once per
-file from the values that can only be read one way (``120,50``,
-``1.234,56``, ``30.2672``); see ``NumberFormatVotes``.
+Values stay text: reading them (the decimal mark of a file's numbers
+included) is silver's work.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import csv
 import gzip
 import io
 import json
-import re
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -40,7 +38,6 @@ import pyarrow.csv as pacsv
 
 from fraud_lakehouse.claims.model import (
     LAYOUTS,
-    NUMBER_COLUMNS,
     RAW_VALUE_COLUMNS,
     RECORD_DETECTION_DATE,
     Layout,
@@ -62,12 +59,8 @@ KEPT_TEXT_BYTES = 64 * 1024
 BLOCK_BYTES = 4 * 1024**2
 # Rows per Parquet batch.
 PARQUET_BATCH_ROWS = 65_536
-# Share of a file's unambiguous numbers that may use the other decimal mark: those values are read as bad
-# numbers (quarantined); more than this and the file is rejected as mixing two formats.
-MIXED_NUMBER_TOLERANCE = 0.01
 # A JSON lines file whose first this many records hold no JSON object is not one.
 MAX_RECORDS_BEFORE_FIRST_OBJECT = 10_000
-DECIMAL_MARKS = (".", ",")
 
 # The per-row part of the raw schema: every value column, then the record's bookkeeping.
 ROW_SCHEMA = pa.schema(
@@ -89,79 +82,6 @@ class RejectedFile(Exception):
         self.detail = detail
 
 
-# -- number formats ----------------------------------------------------------------------------------------
-
-_SIGN = r"^\s*[+-]?\s*[$€£]?\s*"
-_END = r"([eE][+-]?[0-9]+)?\s*$"
-
-
-def _vote_pattern(point: str, group: str) -> str:
-    """Values that can only be read with ``point`` as the decimal mark (``group`` separating thousands)."""
-    p, g = re.escape(point), re.escape(group)
-    return (
-        _SIGN
-        + "("
-        + rf"[0-9]*{p}[0-9]{{1,2}}|[0-9]*{p}[0-9]{{4,}}|[0-9]{{4,}}{p}[0-9]{{3}}|0{p}[0-9]{{3}}"  # decimals
-        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56
-        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"  # 1,234,567: only thousands groups
-        + ")"
-        + _END
-    )
-
-
-DOT_VOTE = _vote_pattern(".", ",")
-COMMA_VOTE = _vote_pattern(",", ".")
-# 1,234 or 1.234: thousands, or three decimals, depending on the file's convention.
-AMBIGUOUS_NUMBER = _SIGN + r"[1-9][0-9]{0,2}[.,][0-9]{3}\s*$"
-
-
-@dataclass
-class NumberFormatVotes:
-    """How a file's number values vote for a decimal mark."""
-
-    dot: int = 0
-    comma: int = 0
-    ambiguous: int = 0
-    examples: dict[str, list[str]] = field(default_factory=lambda: {"dot": [], "comma": [], "ambiguous": []})
-
-    def count(self, values: pa.Array) -> None:
-        values = values.drop_null()
-        if len(values) == 0:
-            return
-        for name, pattern in (("dot", DOT_VOTE), ("comma", COMMA_VOTE), ("ambiguous", AMBIGUOUS_NUMBER)):
-            matches = pc.match_substring_regex(values, pattern)
-            hits = pc.sum(matches).as_py() or 0
-            if hits:
-                setattr(self, name, getattr(self, name) + hits)
-                kept = self.examples[name]
-                if len(kept) < 3:
-                    kept.extend(values.filter(matches)[: 3 - len(kept)].to_pylist())
-
-    def decimal_mark(self, declared: str | None = None) -> str:
-        """The file's decimal mark; raises RejectedFile when the values cannot decide it."""
-        if declared:
-            return declared
-        votes = self.dot + self.comma
-        if votes:
-            minority = min(self.dot, self.comma)
-            if minority <= MIXED_NUMBER_TOLERANCE * votes:
-                return "." if self.dot >= self.comma else ","
-            raise RejectedFile(
-                "mixed_number_format",
-                f"{self.dot} numbers use a decimal point (e.g. {', '.join(self.examples['dot'])}) and "
-                f"{self.comma} a decimal comma (e.g. {', '.join(self.examples['comma'])}): make the file use one "
-                "format, or name its decimal mark in the run config (decimal_mark)",
-            )
-        if self.ambiguous:
-            raise RejectedFile(
-                "ambiguous_number_format",
-                f"{self.ambiguous} numbers such as {', '.join(self.examples['ambiguous'])} read as thousands with "
-                "either decimal mark and no number decides which: write decimals (1234.00 or 1234,00), or name the "
-                "decimal mark in the run config (decimal_mark)",
-            )
-        return "."
-
-
 # -- the file ----------------------------------------------------------------------------------------------
 
 
@@ -173,7 +93,6 @@ class FileSummary:
     records: int = 0
     unsplittable: int = 0
     ignored_columns: list[str] = field(default_factory=list)
-    votes: NumberFormatVotes = field(default_factory=NumberFormatVotes)
 
 
 def _normalised_names(header: list[str]) -> tuple[list[str], int]:
@@ -307,14 +226,25 @@ class _Lines:
             yield chunk[start:], None
 
 
+_BLANK_BYTES = b" \t\r"
+
+
 def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start and end (exclusive, without the newline) of each line of ``chunk``, and which are not blank."""
+    """Start and end (exclusive, without the newline) of each line of ``chunk``, and which are not blank.
+
+    A line is blank when it holds only spaces, tabs and carriage returns. Only
+    lines that start with one of those (rare in data) are looked at whole.
+    """
     data = np.frombuffer(chunk, np.uint8)
     ends = np.flatnonzero(data == 10)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    visible = (data != 32) & (data != 9) & (data != 13) & (data != 10)
-    seen = np.concatenate(([0], np.cumsum(visible, dtype=np.int64)))
-    return starts, ends, (seen[ends] - seen[starts]) > 0
+    empty = starts == ends
+    first = data[np.where(empty, 0, starts)]
+    doubtful = np.flatnonzero(~empty & ((first == 32) | (first == 9) | (first == 13)))
+    visible = ~empty
+    for index in doubtful:
+        visible[index] = bool(chunk[int(starts[index]) : int(ends[index])].strip(_BLANK_BYTES))
+    return starts, ends, visible
 
 
 class ClaimsFile:
@@ -412,7 +342,7 @@ class ClaimsFile:
                     _unsplittable_batch([(number, _printable(chunk), _too_long(too_long, self.max_record_bytes))])
                 ]
             else:
-                batches, records, broken = parser.parse(chunk, number + 1, self.summary.votes)
+                batches, records, broken = parser.parse(chunk, number + 1)
                 number += records
                 self.summary.unsplittable += broken
             self.summary.records = number
@@ -488,14 +418,9 @@ class ClaimsFile:
                 batch = _json_batch(records, pairs)
                 self.summary.unsplittable += sum(record is None for _, record, _, _ in records)
                 self.summary.records = number
-                self._count_votes(batch)
                 yield batch
         if pairs is None:
             raise RejectedFile("not_json_lines", "no line of the file is a JSON object")
-
-    def _count_votes(self, batch: pa.RecordBatch) -> None:
-        for name in NUMBER_COLUMNS[self.summary.layout]:
-            self.summary.votes.count(batch.column(ROW_SCHEMA.get_field_index(name)))
 
     # -- Parquet -------------------------------------------------------------------------------------------
 
@@ -537,7 +462,6 @@ class ClaimsFile:
                     out = _rows_batch(columns, np.arange(number + 1, number + count + 1), count)
                     number += count
                     self.summary.records = number
-                    self._count_votes(out)
                     yield out
             except (OSError, pa.ArrowException) as error:
                 raise RejectedFile("unreadable_parquet", f"the Parquet data cannot be read ({error})") from None
@@ -613,11 +537,8 @@ class _CsvChunkParser:
         self.targets = targets
         self.layout = layout
         self.names = [f"c{i}" for i in range(width)]
-        self.number_columns = [
-            self.names[i] for i, target in enumerate(targets) if target in NUMBER_COLUMNS[layout.name]
-        ]
 
-    def parse(self, chunk: bytes, first_number: int, votes: NumberFormatVotes) -> tuple[list[pa.RecordBatch], int, int]:
+    def parse(self, chunk: bytes, first_number: int) -> tuple[list[pa.RecordBatch], int, int]:
         """The chunk's batches (split records, then unsplittable ones), its record count, and how many broke."""
         starts, ends, visible = _line_bounds(chunk)
         records = int(visible.sum())
@@ -632,8 +553,6 @@ class _CsvChunkParser:
         if parsed is None:
             parsed = self._line_by_line(chunk, starts, ends, visible, numbers)
         table, row_numbers, broken = parsed
-        for name in self.number_columns:
-            votes.count(table.column(name).combine_chunks())
         columns = {
             target: table.column(self.names[i]).combine_chunks() for i, target in enumerate(self.targets) if target
         }

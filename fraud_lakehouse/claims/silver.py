@@ -18,6 +18,7 @@ from the raw values kept in quarantine.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import reduce
 
@@ -31,6 +32,7 @@ from fraud_lakehouse.claims.model import (
     DROPPED_PERSONAL_COLUMNS,
     INSURANCE,
     KAGGLE_TIME_COLUMN,
+    NUMBER_COLUMNS,
     PATIENT_COLUMNS,
     QUARANTINE_SCHEMA,
     RAW_VALUE_COLUMNS,
@@ -97,12 +99,72 @@ MONEY_TYPE = "DECIMAL(20, 2)"
 MAX_AMOUNT_CAP = 1_000_000_000.0
 
 
+# -- the decimal mark of a file -----------------------------------------------------------------------------
+
+_SIGN = r"^\s*[+-]?\s*[$€£]?\s*"
+_END = r"([eE][+-]?[0-9]+)?\s*$"
+
+
+def _vote_pattern(point: str, group: str) -> str:
+    """Values that can only be read with ``point`` as the decimal mark (``group`` separating thousands)."""
+    p, g = re.escape(point), re.escape(group)
+    return (
+        _SIGN
+        + "("
+        + rf"[0-9]*{p}[0-9]{{1,2}}|[0-9]*{p}[0-9]{{4,}}|[0-9]{{4,}}{p}[0-9]{{3}}|0{p}[0-9]{{3}}"  # decimals
+        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56
+        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"  # 1,234,567: only thousands groups
+        + ")"
+        + _END
+    )
+
+
+# Values that decide a file's decimal mark, and values that read as thousands with either mark (1,234 / 1.234).
+DOT_VOTE = _vote_pattern(".", ",")
+COMMA_VOTE = _vote_pattern(",", ".")
+AMBIGUOUS_NUMBER = _SIGN + r"[1-9][0-9]{0,2}[.,][0-9]{3}\s*$"
+# Share of a file's deciding values that may use the other mark: those values are bad numbers; more, and the
+# file mixes two formats (its rows are quarantined).
+MIXED_NUMBER_TOLERANCE = 0.01
+AMBIGUOUS_NUMBER_FORMAT = "ambiguous_number_format"
+MIXED_NUMBER_FORMAT = "mixed_number_format"
+VOTING_COLUMNS = tuple(dict.fromkeys(name for columns in NUMBER_COLUMNS.values() for name in columns))
+
+
+def _count(pattern: str) -> Column:
+    hits = [F.coalesce(F.trim(F.col(name)).rlike(pattern).cast("int"), F.lit(0)) for name in VOTING_COLUMNS]
+    return F.sum(reduce(lambda left, right: left + right, hits))
+
+
+def file_decimal_marks(raw: DataFrame) -> DataFrame:
+    """Per source file of bronze/claims_raw: the decimal mark of its numbers (``.`` or ``,``), decided once for
+    the whole file from the values that can only be read one way (``120,50``, ``1.234,56``, ``30.2672``), or
+    the reason it has none: a mark declared at ingest (run config ``decimal_mark``) decides alone."""
+    votes = raw.groupBy("source_file").agg(
+        F.max("decimal_mark").alias("__declared"),
+        _count(DOT_VOTE).alias("__dot"),
+        _count(COMMA_VOTE).alias("__comma"),
+        _count(AMBIGUOUS_NUMBER).alias("__ambiguous"),
+    )
+    decided = F.col("__dot") + F.col("__comma")
+    minority = F.least(F.col("__dot"), F.col("__comma"))
+    mark = (
+        F.when(F.col("__declared").isin(".", ","), F.col("__declared"))
+        .when((decided > 0) & (minority <= decided * MIXED_NUMBER_TOLERANCE), F.when(
+            F.col("__dot") >= F.col("__comma"), F.lit(".")).otherwise(F.lit(",")))
+        .when(decided > 0, F.lit(MIXED_NUMBER_FORMAT))
+        .when(F.col("__ambiguous") > 0, F.lit(AMBIGUOUS_NUMBER_FORMAT))
+        .otherwise(F.lit("."))
+    )  # fmt: skip
+    return votes.select("source_file", mark.alias("__file_mark"))
+
+
 def _number_text(name: str) -> Column:
-    """A raw number as plain ``1234.5`` text, read with its file's decimal mark (column ``decimal_mark``): a
+    """A raw number as plain ``1234.5`` text, read with its file's decimal mark (column ``__file_mark``): a
     leading currency sign and thousands separators go, a decimal comma becomes a point. A value that does not
     fit the file's format keeps a ``#`` in front, so it never parses."""
     value = F.regexp_replace(_clean(name), r"^([+-]?)\s*[$€£]\s*", "$1")
-    comma_file = F.col("decimal_mark") == F.lit(",")
+    comma_file = F.col("__file_mark") == F.lit(",")
     as_comma = F.regexp_replace(F.regexp_replace(value, r"\.", ""), ",", ".")
     as_dot = F.regexp_replace(value, ",", "")
     return (
@@ -173,6 +235,8 @@ def _row_error_code(error: Column) -> Column:
 
 def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
     """bronze/claims_raw rows typed into the claim model, with ``reasons`` for what did not parse."""
+    # one row per file, computed first and joined as an in-memory table (bounded like every collected lookup)
+    raw = with_lookup(raw, collected(file_decimal_marks(raw)), "source_file", small=True)
     layout = F.col("layout")
     is_insurance = layout == F.lit(INSURANCE)
     kaggle_time = _clean(KAGGLE_TIME_COLUMN)
@@ -228,6 +292,7 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
     parse_reasons = [
         F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
         _row_error_code(F.col("row_error")),
+        F.when(F.col("__file_mark").isin(AMBIGUOUS_NUMBER_FORMAT, MIXED_NUMBER_FORMAT), F.col("__file_mark")),
         _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
         _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
         _bad("__t_submitted_date", F.col("__submitted_date"), "bad_date_submitted"),

@@ -36,7 +36,7 @@ from fraud_lakehouse.claims.privacy import redact_identifiers_python
 from fraud_lakehouse.partitions import PARTITION_COLUMN, window_predicate
 from fraud_lakehouse.resources.lake import default_lake_root, ensure_writable, is_s3, table_uri
 from fraud_lakehouse.resources.spark import SparkEngine
-from fraud_lakehouse.storage import storage_for
+from fraud_lakehouse.storage import storage_for, table_lock_uri
 
 T = TypeVar("T")
 
@@ -95,27 +95,20 @@ def delta_version(uri: str) -> int | None:
 @dataclass(frozen=True)
 class DeltaOutput:
     """An asset's output with how to write it: ``only_rows`` (a SQL predicate) limits the replace to the
-    window's rows that match it (for example the files a run re-ingested; other rows stay as they are), and
-    ``staged`` names a staging folder the frame reads, deleted once the write is committed."""
+    window's rows that match it (for example the files a run re-ingested; other rows stay as they are). A
+    ``frame`` of None means the asset wrote the table itself (its rows never were a DataFrame): only the
+    materialization's metadata is left to do."""
 
-    frame: DataFrame
+    frame: DataFrame | None
     only_rows: str | None = None
-    staged: str | None = None
 
     @staticmethod
     def values_in(column: str, values: tuple[str, ...]) -> str:
         """The predicate ``column IN (values)``, values quoted as SQL strings."""
         if not values:
             return "FALSE"
-        quoted = ", ".join("'" + value.replace("\\", "\\\\").replace("'", "''") + "'" for value in values)
+        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
         return f"{column} IN ({quoted})"
-
-
-def lock_uri(uri: str) -> str:
-    """Where the write lock of the table at ``uri`` lives: ``_locks/`` beside the table's layer folder."""
-    parent, _, table = uri.rstrip("/").rpartition("/")
-    root, _, layer = parent.rpartition("/")
-    return f"{root}/_locks/{layer}/{table}.lock"
 
 
 def write_delta(
@@ -159,7 +152,7 @@ def write_delta(
             frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
 
     try:
-        with storage_for(uri).lock(lock_uri(uri)):
+        with storage_for(uri).lock(table_lock_uri(uri)):
             retry_commit_conflicts(write)
     except Exception as error:
         raise RuntimeError(f"writing Delta table {uri} failed: {error}") from error
@@ -213,9 +206,8 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         output = obj if isinstance(obj, DeltaOutput) else DeltaOutput(obj)
         if output.only_rows is not None and window is None:
             raise ValueError("only_rows needs a partitioned asset")
-        write_delta(output.frame, uri, window, only_rows=output.only_rows)
-        if output.staged:
-            storage_for(output.staged).delete_tree(output.staged)
+        if output.frame is not None:
+            write_delta(output.frame, uri, window, only_rows=output.only_rows)
         metadata, rows_per_day = self._metadata(self.spark.spark_session, uri, window)
         context.add_output_metadata(metadata)
         if window is not None and len(context.asset_partition_keys) > 1:

@@ -8,7 +8,7 @@ Domain code (``claims/``) and resources use it alike; it imports neither.
 
 from fraud_lakehouse.storage.base import LockTimeout, Storage, StoredObject
 from fraud_lakehouse.storage.local import LocalStorage
-from fraud_lakehouse.storage.paths import is_s3, join, local_state_path, split_s3
+from fraud_lakehouse.storage.paths import is_s3, join, local_state_path, split_s3, table_lock_uri
 from fraud_lakehouse.storage.s3 import S3Storage
 
 
@@ -28,4 +28,5 @@ __all__ = [
     "local_state_path",
     "split_s3",
     "storage_for",
+    "table_lock_uri",
 ]

@@ -30,3 +30,11 @@ def local_state_path(*parts: str) -> str:
     """``.lakehouse/{parts}`` in DAGSTER_HOME (or the working directory)."""
     home = os.environ.get("DAGSTER_HOME") or str(Path.cwd())
     return str(Path(home, LOCAL_STATE_DIR, *parts))
+
+
+def table_lock_uri(table_uri: str) -> str:
+    """Where the write lock of the table at ``{root}/{layer}/{table}`` lives: ``{root}/_locks/{layer}/{table}.lock``
+    (every writer of the table takes it, whatever writes the rows)."""
+    parent, _, table = table_uri.rstrip("/").rpartition("/")
+    root, _, layer = parent.rpartition("/")
+    return f"{root}/_locks/{layer}/{table}.lock"
