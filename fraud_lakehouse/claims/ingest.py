@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
@@ -46,6 +47,21 @@ RAW_ARROW_SCHEMA = pa.schema(
     ]
 )
 assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
+
+
+def _writer_properties():  # type: ignore[no-untyped-def]
+    """Parquet settings of bronze/claims_raw. The raw values are text of high cardinality, read whole by silver:
+    no dictionary and no min/max statistics for them (writing 1 M rows: 0.69 s against 1.1-1.2 s with delta-rs's
+    defaults), zstd level 1 (the smallest files, 22 MB against 26 MB, at the speed of LZ4). The file's own
+    columns keep their dictionaries and statistics, which prune reads by file and day."""
+    from deltalake import ColumnProperties, WriterProperties
+
+    plain = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=1,
+        column_properties={name: plain for name in (*RAW_VALUE_COLUMNS, "raw_record", "row_error")},
+    )
 
 
 @dataclass(frozen=True)
@@ -98,17 +114,22 @@ def _rejection(landed: LandedFile, day: dt.date, error: BaseException) -> Reject
     return RejectedEntry(landed.uri, "unexpected_error", safe_detail(error), day, landed.size)
 
 
+def _repeated(value: object, count: int, type_: pa.DataType) -> pa.Array:
+    """``value`` ``count`` times, built without a Python list (a file's own columns on every batch)."""
+    return pa.array([value], type_).take(pa.array(np.zeros(count, dtype=np.int32)))
+
+
 def _file_columns(
     batch: pa.RecordBatch, summary: FileSummary, uri: str, mark: str | None, at: dt.datetime, day: dt.date
 ) -> pa.RecordBatch:
     count = batch.num_rows
     columns = {name: batch.column(name) for name in ROW_SCHEMA.names}
     columns |= {
-        "layout": pa.array([summary.layout] * count, pa.string()),
-        "source_file": pa.array([uri] * count, pa.string()),
-        "decimal_mark": pa.array([mark] * count, pa.string()),
-        "ingested_at": pa.array([at] * count, pa.timestamp("us", tz="UTC")),
-        PARTITION_COLUMN: pa.array([day] * count, pa.date32()),
+        "layout": _repeated(summary.layout, count, pa.string()),
+        "source_file": _repeated(uri, count, pa.string()),
+        "decimal_mark": _repeated(mark, count, pa.string()),
+        "ingested_at": _repeated(at, count, pa.timestamp("us", tz="UTC")),
+        PARTITION_COLUMN: _repeated(day, count, pa.date32()),
     }
     return pa.RecordBatch.from_arrays([columns[name] for name in RAW_ARROW_SCHEMA.names], schema=RAW_ARROW_SCHEMA)
 
@@ -186,6 +207,7 @@ def ingest_files(
                     mode="overwrite",
                     predicate=replace,
                     partition_by=[PARTITION_COLUMN],
+                    writer_properties=_writer_properties(),
                 )
             except Exception:
                 if stream.failed is None:

@@ -25,9 +25,12 @@ import csv
 import gzip
 import io
 import json
+import os
 import tempfile
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -57,6 +60,10 @@ MAX_RECORD_BYTES = 8 * 1024**2
 KEPT_TEXT_BYTES = 64 * 1024
 # Bytes read from the file at a time; with the longest record, what one parse holds in memory.
 BLOCK_BYTES = 4 * 1024**2
+# Threads that parse CSV chunks, and how many chunks may be read ahead of the one being written: memory holds
+# at most PARSE_AHEAD blocks and their rows.
+PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
+PARSE_AHEAD = PARSE_THREADS + 1
 # Rows per Parquet batch.
 PARQUET_BATCH_ROWS = 65_536
 # A JSON lines file whose first this many records hold no JSON object is not one.
@@ -334,21 +341,14 @@ class ClaimsFile:
         self.summary.layout, self.summary.ignored_columns = layout.name, ignored
         parser = _CsvChunkParser(delimiter, len(header), [None] * skip + targets, layout)
         number = 0
-        for chunk, too_long in _chain_first(rest, lines):
-            if too_long is not None:
-                number += 1
-                self.summary.unsplittable += 1
-                batches = [
-                    _unsplittable_batch([(number, _printable(chunk), _too_long(too_long, self.max_record_bytes))])
-                ]
-            else:
-                batches, records, broken = parser.parse(chunk, number + 1)
-                number += records
-                self.summary.unsplittable += broken
-            self.summary.records = number
+        for batches, records, broken in _parsed_in_order(parser, _chain_first(rest, lines), self.max_record_bytes):
             for batch in batches:
                 if batch.num_rows:
-                    yield batch
+                    # the parser numbers a chunk's records from 1: the chunks before it come first
+                    yield _renumbered(batch, number)
+            number += records
+            self.summary.unsplittable += broken
+            self.summary.records = number
         if not number:
             raise RejectedFile("no_rows", "the file has a header but no rows")
 
@@ -498,6 +498,38 @@ class _Prepended(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def _renumbered(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
+    if not offset:
+        return batch
+    index = ROW_SCHEMA.get_field_index("row_number")
+    return batch.set_column(index, "row_number", pc.add(batch.column(index), offset))
+
+
+def _parse_piece(
+    parser: _CsvChunkParser, piece: tuple[bytes, int | None], max_record_bytes: int
+) -> tuple[list[pa.RecordBatch], int, int]:
+    chunk, too_long = piece
+    if too_long is not None:
+        record = (1, _printable(chunk), _too_long(too_long, max_record_bytes))
+        return [_unsplittable_batch([record])], 1, 1
+    return parser.parse(chunk, 1)
+
+
+def _parsed_in_order(
+    parser: _CsvChunkParser, pieces: Iterator[tuple[bytes, int | None]], max_record_bytes: int
+) -> Iterator[tuple[list[pa.RecordBatch], int, int]]:
+    """The pieces parsed by a small pool of threads (pyarrow and numpy release the GIL, so chunks parse on every
+    core while the caller writes), yielded in order; at most ``PARSE_AHEAD`` chunks are in memory at once."""
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="csv-parse") as pool:
+        pending: deque[Future] = deque()
+        for piece in pieces:
+            pending.append(pool.submit(_parse_piece, parser, piece, max_record_bytes))
+            if len(pending) >= PARSE_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _too_long(length: int, limit: int) -> str:
