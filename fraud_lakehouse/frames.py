@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 
@@ -19,18 +19,6 @@ def with_lookup(rows: DataFrame, lookup: DataFrame, keys: str | Sequence[str], *
     """
     on = [keys] if isinstance(keys, str) else list(keys)
     return (F.broadcast(lookup) if small else lookup).join(rows, on, "right")
-
-
-def first_of_repeated(rows: DataFrame, keys: Sequence[str], order: Column, name: str) -> DataFrame:
-    """The keys that occur more than once in ``rows`` (usually few), with ``name``: the smallest ``order`` among
-    their rows.
-
-    The keys are counted first and ``order`` is built only for the rows of
-    keys that repeat: building a sortable text for every row cost several
-    times the plain count on Sail (2 M claims: 1.1 s against 0.3 s).
-    """
-    repeated = rows.groupBy(*keys).count().where(F.col("count") > 1).drop("count")
-    return F.broadcast(repeated).join(rows, list(keys)).groupBy(*keys).agg(F.min(order).alias(name))
 
 
 # Lookups up to this many rows are worth collecting (``collected``); a larger one stays distributed rather

@@ -24,6 +24,7 @@ from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from fraud_lakehouse.claims.model import (
     BRONZE,
@@ -40,7 +41,7 @@ from fraud_lakehouse.claims.model import (
     SYNTHETIC,
 )
 from fraud_lakehouse.claims.privacy import hmac_sha256, record_shape_column, redact_identifiers
-from fraud_lakehouse.frames import collected, first_of_repeated, with_lookup
+from fraud_lakehouse.frames import COLLECT_MAX_ROWS, collected, with_lookup
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 # USPS codes: the states, DC and the inhabited territories.
@@ -51,6 +52,8 @@ US_STATE_CODES = (
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# A number with no exponent and no separators: 12, 12.5, .5, 12.
+PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
 EARLIEST_DATE = dt.date(1900, 1, 1)
 COORDINATE_COLUMNS = ("customer_lat", "customer_long", "provider_lat", "provider_long")
 # Which source wins when two rows share a claim id: files (by layout), then
@@ -163,14 +166,20 @@ def _number_text(name: str) -> Column:
     """A raw number as plain ``1234.5`` text, read with its file's decimal mark (column ``__file_mark``): a
     leading currency sign and thousands separators go, a decimal comma becomes a point. A value that does not
     fit the file's format keeps a ``#`` in front, so it never parses."""
-    value = F.regexp_replace(_clean(name), r"^([+-]?)\s*[$€£]\s*", "$1")
+    clean = _clean(name)
+    value = F.regexp_replace(clean, r"^([+-]?)\s*[$€£]\s*", "$1")
     comma_file = F.col("__file_mark") == F.lit(",")
     as_comma = F.regexp_replace(F.regexp_replace(value, r"\.", ""), ",", ".")
     as_dot = F.regexp_replace(value, ",", "")
-    return (
-        F.when(comma_file & value.rlike(NUMBER_FORMATS[","]), as_comma)
+    # A missing value skips every test (a CASE evaluates all its conditions on the rows none matched: a column
+    # that a layout does not have cost 0.3 s per million rows otherwise); most values are plain numbers already,
+    # read with one test and no rewriting.
+    return F.when(
+        F.col(name).isNotNull(),
+        F.when(~comma_file & clean.rlike(PLAIN_NUMBER), clean)
+        .when(comma_file & value.rlike(NUMBER_FORMATS[","]), as_comma)
         .when(~comma_file & value.rlike(NUMBER_FORMATS["."]), as_dot)
-        .when(value.isNotNull(), F.concat(F.lit("#"), value))
+        .when(value.isNotNull(), F.concat(F.lit("#"), value)),
     )
 
 
@@ -186,12 +195,13 @@ def _money(frame: DataFrame, target: str, source: str) -> DataFrame:
     number). Plain text is rounded as a decimal, so 1.005 gives 1.01 on every engine; an exponent form (1e3)
     goes through a double."""
     text = F.col(source)
-    number = text.rlike(NUMBER_PATTERN)
     as_double = F.expr(f"try_cast({source} AS DOUBLE)")
     as_cents = F.expr(f"try_cast({source} AS {MONEY_TYPE})").cast("double")
     return frame.withColumn(
         target,
-        F.when(number & ~text.rlike("[eE]"), F.coalesce(as_cents, as_double)).when(number, money_double(as_double)),
+        F.when(text.rlike(PLAIN_NUMBER), F.coalesce(as_cents, as_double)).when(
+            text.rlike(NUMBER_PATTERN), money_double(as_double)
+        ),
     )
 
 
@@ -199,33 +209,44 @@ def _bad(parsed: str, raw: Column, code: str) -> Column:
     return F.when(raw.isNotNull() & F.col(parsed).isNull(), F.lit(code))
 
 
-def _raw_values(columns: list[str], secret: str) -> Column:
-    """JSON of the raw values (NULLs left out): card and patient ids hashed, identity columns dropped, identifier
-    shapes masked in every other value (a value in the wrong column can still be one)."""
-    fields = []
-    for name in columns:
-        if name in DROPPED_PERSONAL_COLUMNS:
-            continue
-        value = F.col(name)
-        if name in CARD_COLUMNS or name in PATIENT_COLUMNS:
-            value = hmac_sha256(F.trim(value), secret)
-        else:
-            value = redact_identifiers(value)
-        fields.append(value.alias(name))
-    return F.to_json(F.struct(*fields))
+# A landed row's raw values, carried as one column from typing to quarantine, where they become JSON for the
+# rejected rows only (building the JSON for every row cost as much as typing it): personal columns dropped, card
+# and patient ids as the row's customer_key (their keyed hash).
+KEPT_RAW_COLUMNS = tuple(name for name in RAW_VALUE_COLUMNS if name not in DROPPED_PERSONAL_COLUMNS)
+RAW_STRUCT = "__raw"
+RAW_STRUCT_TYPE = StructType(
+    [StructField(name, StringType()) for name in (*KEPT_RAW_COLUMNS, "row_error", "raw_record")]
+)
 
 
-def _unsplittable_values() -> Column:
-    """What quarantine keeps of a record that could not be split into fields: the error and the record's shape
-    (letters as a, digits as 9). Its fields are unknown, so any of them could be an identifier; the text itself
-    stays in bronze (claims_raw.raw_record), found by source_file and row_number."""
-    return F.to_json(
-        F.struct(
-            F.col("row_error").alias("row_error"),
-            record_shape_column(F.col("raw_record")).alias("record_shape"),
-            F.length("raw_record").alias("record_length"),
-        )
+def _raw_struct(customer_key: Column) -> Column:
+    fields = [
+        F.when(F.col(name).isNotNull(), customer_key).alias(name)
+        if name in CARD_COLUMNS or name in PATIENT_COLUMNS
+        else F.col(name).alias(name)
+        for name in KEPT_RAW_COLUMNS
+    ]
+    return F.struct(*fields, F.col("row_error").alias("row_error"), F.col("raw_record").alias("raw_record"))
+
+
+def _raw_values_json() -> Column:
+    """JSON of a landed row's raw values (NULLs left out), identifier shapes masked in every value that is not a
+    hash (a value in the wrong column can still be one); of a record that could not be split into fields, the
+    error and the record's shape (letters as a, digits as 9): its fields are unknown, so any of them could be an
+    identifier. The text itself stays in bronze (claims_raw.raw_record), found by source_file and row_number."""
+    raw = F.col(RAW_STRUCT)
+    values = [
+        raw[name].alias(name)
+        if name in CARD_COLUMNS or name in PATIENT_COLUMNS
+        else redact_identifiers(raw[name]).alias(name)
+        for name in KEPT_RAW_COLUMNS
+    ]
+    unsplittable = F.struct(
+        raw["row_error"].alias("row_error"),
+        record_shape_column(raw["raw_record"]).alias("record_shape"),
+        F.length(raw["raw_record"]).alias("record_length"),
     )
+    return F.when(raw["row_error"].isNotNull(), F.to_json(unsplittable)).otherwise(F.to_json(F.struct(*values)))
 
 
 def _row_error_code(error: Column) -> Column:
@@ -233,10 +254,12 @@ def _row_error_code(error: Column) -> Column:
     return F.when(error.rlike("^[a-z_]+:"), F.regexp_extract(error, "^([a-z_]+):", 1))
 
 
-def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
+def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = None) -> DataFrame:
     """bronze/claims_raw rows typed into the claim model, with ``reasons`` for what did not parse."""
-    # one row per file, computed first and joined as an in-memory table (bounded like every collected lookup)
-    raw = with_lookup(raw, collected(file_decimal_marks(raw)), "source_file", small=True)
+    # ``marks``: each file's decimal mark (``file_decimal_marks`` of all the file's rows, when ``raw`` holds only
+    # some of them). One row per file, computed first and joined as an in-memory table.
+    marks = collected(file_decimal_marks(raw)) if marks is None else marks
+    raw = with_lookup(raw, marks, "source_file", small=True)
     layout = F.col("layout")
     is_insurance = layout == F.lit(INSURANCE)
     kaggle_time = _clean(KAGGLE_TIME_COLUMN)
@@ -308,9 +331,10 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         _bad("__t_city_pop", F.col("__city_pop"), "bad_number_city_pop"),
         F.when(F.col("__is_fraud").isNotNull() & ~F.col("__t_label").isin(0.0, 1.0), F.lit("bad_label")),
     ]
+    customer_key = hmac_sha256(F.col("__customer"), secret)
     return frame.select(
         F.col("__claim_id").alias("claim_id"),
-        hmac_sha256(F.col("__customer"), secret).alias("customer_key"),
+        customer_key.alias("customer_key"),
         F.col("__provider_id").alias("provider_id"),
         # free text can hold anything: identifier shapes in it never leave bronze
         redact_identifiers(F.col("__provider_name")).alias("provider_name"),
@@ -318,7 +342,7 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         redact_identifiers(F.col("__diagnosis")).alias("diagnosis"),
         F.col("__t_service_ts").alias("service_ts"),
         service_date.alias("service_date"),
-        F.coalesce(F.col("__t_submitted_date"), F.when(~is_insurance, service_date)).alias("submitted_date"),
+        F.when(is_insurance, F.col("__t_submitted_date")).otherwise(service_date).alias("submitted_date"),
         F.col("__t_amount").alias("amount"),
         F.when(is_insurance, F.col("__t_paid_amount")).otherwise(F.col("__t_amount")).alias("paid_amount"),
         F.col("__customer_state").alias("customer_state"),
@@ -333,10 +357,9 @@ def candidates_from_raw(raw: DataFrame, secret: str) -> DataFrame:
         "ingested_at",
         PARTITION_COLUMN,
         F.array_compact(F.array(*parse_reasons)).alias("reasons"),
-        F.when(F.col("row_error").isNotNull(), _unsplittable_values())
-        .otherwise(_raw_values(list(RAW_VALUE_COLUMNS), secret))
-        .alias("raw_values"),
+        F.lit(None).cast("string").alias("raw_values"),
         F.lit(None).cast("string").alias(RAW_TRANS_TIME),
+        _raw_struct(customer_key).alias(RAW_STRUCT),
     )
 
 
@@ -394,6 +417,7 @@ def candidates_from_transactions(transactions: DataFrame, customers: DataFrame, 
         # on Sail (2 M rows, engine only: 3.6 s against 1.95 s).
         F.lit(None).cast("string").alias("raw_values"),
         F.col("trans_time").alias(RAW_TRANS_TIME),
+        F.lit(None).cast(RAW_STRUCT_TYPE).alias(RAW_STRUCT),
     )
 
 
@@ -415,8 +439,12 @@ def _transaction_raw_values() -> Column:
     )
 
 
-def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
-    """Candidates with every failed check appended to ``reasons``; later copies of a claim id are duplicates."""
+def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool = False) -> DataFrame:
+    """Candidates with every failed check appended to ``reasons``; later copies of a claim id are duplicates.
+
+    ``later_copies``: the candidates are what did not reach silver (``rest_of_raw``, ``rest_of_transactions``),
+    so a row that passes every check is a later copy of a claim in silver.
+    """
     today = F.lit(rules.today.isoformat()).cast("date")
     earliest = F.lit(EARLIEST_DATE.isoformat()).cast("date")
     states = [F.lit(code) for code in US_STATE_CODES]
@@ -476,11 +504,35 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     )
     keys = [PARTITION_COLUMN, "claim_id"]
     # Only valid rows compete for a claim id; an invalid row is quarantined for
-    # its own reason. An aggregate of the (few) contested ids, broadcast back,
-    # replaces a window that sorted every wide row: silver ran 2x faster on Sail.
-    # The contested ids (usually none) are collected, so the engine broadcasts them instead of shuffling every row.
-    contested = collected(first_of_repeated(checked.where(valid), keys, copy_order, "__first"))
-    ranked = with_lookup(checked, contested, keys, small=True)
+    # its own reason. The claim ids that repeat at all are found first, from the
+    # ids alone (usually none, and then nothing more is computed: typing and
+    # checking every row for this question cost a third of silver on landed
+    # files). Among their rows, an aggregate of the first valid copy, broadcast
+    # back, replaces a window that sorted every wide row (silver 2x faster on
+    # Sail); both are collected, so the engine broadcasts them instead of
+    # shuffling every row.
+    if later_copies:
+        return checked.select(
+            *[
+                F.when(valid, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
+                if name == "reasons"
+                else F.col(name)
+                for name in candidates.columns
+            ]
+        )
+    repeated = candidates.groupBy(*keys).count().where(F.col("count") > 1).select(*keys)
+    repeated_rows = repeated.limit(COLLECT_MAX_ROWS + 1).collect()
+    if not repeated_rows:
+        ranked = checked.withColumn("__first", F.lit(None).cast("string"))
+    else:
+        lookup = (
+            repeated
+            if len(repeated_rows) > COLLECT_MAX_ROWS
+            else checked.sparkSession.createDataFrame(repeated_rows, repeated.schema)
+        )
+        contenders = F.broadcast(lookup).join(checked, keys).where(valid)
+        contested = collected(contenders.groupBy(*keys).agg(F.min(copy_order).alias("__first")))
+        ranked = with_lookup(checked, contested, keys, small=True)
     is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
     return ranked.select(
         *[
@@ -492,19 +544,47 @@ def validate(candidates: DataFrame, rules: ValidationRules) -> DataFrame:
     )
 
 
+def rest_of_raw(raw: DataFrame, silver: DataFrame) -> DataFrame:
+    """The rows of bronze/claims_raw that are not in silver (by file and row number): what quarantine holds, typed
+    again on their own instead of typing every row a second time."""
+    kept = silver.where(F.col("source") != F.lit(SYNTHETIC)).select("source_file", "row_number")
+    return raw.join(kept, ["source_file", "row_number"], "left_anti")
+
+
+def rest_of_transactions(transactions: DataFrame, silver: DataFrame) -> DataFrame:
+    """The rows of bronze/transactions that are not in silver (by day and transaction number)."""
+    kept = silver.where(F.col("source") == F.lit(SYNTHETIC)).select(
+        F.col("claim_id").alias("trans_num"), PARTITION_COLUMN
+    )
+    return transactions.join(kept, ["trans_num", PARTITION_COLUMN], "left_anti")
+
+
+def _with_verdict(validated: DataFrame) -> DataFrame:
+    """``validated`` with ``__rejected``, behind an expression the optimizer cannot move (it never changes the
+    value): a filter on ``size(reasons)`` is pushed below the projection that types the rows, so the engine typed
+    every row twice, once to filter and once to write (silver of a landed 1 M-claim file: 12 s against 5 s)."""
+    rejected = F.size("reasons") > 0
+    return validated.withColumn(
+        "__rejected", F.when(F.monotonically_increasing_id() >= 0, rejected).otherwise(rejected)
+    )
+
+
 def silver_claims(validated: DataFrame) -> DataFrame:
     """The valid rows in the canonical schema."""
-    valid = validated.where(F.size("reasons") == 0)
+    valid = _with_verdict(validated).where(~F.col("__rejected"))
     return valid.select(*[F.col(field.name).cast(field.dataType) for field in CLAIM_SCHEMA.fields])
 
 
 def quarantined_claims(validated: DataFrame) -> DataFrame:
     """The rejected rows: raw values (pseudonymised), source file, row number and reason codes."""
-    rejected = validated.where(F.size("reasons") > 0).select(
+    rejected = _with_verdict(validated).where(F.col("__rejected"))
+    rejected = rejected.select(
         *[name for name in validated.columns if name != "raw_values"],
         F.expr("try_element_at(reasons, 1)").alias("reason"),
-        F.coalesce(F.col("raw_values"), F.when(F.col("source") == F.lit(SYNTHETIC), _transaction_raw_values())).alias(
-            "raw_values"
-        ),
+        F.coalesce(
+            F.col("raw_values"),
+            F.when(F.col(RAW_STRUCT).isNotNull(), _raw_values_json()),
+            F.when(F.col("source") == F.lit(SYNTHETIC), _transaction_raw_values()),
+        ).alias("raw_values"),
     )
     return rejected.select(*[F.col(field.name).cast(field.dataType) for field in QUARANTINE_SCHEMA.fields])
