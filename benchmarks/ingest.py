@@ -1,0 +1,272 @@
+"""Benchmark: landed claims files into bronze/claims_raw, and a landed 1 M-claim file bronze to gold as a user runs it.
+
+Parts (each measured run is a fresh process; medians of --runs runs):
+
+1. ingest: rows per second per core of ``ingest_files`` (the asset's own path: stream, parse, write
+   Delta) for the same claims as CSV, gzip CSV and Parquet, beside a plain pyarrow read of the same file in
+   the same invocation (``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table`` with their defaults, all
+   cores), and the ratio of the two;
+2. end to end: a 1 M-claim insurance file landed for one day, then
+   ``dagster asset materialize -m fraud_lakehouse.definitions --select '*' --partition DAY`` in a new
+   instance, wall clock from the command's start to its exit, and the same for 7 synthetic days
+   (``--partition-range``) against ``fraud-lakehouse demo`` (one process);
+3. a year of daily files (365 files, Sparkov layout) in ONE single-run backfill of the whole graph;
+4. with --big-file-gb N: peak memory of ingesting an N GB CSV file (the bound on driver memory).
+
+    python benchmarks/ingest.py                       # parts 1-3
+    python benchmarks/ingest.py --parts ingest --runs 5
+    python benchmarks/ingest.py --parts big --big-file-gb 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DAY = dt.date(2025, 1, 6)
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_files(work: Path, claims: int) -> dict[str, Path]:
+    """The same insurance claims as CSV, gzip CSV and Parquet."""
+    from fraud_lakehouse.claims.samples import insurance_claims
+
+    frame = insurance_claims(claims, DAY, seed=42)
+    work.mkdir(parents=True, exist_ok=True)
+    files = {"csv": work / "claims.csv", "csv.gz": work / "claims.csv.gz", "parquet": work / "claims.parquet"}
+    frame.to_csv(files["csv"], index=False)
+    with open(files["csv"], "rb") as source, gzip.open(files["csv.gz"], "wb", compresslevel=6) as target:
+        shutil.copyfileobj(source, target)
+    frame.astype(str).to_parquet(files["parquet"], index=False)
+    return files
+
+
+def plain_read(path: Path) -> int:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if path.name.endswith(".parquet"):
+        return pq.read_table(path).num_rows
+    return pacsv.read_csv(path).num_rows
+
+
+def ingest(path: Path, lake: Path) -> int:
+    from fraud_lakehouse.claims.ingest import ingest_files
+    from fraud_lakehouse.claims.landing import Landing
+    from fraud_lakehouse.partitions import window_predicate
+
+    landing = Landing(str(path.parent))
+    landed = landing.stat(str(path))
+    run = ingest_files(
+        landing,
+        [(landed, DAY)],
+        str(lake / "bronze" / "claims_raw"),
+        window_predicate(DAY, DAY + dt.timedelta(days=1)),
+        dt.datetime.now(dt.UTC),
+    )
+    assert not run.rejected, run.rejected
+    return run.records
+
+
+def one_run(kind: str, path: Path, lake: Path | None) -> dict:
+    # Modules are imported before the clock starts, as in a run's process; first calls are timed.
+    import deltalake  # noqa: F401
+    import pyarrow.csv
+    import pyarrow.parquet  # noqa: F401
+
+    import fraud_lakehouse.claims.ingest  # noqa: F401
+
+    started = time.perf_counter()
+    rows = plain_read(path) if kind == "plain" else ingest(path, lake)
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM, not getrusage: a child's ru_maxrss keeps the parent's peak
+    from before the exec, and the parent holds the generated claims."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _subprocess(args: list[str]) -> dict:
+    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def part_ingest(work: Path, claims: int, runs: int) -> dict:
+    files = make_files(work, claims)
+    cores = os.cpu_count() or 1
+    results = {}
+    for name, path in files.items():
+        plain, ours = [], []
+        for index in range(runs):  # interleaved, so both see the same machine
+            plain.append(_subprocess(["--one-run", "plain", "--path", str(path)]))
+            lake = work / f"lake-{name}-{index}"
+            ours.append(_subprocess(["--one-run", "ingest", "--path", str(path), "--lake", str(lake)]))
+            shutil.rmtree(lake, ignore_errors=True)
+        rows = ours[0]["rows"]
+        plain_s = statistics.median(r["seconds"] for r in plain)
+        ours_s = statistics.median(r["seconds"] for r in ours)
+        results[name] = {
+            "rows": rows,
+            "file_mib": round(path.stat().st_size / 2**20, 1),
+            "ingest_median_seconds": round(ours_s, 3),
+            "ingest_runs_seconds": [round(r["seconds"], 3) for r in ours],
+            "ingest_rows_per_second_per_core": round(rows / ours_s / cores),
+            "plain_read_median_seconds": round(plain_s, 3),
+            "plain_read_rows_per_second_per_core": round(rows / plain_s / cores),
+            "ratio_ingest_to_plain_read_speed": round(plain_s / ours_s, 3),
+            "ingest_peak_rss_mib": round(max(r["peak_rss_mib"] for r in ours)),
+        }
+        print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
+    return {"cores": cores, "formats": results}
+
+
+def _new_home(root: Path) -> dict[str, str]:
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(REPO / name, root / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
+    env["DAGSTER_HOME"] = str(root)
+    subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=root, env=env, check=True, capture_output=True)
+    return env
+
+
+def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
+    from fraud_lakehouse.claims.samples import insurance_claims
+
+    frame = insurance_claims(claims, DAY, seed=42)
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*"]
+    one_day, week, demo = [], [], []
+    for index in range(runs):
+        home = work / f"home-{index}"
+        env = _new_home(home)
+        landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat() / "claims.csv"
+        landed.parent.mkdir(parents=True)
+        frame.to_csv(landed, index=False)
+        one_day.append(_timed([*materialize, "--partition", DAY.isoformat()], home, env))
+        print(f"1 M claims, one day, run {index + 1}: {one_day[-1]:.2f} s", file=sys.stderr)
+        shutil.rmtree(home)
+        home = work / f"week-{index}"
+        env = _new_home(home)
+        week.append(_timed([*materialize, "--partition-range", "2025-01-01...2025-01-07"], home, env))
+        shutil.rmtree(home)
+        home = work / f"demo-{index}"
+        env = _new_home(home)
+        demo.append(_timed([str(BIN / "fraud-lakehouse"), "demo"], home, env))
+        shutil.rmtree(home)
+        print(f"7 days: CLI {week[-1]:.2f} s, demo {demo[-1]:.2f} s", file=sys.stderr)
+    return {
+        "claims_in_file": len(frame),
+        "one_day_cli_wall_median_seconds": round(statistics.median(one_day), 2),
+        "one_day_cli_wall_runs": [round(s, 2) for s in one_day],
+        "seven_days_cli_wall_median_seconds": round(statistics.median(week), 2),
+        "seven_days_demo_wall_median_seconds": round(statistics.median(demo), 2),
+    }
+
+
+def part_year(work: Path) -> dict:
+    from fraud_lakehouse.claims.samples import sparkov_claims, write_sample
+
+    home = work / "year"
+    env = _new_home(home)
+    landing = home / ".lakehouse" / "landing" / "claims"
+    start, rows = dt.date(2025, 1, 1), 0
+    for offset in range(365):
+        day = start + dt.timedelta(days=offset)
+        frame = sparkov_claims(1200, day, seed=offset)
+        frame = frame[frame["trans_date_trans_time"].str.startswith(day.isoformat())]
+        rows += len(frame)
+        write_sample(frame, str(landing / day.isoformat() / "transactions.csv"))
+    size = sum(path.stat().st_size for path in landing.rglob("*.csv"))
+    seconds = _timed(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*",
+         "--partition-range", "2025-01-01...2025-12-31"],
+        home,
+        env,
+    )  # fmt: skip
+    from deltalake import DeltaTable
+
+    bronze = DeltaTable(str(home / ".lakehouse" / "lake" / "bronze" / "claims_raw")).to_pyarrow_dataset().count_rows()
+    shutil.rmtree(home)
+    return {
+        "files": 365,
+        "rows": rows,
+        "mib": round(size / 2**20, 1),
+        "bronze_rows": bronze,
+        "wall_seconds": round(seconds, 1),
+    }
+
+
+def part_big(work: Path, gigabytes: float) -> dict:
+    """An N GB CSV (the 1 M-claim file's rows repeated under new claim ids), ingested in a fresh process."""
+    files = make_files(work, 1_000_000)
+    header, _, body = files["csv"].read_bytes().partition(b"\n")
+    big = work / "big" / "claims.csv"
+    big.parent.mkdir()
+    copies = 0
+    with open(big, "wb") as out:
+        out.write(header + b"\n")
+        while out.tell() < gigabytes * 2**30:
+            out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copies))
+            copies += 1
+    result = _subprocess(["--one-run", "ingest", "--path", str(big), "--lake", str(work / "big-lake")])
+    return {"file_gib": round(big.stat().st_size / 2**30, 2), **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parts", default="ingest,end_to_end,year", help="ingest, end_to_end, year, big")
+    parser.add_argument("--big-file-gb", type=float, default=5.0)
+    parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--lake", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_run:
+        print(json.dumps(one_run(args.one_run, Path(args.path), Path(args.lake) if args.lake else None)))
+        return
+    parts = args.parts.split(",")
+    summary: dict = {}
+    work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-ingest-"))
+    try:
+        if "ingest" in parts:
+            summary["ingest"] = part_ingest(work / "ingest", args.claims, args.runs)
+        if "end_to_end" in parts:
+            summary["end_to_end"] = part_end_to_end(work / "e2e", args.claims, args.runs)
+        if "year" in parts:
+            summary["year_backfill"] = part_year(work)
+        if "big" in parts:
+            summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
