@@ -1,0 +1,108 @@
+"""Ingestion at scale through the asset: a file larger than the engine's message limit (128 MiB) and many files in
+one run reach bronze whole, batch by batch, with every record balanced; a file that fails part way leaves
+nothing of itself and never stops the others."""
+
+import datetime as dt
+import gzip
+
+from dagster import instance_for_test
+from deltalake import DeltaTable
+
+from fraud_lakehouse.claims.ingest import ingest_files
+from fraud_lakehouse.claims.landing import Landing
+from fraud_lakehouse.partitions import window_predicate
+from fraud_lakehouse_tests.lakehouse import definitions_for_test
+
+HEADER = (
+    "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
+    "charge_amount,paid_amount,patient_state,provider_state,place_of_service\n"
+)
+DAY = dt.date(2025, 1, 6)
+ENGINE_MESSAGE_LIMIT = 128 * 1024**2
+
+
+def _rows(prefix: str, count: int, padding: str = "") -> bytes:
+    lines = (
+        f"{prefix}{i},P{i % 997},PR{i % 89},Clinic {i % 89}{padding},99213,J45,{DAY},{DAY},{100 + i % 900}.50,90,CA,CA,11"
+        for i in range(count)
+    )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _claims_raw_job(spark_engine, lake_root: str, landing):
+    defs, lake = definitions_for_test(spark_engine, lake_root, landing)
+    selection = {
+        key
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        if key.path[-1] in ("claims_raw", "claims_rejected_files")
+    }
+    return defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=selection), lake
+
+
+def test_a_file_larger_than_the_engines_message_limit(tmp_path, spark_engine):
+    landing = tmp_path / "landing"
+    path = landing / DAY.isoformat() / "big.csv"
+    path.parent.mkdir(parents=True)
+    with open(path, "wb") as out:
+        out.write(HEADER.encode())
+        block = 0
+        while out.tell() <= ENGINE_MESSAGE_LIMIT + 2**20:
+            out.write(_rows(f"B{block}-", 50_000, padding=" of the north-west region"))
+            block += 1
+    records = block * 50_000
+    job, lake = _claims_raw_job(spark_engine, str(tmp_path / "lake"), landing)
+    with instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=DAY.isoformat())
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "records_balance" and check.passed
+    assert check.metadata["records_read"].value == records
+    table = DeltaTable(lake.uri("bronze", "claims_raw"))
+    assert table.to_pyarrow_dataset().count_rows() == records
+    assert len(table.history()) == 1  # one commit for the whole file
+
+
+def test_many_files_in_one_run_with_bad_ones_among_them(tmp_path, spark_engine):
+    landing = tmp_path / "landing"
+    folder = landing / DAY.isoformat()
+    folder.mkdir(parents=True)
+    expected = 0
+    for index in range(150):
+        (folder / f"claims-{index:03d}.csv").write_bytes(HEADER.encode() + _rows(f"F{index}-", 40))
+        expected += 40
+    # bad ones: one rejected at its start, one that fails only at its end (a truncated gzip), one empty
+    (folder / "notes.csv").write_text("not,a,claims,file\n1,2,3,4\n")
+    whole = gzip.compress(HEADER.encode() + _rows("T-", 200_000))
+    (folder / "truncated.csv.gz").write_bytes(whole[: len(whole) - 64])
+    (folder / "empty.csv").write_bytes(b"")
+    job, lake = _claims_raw_job(spark_engine, str(tmp_path / "lake"), landing)
+    with instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=DAY.isoformat())
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["records_read"].value == expected
+    raw = DeltaTable(lake.uri("bronze", "claims_raw")).to_pyarrow_table(columns=["source_file"])
+    files = set(raw.column("source_file").to_pylist())
+    assert raw.num_rows == expected and len(files) == 150  # nothing of the truncated file
+    rejected = DeltaTable(lake.uri("bronze", "claims_rejected_files")).to_pyarrow_table().to_pylist()
+    assert {row["source_file"].rsplit("/", 1)[1]: row["reason"] for row in rejected} == {
+        "notes.csv": "unknown_layout",
+        "truncated.csv.gz": "unreadable_gzip",
+        "empty.csv": "empty_file",
+    }
+
+
+def test_a_failure_part_way_writes_nothing_of_the_file_and_the_write_starts_again(tmp_path):
+    landing_root = tmp_path / "landing" / DAY.isoformat()
+    landing_root.mkdir(parents=True)
+    (landing_root / "good.csv").write_bytes(HEADER.encode() + _rows("G", 10))
+    whole = gzip.compress(HEADER.encode() + _rows("T-", 200_000))
+    (landing_root / "late.csv.gz").write_bytes(whole[: len(whole) - 64])  # its start reads fine
+    landing = Landing(str(tmp_path / "landing"))
+    files = [(landed, DAY) for landed in landing.list_files()]
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    run = ingest_files(landing, files, uri, window_predicate(DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC))
+    assert [entry.reason for entry in run.rejected] == ["unreadable_gzip"]
+    assert run.attempts == 2 and [item.records for item in run.ingested] == [10]
+    table = DeltaTable(uri)
+    assert table.version() == 0 and table.to_pyarrow_dataset().count_rows() == 10
