@@ -65,7 +65,6 @@ def plain_read(path: Path) -> int:
 def ingest(path: Path, lake: Path) -> int:
     from fraud_lakehouse.claims.ingest import ingest_files
     from fraud_lakehouse.claims.landing import Landing
-    from fraud_lakehouse.partitions import window_predicate
 
     landing = Landing(str(path.parent))
     landed = landing.stat(str(path))
@@ -73,7 +72,7 @@ def ingest(path: Path, lake: Path) -> int:
         landing,
         [(landed, DAY)],
         str(lake / "bronze" / "claims_raw"),
-        window_predicate(DAY, DAY + dt.timedelta(days=1)),
+        (DAY, DAY + dt.timedelta(days=1)),
         dt.datetime.now(dt.UTC),
     )
     assert not run.rejected, run.rejected

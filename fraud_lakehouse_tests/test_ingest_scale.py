@@ -10,7 +10,6 @@ from deltalake import DeltaTable
 
 from fraud_lakehouse.claims.ingest import ingest_files
 from fraud_lakehouse.claims.landing import Landing
-from fraud_lakehouse.partitions import window_predicate
 from fraud_lakehouse_tests.lakehouse import definitions_for_test
 
 HEADER = (
@@ -23,7 +22,8 @@ ENGINE_MESSAGE_LIMIT = 128 * 1024**2
 
 def _rows(prefix: str, count: int, padding: str = "") -> bytes:
     lines = (
-        f"{prefix}{i},P{i % 997},PR{i % 89},Clinic {i % 89}{padding},99213,J45,{DAY},{DAY},{100 + i % 900}.50,90,CA,CA,11"
+        f"{prefix}{i},P{i % 997},PR{i % 89},Clinic {i % 89}{padding},99213,J45,{DAY},{DAY},{100 + i % 900}.50,90,"
+        "CA,CA,11"
         for i in range(count)
     )
     return ("\n".join(lines) + "\n").encode()
@@ -101,8 +101,34 @@ def test_a_failure_part_way_writes_nothing_of_the_file_and_the_write_starts_agai
     landing = Landing(str(tmp_path / "landing"))
     files = [(landed, DAY) for landed in landing.list_files()]
     uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
-    run = ingest_files(landing, files, uri, window_predicate(DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC))
+    run = ingest_files(landing, files, uri, (DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC))
     assert [entry.reason for entry in run.rejected] == ["unreadable_gzip"]
-    assert run.attempts == 2 and [item.records for item in run.ingested] == [10]
+    assert [item.records for item in run.ingested] == [10]
+    # nothing of the failed file is left in the table's folder either
+    assert len(list((tmp_path / "lake" / "bronze" / "claims_raw").rglob("*.parquet"))) == 1
     table = DeltaTable(uri)
     assert table.version() == 0 and table.to_pyarrow_dataset().count_rows() == 10
+
+
+def test_re_ingesting_one_file_keeps_the_others_rows_in_data_files_it_shares_with_them(tmp_path, spark):
+    """A table written by another engine can hold several landed files in one data file: re-ingesting one of them
+    writes that data file again without its rows, and keeps the others'."""
+    from fraud_lakehouse.claims.ingest import raw_frame, raw_table
+
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    tables = []
+    for name, prefix in (("a.csv", "A"), ("b.csv", "B")):
+        (folder / name).write_bytes(HEADER.encode() + _rows(prefix, 5))
+        tables.append(raw_table(str(folder / name), (folder / name).read_bytes(), DAY, dt.datetime(2025, 1, 7)))
+    raw_frame(spark, tables).coalesce(1).write.format("delta").partitionBy("detection_date").save(uri)
+    assert len(DeltaTable(uri).file_uris()) == 1  # both files' rows in one data file
+    (folder / "a.csv").write_bytes(HEADER.encode() + _rows("N", 3))
+    landing = Landing(str(tmp_path / "landing"))
+    named = landing.stat(str(folder / "a.csv"))
+    run = ingest_files(landing, [(named, DAY)], uri, (DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC),
+                       only_sources=(named.uri,))  # fmt: skip
+    assert not run.rejected
+    rows = DeltaTable(uri).to_pyarrow_table(columns=["source_file", "claim_id"]).to_pylist()
+    assert sorted(row["claim_id"] for row in rows) == ["B0", "B1", "B2", "B3", "B4", "N0", "N1", "N2"]

@@ -26,7 +26,6 @@ from fraud_lakehouse.partitions import (
     detection_date_partitions,
     partitions_start_date,
     spark_backfill_policy,
-    window_predicate,
 )
 from fraud_lakehouse.resources.delta_io import DeltaOutput
 from fraud_lakehouse.resources.lake_tables import LakeTables
@@ -150,17 +149,17 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     else:
         files, rejected = files_of_window(landing, start, end)
     ingested_at = dt.datetime.now(dt.UTC)
-    replace = window_predicate(start, end)
+    named = None
     if config.files:
         # Only the named files' rows are replaced; every other file of the day stays.
         named = tuple(sorted({landed.uri for landed, _ in files} | {entry.source_file for entry in rejected}))
-        replace = f"{replace} AND {DeltaOutput.values_in('source_file', named)}"
     run = ingest_files(
         landing,
         files,
         lake.uri(BRONZE, "claims_raw"),
-        replace,
+        (start, end),
         ingested_at,
+        only_sources=named,
         decimal_mark=None if config.decimal_mark == "auto" else config.decimal_mark,
         on_rejected=lambda entry: context.log.warning(f"rejected {entry.source_file}: {entry.reason}: {entry.detail}"),
     )
@@ -182,7 +181,7 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
     }
     # The rows are written already, streamed from the files (they never were a DataFrame).
     yield Output(DeltaOutput(None), output_name="claims_raw", metadata=metadata)
-    if config.files:
+    if named is not None:
         yield Output(
             DeltaOutput(rejected_rows, only_rows=DeltaOutput.values_in("source_file", named)),
             output_name="claims_rejected_files",

@@ -18,11 +18,16 @@ The write holds the table's lock, as every write of the lake does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import json
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
 from fraud_lakehouse.claims.landing import LandedFile, Landing
@@ -30,7 +35,7 @@ from fraud_lakehouse.claims.model import RAW_SCHEMA, RAW_VALUE_COLUMNS, REJECTED
 from fraud_lakehouse.claims.privacy import record_shape
 from fraud_lakehouse.claims.reader import ROW_SCHEMA, ClaimsFile, FileSummary, RejectedFile
 from fraud_lakehouse.partitions import PARTITION_COLUMN
-from fraud_lakehouse.storage import storage_for, table_lock_uri
+from fraud_lakehouse.storage import join, storage_for, table_lock_uri
 
 # bronze/claims_raw as Arrow: the reader's row columns and the file's own, in the table's column order.
 RAW_ARROW_SCHEMA = pa.schema(
@@ -49,25 +54,15 @@ RAW_ARROW_SCHEMA = pa.schema(
 assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
 
 
-# Rows the writer holds before it encodes them as a row group: with the reader's blocks, what bounds the memory of
-# an ingest whatever the file's size.
+# The columns of a data file: the table's, without the partition column (Delta keeps it in the log).
+FILE_SCHEMA = pa.schema([field for field in RAW_ARROW_SCHEMA if field.name != PARTITION_COLUMN])
+# The file's own columns: dictionaries and statistics (they prune reads by file and day). The raw values are text
+# of high cardinality that silver reads whole: no dictionary, no statistics (writing 1 M rows took 0.69 s against
+# 1.1-1.2 s with them). zstd level 1 gave the smallest files (22 MB per million claims) at the speed of LZ4.
+FILE_COLUMNS = ("layout", "source_file", "row_number", "decimal_mark", "ingested_at")
+# Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
-
-
-def _writer_properties():  # type: ignore[no-untyped-def]
-    """Parquet settings of bronze/claims_raw. The raw values are text of high cardinality, read whole by silver:
-    no dictionary and no min/max statistics for them (writing 1 M rows: 0.69 s against 1.1-1.2 s with delta-rs's
-    defaults), zstd level 1 (the smallest files, 22 MB against 26 MB, at the speed of LZ4). The file's own
-    columns keep their dictionaries and statistics, which prune reads by file and day."""
-    from deltalake import ColumnProperties, WriterProperties
-
-    plain = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
-    return WriterProperties(
-        compression="ZSTD",
-        compression_level=1,
-        max_row_group_size=ROW_GROUP_ROWS,
-        column_properties={name: plain for name in (*RAW_VALUE_COLUMNS, "raw_record", "row_error")},
-    )
+FILE_ROWS = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -140,29 +135,104 @@ def _file_columns(
     return pa.RecordBatch.from_arrays([columns[name] for name in RAW_ARROW_SCHEMA.names], schema=RAW_ARROW_SCHEMA)
 
 
-class _RunStream:
-    """The raw-row batches of a run's files, one file after another; remembers the file that failed."""
+class _DataFiles:
+    """The Parquet data files one landed file becomes in the table's partition folder, written as its batches
+    arrive (a new file every FILE_ROWS rows), and the Delta add action of each."""
 
-    def __init__(self, landing: Landing, files: list[tuple[LandedFile, dt.date]], at: dt.datetime, mark: str | None):
-        self.landing, self.files, self.at, self.mark = landing, files, at, mark
-        self.done: list[IngestedFile] = []
-        self.failed: tuple[LandedFile, dt.date, BaseException] | None = None
+    def __init__(self, table_uri: str, day: dt.date):
+        self.storage = storage_for(table_uri)
+        self.table_uri, self.day = table_uri, day
+        self.folder = f"{PARTITION_COLUMN}={day.isoformat()}"
+        self.written: list[tuple[str, int, dict]] = []  # (path in the table, rows, statistics)
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._path = ""
+        self._rows = 0
+        self._stats: dict = {}
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        for landed, day in self.files:
-            try:
-                with self.landing.open(landed.uri) as stream:
-                    reader = ClaimsFile(landed.uri, stream)
-                    for batch in reader.batches():
-                        yield _file_columns(batch, reader.summary, landed.uri, self.mark, self.at, day)
-            except Exception as error:
-                self.failed = (landed, day, error)
-                raise
-            summary = reader.summary
-            self.done.append(
-                IngestedFile(landed.uri, day, summary.layout, summary.records, summary.unsplittable,
-                             tuple(summary.ignored_columns))
-            )  # fmt: skip
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None or self._rows >= FILE_ROWS:
+            self._close()
+            self._path = f"{self.folder}/part-{uuid.uuid4()}-c000.zstd.parquet"
+            self._sink = self.storage.open_output(join(self.table_uri, self._path))
+            self._writer = pq.ParquetWriter(
+                self._sink,
+                FILE_SCHEMA,
+                compression="zstd",
+                compression_level=1,
+                use_dictionary=list(FILE_COLUMNS),
+                write_statistics=list(FILE_COLUMNS),
+            )
+            self._rows, self._stats = 0, {}
+        file_batch = batch.drop_columns([PARTITION_COLUMN])
+        self._writer.write_batch(file_batch, row_group_size=ROW_GROUP_ROWS)
+        self._rows += batch.num_rows
+        numbers = batch.column("row_number")
+        low, high = pc.min(numbers).as_py(), pc.max(numbers).as_py()
+        self._stats["source_file"] = batch.column("source_file")[0].as_py()
+        self._stats["row_min"] = min(low, self._stats.get("row_min", low))
+        self._stats["row_max"] = max(high, self._stats.get("row_max", high))
+
+    def _close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        assert self._sink is not None
+        self._sink.close()
+        self.written.append((self._path, self._rows, self._stats))
+        self._writer = self._sink = None
+
+    def finish(self) -> list:  # list[AddAction]
+        from deltalake.transaction import AddAction
+
+        self._close()
+        now = int(time.time() * 1000)
+        actions = []
+        for path, rows, stats in self.written:
+            size = self.storage.stat(join(self.table_uri, path))
+            source = stats["source_file"]
+            statistics = {
+                "numRecords": rows,
+                "minValues": {"source_file": source, "row_number": stats["row_min"]},
+                "maxValues": {"source_file": source, "row_number": stats["row_max"]},
+                "nullCount": {"source_file": 0, "row_number": 0},
+            }
+            partition = {PARTITION_COLUMN: self.day.isoformat()}
+            actions.append(AddAction(path, size.size if size else 0, partition, now, True, json.dumps(statistics)))
+        return actions
+
+    def discard(self) -> None:
+        """Delete what was written (the landed file failed part way): no commit names these files."""
+        try:
+            self._close()
+        except Exception:  # the failure may be the sink's own
+            self._writer = self._sink = None
+        if self._path and not any(path == self._path for path, _, _ in self.written):
+            self.written.append((self._path, 0, {}))
+        for path, _, _ in self.written:
+            self.storage.delete(join(self.table_uri, path))
+        self.written = []
+
+
+def _write_file(
+    landing: Landing, landed: LandedFile, day: dt.date, table_uri: str, at: dt.datetime, mark: str | None
+) -> tuple[IngestedFile, list]:
+    """Stream one landed file into data files of the table (not yet committed)."""
+    files = _DataFiles(table_uri, day)
+    try:
+        with landing.open(landed.uri) as stream:
+            reader = ClaimsFile(landed.uri, stream)
+            for batch in reader.batches():
+                files.write(_file_columns(batch, reader.summary, landed.uri, mark, at, day))
+        actions = files.finish()
+    except BaseException:
+        files.discard()
+        raise
+    summary = reader.summary
+    ingested = IngestedFile(
+        landed.uri, day, summary.layout, summary.records, summary.unsplittable, tuple(summary.ignored_columns)
+    )
+    return ingested, actions
 
 
 def check_file(landing: Landing, landed: LandedFile) -> None:
@@ -172,19 +242,59 @@ def check_file(landing: Landing, landed: LandedFile) -> None:
         next(ClaimsFile(landed.uri, stream).batches(), None)
 
 
+def _replaced_files(table, window: tuple[dt.date, dt.date], sources: tuple[str, ...] | None) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    """The data files of ``table`` a write of ``window`` replaces: every file of the window's days, or, with
+    ``sources``, the files holding only those landed files' rows; and the window's files that mix replaced rows
+    with others (written by another engine), which must be rewritten without them."""
+    from deltalake.transaction import RemoveAction
+
+    actions = pa.table(table.get_add_actions(flatten=True))
+    columns = set(actions.column_names)
+    now = int(time.time() * 1000)
+    removed, mixed = [], []
+    for action in actions.to_pylist():
+        day = dt.date.fromisoformat(str(action[f"partition.{PARTITION_COLUMN}"]))
+        if not window[0] <= day < window[1]:
+            continue
+        low = action.get("min.source_file") if "min.source_file" in columns else None
+        high = action.get("max.source_file") if "max.source_file" in columns else None
+        remove = RemoveAction(action["path"], True, now, action["size_bytes"], {PARTITION_COLUMN: day.isoformat()})
+        if sources is None or (low is not None and low == high and low in sources):
+            removed.append(remove)
+        elif low is None or high is None or low != high:
+            mixed.append((remove, day))
+    return removed, mixed
+
+
+def _rewrite_without(table_uri: str, path: str, day: dt.date, sources: tuple[str, ...]) -> list:
+    """A data file that mixes landed files, written again without the rows of ``sources``."""
+    storage = storage_for(table_uri)
+    with storage.open_input(join(table_uri, path)) as source:
+        rows = pq.read_table(source)
+    kept = rows.filter(pc.invert(pc.is_in(rows.column("source_file"), pa.array(sources, pa.string()))))
+    if not kept.num_rows:
+        return []
+    files = _DataFiles(table_uri, day)
+    for batch in kept.to_batches():
+        files.write(batch.append_column(PARTITION_COLUMN, _repeated(day, batch.num_rows, pa.date32())))
+    return files.finish()
+
+
 def ingest_files(
     landing: Landing,
     files: list[tuple[LandedFile, dt.date]],
     table_uri: str,
-    replace: str,
+    window: tuple[dt.date, dt.date],
     ingested_at: dt.datetime,
+    only_sources: tuple[str, ...] | None = None,
     decimal_mark: str | None = None,
     on_rejected: Callable[[RejectedEntry], None] | None = None,
 ) -> IngestRun:
     """Write the rows of ``files`` (each with its detection date) to the Delta table at ``table_uri`` in one
-    commit that replaces the rows the SQL predicate ``replace`` selects; a file that cannot be loaded is
-    recorded and never stops the others."""
-    from deltalake import write_deltalake
+    commit that replaces the ``window``'s rows, or with ``only_sources`` only the rows of those landed files. A
+    file that cannot be loaded is recorded and never stops the others."""
+    from deltalake import DeltaTable, Schema
+    from deltalake.transaction import create_table_with_add_actions
 
     run = IngestRun()
 
@@ -194,36 +304,34 @@ def ingest_files(
         if on_rejected is not None:
             on_rejected(entry)
 
-    pending = []
-    for landed, day in files:
-        try:
-            check_file(landing, landed)
-            pending.append((landed, day))
-        except Exception as error:  # a bad file never stops the other files
-            reject(landed, day, error)
     storage = storage_for(table_uri)
     with storage.lock(table_lock_uri(table_uri)):
-        while True:
-            run.attempts += 1
-            stream = _RunStream(landing, pending, ingested_at, decimal_mark)
+        adds = []
+        for landed, day in files:
             try:
-                write_deltalake(
-                    table_uri,
-                    pa.RecordBatchReader.from_batches(RAW_ARROW_SCHEMA, stream.batches()),
-                    mode="overwrite",
-                    predicate=replace,
-                    partition_by=[PARTITION_COLUMN],
-                    writer_properties=_writer_properties(),
-                )
-            except Exception:
-                if stream.failed is None:
-                    raise  # the write itself failed: nothing was committed
-                landed, day, error = stream.failed
+                check_file(landing, landed)
+                ingested, actions = _write_file(landing, landed, day, table_uri, ingested_at, decimal_mark)
+            except Exception as error:  # a bad file never stops the other files
                 reject(landed, day, error)
-                pending = [(item, item_day) for item, item_day in pending if item.uri != landed.uri]
                 continue
-            run.ingested = stream.done
+            run.ingested.append(ingested)
+            adds += actions
+        schema = Schema.from_arrow(RAW_ARROW_SCHEMA)
+        if not DeltaTable.is_deltatable(table_uri):
+            create_table_with_add_actions(table_uri, schema, adds, mode="error", partition_by=[PARTITION_COLUMN])
             return run
+        table = DeltaTable(table_uri)
+        removed, mixed = _replaced_files(table, window, only_sources)
+        for remove, day in mixed:
+            adds += _rewrite_without(table_uri, remove.path, day, only_sources or ())
+            removed.append(remove)
+        if adds or removed:
+            # One commit: the table's lock keeps this project's writers apart; a commit that loses to a writer
+            # outside it fails (delta-rs checks the version it read), and the run can be retried.
+            table.create_write_transaction(
+                [*adds, *removed], mode="append", schema=schema, partition_by=[PARTITION_COLUMN]
+            )
+    return run
 
 
 def rejected_frame(spark: SparkSession, rejected: list[RejectedEntry], rejected_at: dt.datetime) -> DataFrame:
