@@ -82,6 +82,26 @@ def delta_table_exists(uri: str) -> bool:
     return DeltaTable.is_deltatable(uri)
 
 
+def _row_counts(uri: str, window: tuple[dt.date, dt.date] | None) -> tuple[int | None, dict[str, int]]:
+    """The table's rows, and the window's rows per day, from the row counts every writer keeps in the Delta log
+    (no job on the engine); (None, {}) when a file has none."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(uri).get_add_actions(flatten=True))
+    if "num_records" not in actions.column_names or actions.column("num_records").null_count:
+        return None, {}
+    counts = actions.column("num_records").to_pylist()
+    per_day: dict[str, int] = {}
+    if window is not None:
+        partition = f"partition.{PARTITION_COLUMN}"
+        for day, rows in zip(actions.column(partition).to_pylist(), counts, strict=True):
+            key = day.isoformat() if isinstance(day, dt.date) else str(day)
+            if window[0].isoformat() <= key < window[1].isoformat():
+                per_day[key] = per_day.get(key, 0) + rows
+    return sum(counts), per_day
+
+
 def delta_version(uri: str) -> int | None:
     """The table's latest version, read from its log by delta-rs (works for every writer)."""
     from deltalake import DeltaTable
@@ -226,12 +246,16 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         """Materialization metadata, and the row count of each written day."""
         table = spark.read.format("delta").load(uri)
         metadata: dict[str, Any] = {}
-        rows_per_day: dict[str, int] = {}
-        preview_source = table
+        preview_source = table if window is None else table.where(window_predicate(*window))
+        total, rows_per_day = _row_counts(uri, window)
+        if total is None:  # a writer that kept no row counts in the log: count with the engine
+            total = table.count()
+            if window is not None:
+                rows_per_day = {
+                    row[PARTITION_COLUMN].isoformat(): row["count"]
+                    for row in preview_source.groupBy(PARTITION_COLUMN).count().collect()
+                }
         if window is not None:
-            preview_source = table.where(window_predicate(*window))
-            for row in preview_source.groupBy(PARTITION_COLUMN).count().collect():
-                rows_per_day[row[PARTITION_COLUMN].isoformat()] = row["count"]
             metadata["partition_row_counts"] = MetadataValue.table(
                 records=[
                     TableRecord({PARTITION_COLUMN: day, "rows": rows}) for day, rows in sorted(rows_per_day.items())
@@ -241,7 +265,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
             metadata["window"] = f"[{window[0]}, {window[1]})"
         # Dagster's standard table metadata keys (TableMetadataSet / UriMetadataSet).
         metadata["dagster/column_schema"] = _column_schema(table)
-        metadata["dagster/row_count"] = table.count()
+        metadata["dagster/row_count"] = total
         if window is not None:
             metadata["dagster/partition_row_count"] = sum(rows_per_day.values())
         metadata["dagster/table_name"] = uri
