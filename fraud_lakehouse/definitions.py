@@ -1,36 +1,28 @@
-"""The fraud_lakehouse code location."""
+"""The fraud_lakehouse code location: what the deployment runs (``resources/deployments.py``), in one place."""
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor, load_assets_from_modules
+import warnings
 
-from fraud_lakehouse.assets import bronze, claims_ingest, gold, silver
-from fraud_lakehouse.partitions import detection_date_partitions
-from fraud_lakehouse.resources.deployments import resources_for_deployment
+from dagster import BetaWarning, Definitions, in_process_executor
 
-all_assets = load_assets_from_modules([bronze, claims_ingest, silver, gold])
+from fraud_lakehouse.assets import build_assets
+from fraud_lakehouse.jobs import build_jobs, synthetic_daily_schedule
+from fraud_lakehouse.resources.deployments import current_deployment
+from fraud_lakehouse.sensors.claims_landing import build_claims_landing_sensor
 
-# The main job: both bronze tables for a date window (one run per window).
-bronze_job = define_asset_job(
-    "bronze_job",
-    selection=AssetSelection.assets(bronze.customers, bronze.transactions),
-    partitions_def=detection_date_partitions,
-    description="Generate bronze customers and the transactions of the selected detection dates.",
-)
+# The single-run backfill policy of every Spark asset (one run for a range of days) is a beta parameter of
+# Dagster's: known and wanted, so its warning stays out of users' terminals.
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
-# Everything: bronze (synthetic and landed claims), silver, gold, for a date window.
-lakehouse_job = define_asset_job(
-    "lakehouse_job",
-    selection=AssetSelection.all(),
-    partitions_def=detection_date_partitions,
-    description="Bronze to gold for the selected detection dates: generate, ingest landed claims, clean, score.",
-)
-
-# Every run executes its steps in one process, so it starts the Spark engine once (the multiprocess default
-# started a process and an engine per step). Steps still log, retry and report apart.
+deployment = current_deployment()
 defs = Definitions(
-    assets=all_assets,
-    jobs=[bronze_job, lakehouse_job],
-    resources=resources_for_deployment(),
+    assets=build_assets(deployment.synthetic_feed, deployment.automation),
+    jobs=build_jobs(deployment.synthetic_feed),
+    schedules=[synthetic_daily_schedule] if deployment.synthetic_feed else [],
+    sensors=[build_claims_landing_sensor("claims_job")],
+    resources=deployment.resources(),
+    # Every run executes its steps in one process, so it starts the Spark engine once (the multiprocess default
+    # started a process and an engine per step). Steps still log, fail and retry on their own.
     executor=in_process_executor,
 )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from fraud_lakehouse.definitions import all_assets, lakehouse_job
+from fraud_lakehouse.assets import build_assets
+from fraud_lakehouse.jobs import build_jobs
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
 from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.lake_tables import LakeTables
@@ -16,7 +17,7 @@ from fraud_lakehouse.resources.synthetic import SyntheticData
 
 
 def definitions_for_test(
-    spark_engine: SparkEngine, lake_root: str, landing: Path, customers: int = 60
+    spark_engine: SparkEngine, lake_root: str, landing: Path, customers: int = 60, synthetic_feed: bool = True
 ) -> tuple[Definitions, LakeTables]:
     """The local profile's resources pointed at ``lake_root`` and ``landing``, and the lake's tables."""
     resources = resources_for_deployment("local")
@@ -27,5 +28,5 @@ def definitions_for_test(
         landing=ClaimsLanding(root=str(landing)),
         synthetic=SyntheticData(customers=customers),
     )
-    defs = Definitions(assets=all_assets, jobs=[lakehouse_job], resources=resources)
+    defs = Definitions(assets=build_assets(synthetic_feed), jobs=build_jobs(synthetic_feed), resources=resources)
     return defs, LakeTables(spark=spark_engine, lake_root=lake_root)

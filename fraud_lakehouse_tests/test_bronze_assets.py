@@ -9,8 +9,10 @@ import pytest
 from dagster import AssetKey, Definitions, instance_for_test
 from deltalake import DeltaTable
 
-from fraud_lakehouse.definitions import all_assets, bronze_job, defs
+from fraud_lakehouse.assets import build_assets
+from fraud_lakehouse.definitions import defs
 from fraud_lakehouse.generator.params import GenerationConfigError
+from fraud_lakehouse.jobs import build_jobs
 from fraud_lakehouse.resources.delta_io import DeltaLakeIOManager
 from fraud_lakehouse.resources.deployments import resources_for_deployment
 from fraud_lakehouse.resources.spark import SparkEngine
@@ -65,7 +67,9 @@ def _bronze_resources(tmp_path, spark_engine, **synthetic):
 
 
 def _job(resources):
-    return Definitions(assets=all_assets, jobs=[bronze_job], resources=resources).resolve_job_def(bronze_job.name)
+    return Definitions(assets=build_assets(True), jobs=build_jobs(True), resources=resources).resolve_job_def(
+        "bronze_job"
+    )
 
 
 def test_materialize_both_bronze_assets_for_two_days(tmp_path, spark_engine, spark):

@@ -4,7 +4,7 @@ import datetime as dt
 import os
 
 import pytest
-from dagster import instance_for_test
+from dagster import AssetKey, instance_for_test
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.privacy import DEVELOPMENT_KEY, hmac_sha256_python
@@ -133,3 +133,31 @@ def test_reingesting_a_file_replaces_only_its_rows(tmp_path, spark_engine, lande
     assert claim_ids == {"E0", "E1", "E2", "E3"}
     # the rejected binary file of the day is still recorded (not one of the re-ingested files)
     assert _table(lake, "bronze", "claims_rejected_files").count() == 1
+
+
+def test_a_claims_only_deployment_needs_no_synthetic_table(tmp_path, spark_engine, landed):
+    defs, lake = definitions_for_test(spark_engine, str(tmp_path / "lake"), landed, synthetic_feed=False)
+    keys = {"/".join(key.path) for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert not keys & {"bronze/customers", "bronze/transactions"}
+    job = defs.resolve_job_def("claims_job")
+    with instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, partition_key="2025-01-02")
+    assert result.success
+    assert not (tmp_path / "lake" / "bronze" / "transactions").exists()
+    assert not (tmp_path / "lake" / "bronze" / "customers").exists()
+    window = (dt.date(2025, 1, 2), dt.date(2025, 1, 3))
+    assert lake.read_window("gold", "flagged_claims", *window).count() == 5  # the five landed claims, nothing else
+    assert {r.source for r in lake.read_window("silver", "claims", *window).collect()} == {"insurance"}
+
+
+def test_a_missing_upstream_table_is_named(tmp_path, spark_engine, landed):
+    defs, _ = definitions_for_test(spark_engine, str(tmp_path / "lake"), landed)
+    silver_only = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["silver", "claims"]), AssetKey(["silver", "claims_quarantine"])}
+    )
+    with instance_for_test() as instance:
+        result = silver_only.execute_in_process(instance=instance, partition_key="2025-01-02", raise_on_error=False)
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else ""
+    assert "bronze/claims_raw has not been materialized yet" in (failure.step_failure_data.error.message + message)

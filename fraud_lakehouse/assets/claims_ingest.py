@@ -51,56 +51,67 @@ class ClaimsIngestConfig(Config):
     )
 
 
+def _outside_partitions(landed: LandedFile, first_partition: dt.date) -> RejectedEntry | None:
+    """The rejection of a file that can never be ingested (a date folder that is no date, or a date before the
+    first partition), recorded by the run of its upload day; None for any other file."""
+    when = landed.date
+    if when.problem == "bad_date_folder":
+        detail = "the file's date folder is not a date: move it under claims/YYYY-MM-DD/"
+        return RejectedEntry(landed.uri, "bad_date_folder", detail, landed.upload_date, landed.size)
+    if when.date is not None and when.date < first_partition:
+        detail = (
+            f"its date {when.date} is before the first partition {first_partition}: move it under a later date "
+            "folder, or start the partitions earlier (FRAUD_LAKEHOUSE_START_DATE)"
+        )
+        return RejectedEntry(landed.uri, "date_before_partitions", detail, landed.upload_date, landed.size)
+    return None
+
+
 def files_of_window(
     landing: Landing, start: dt.date, end: dt.date
 ) -> tuple[list[tuple[LandedFile, dt.date]], list[RejectedEntry]]:
     """The claims files of [start, end) with their dates, and the files recorded as rejected in the window: those
-    uploaded in it whose date folder is not a date or lies before the first partition (they can never be
-    ingested)."""
+    uploaded in it that can never be ingested."""
     first_partition = partitions_start_date()
     files, rejected = [], []
     for landed in landing.list_files():
         when = landed.date
         if when.date is not None and start <= when.date < end:
             files.append((landed, when.date))
-            continue
-        if not start <= landed.upload_date < end:
-            continue
-        if when.problem == "bad_date_folder":
-            detail = "the file's date folder is not a date: move it under claims/YYYY-MM-DD/"
-            rejected.append(RejectedEntry(landed.uri, "bad_date_folder", detail, landed.upload_date, landed.size))
-        elif when.date is not None and when.date < first_partition:
-            detail = (
-                f"its date {when.date} is before the first partition {first_partition}: move it under a later date "
-                "folder, or start the partitions earlier (FRAUD_LAKEHOUSE_START_DATE)"
-            )
-            rejected.append(
-                RejectedEntry(landed.uri, "date_before_partitions", detail, landed.upload_date, landed.size)
-            )
+        elif start <= landed.upload_date < end:
+            entry = _outside_partitions(landed, first_partition)
+            if entry is not None:
+                rejected.append(entry)
     return files, rejected
 
 
 def _named_files(
     landing: Landing, names: list[str], start: dt.date, end: dt.date
 ) -> tuple[list[tuple[LandedFile, dt.date]], list[RejectedEntry]]:
-    """The files named in run config, and an entry for each one that does not exist."""
-    found, missing = [], []
+    """The files named in run config, and an entry for each one that does not exist or can never be ingested."""
+    found, rejected = [], []
+    first_partition = partitions_start_date()
     for name in names:
         uri = landing.resolve(name)
         landed = landing.stat(uri)
         if landed is None:
-            missing.append(
+            rejected.append(
                 RejectedEntry(uri, "file_not_found", "the file named in the run config does not exist", start)
             )
             continue
         day = landed.detection_date
-        if day is None or not start <= day < end:
-            raise Failure(
-                f"{uri} belongs to detection date {day} (its date folder, else its upload date), "
-                f"outside this run's dates [{start}, {end}): run that partition instead"
-            )
-        found.append((landed, day))
-    return found, missing
+        if day is not None and start <= day < end:
+            found.append((landed, day))
+            continue
+        outside = _outside_partitions(landed, first_partition)
+        if outside is not None and start <= landed.upload_date < end:
+            rejected.append(outside)
+            continue
+        raise Failure(
+            f"{uri} belongs to detection date {day} (its date folder, else its upload date), "
+            f"outside this run's dates [{start}, {end}): run that partition instead"
+        )
+    return found, rejected
 
 
 @multi_asset(

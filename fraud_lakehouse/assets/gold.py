@@ -6,11 +6,13 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
     AssetIn,
     Config,
     MetadataValue,
     Output,
+    TimeWindowPartitionMapping,
     asset,
 )
 from pydantic import Field
@@ -19,7 +21,7 @@ from pyspark.sql import DataFrame
 from fraud_lakehouse.assets.bronze import LAKE_IO, SPARK, STEP_LAUNCHER
 from fraud_lakehouse.assets.silver import CLAIMS_KEY, LAKE, SILVER
 from fraud_lakehouse.detection import gold
-from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.config import DEFAULT_LOOKBACK_DAYS, DetectionConfig
 from fraud_lakehouse.detection.scoring import RULES
 from fraud_lakehouse.partitions import detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.lake_tables import LakeTables
@@ -39,7 +41,13 @@ GOLD_SPARK_ASSET = {
 
 @asset(
     name="flagged_claims",
-    deps=[CLAIMS_KEY],
+    # Gold reads its days and the look-back days before them: declared, so re-running an earlier silver day
+    # marks the gold days that read it as stale.
+    deps=[
+        AssetDep(
+            CLAIMS_KEY, partition_mapping=TimeWindowPartitionMapping(start_offset=-DEFAULT_LOOKBACK_DAYS, end_offset=0)
+        )
+    ],
     required_resource_keys={SPARK, LAKE, STEP_LAUNCHER},
     description="Every silver claim scored: one flag per rule, fraud_score in [0, 1], risk_level, "
     "rules_triggered, duplicates and the label passed through. Rules read the look-back days of silver claims.",

@@ -49,65 +49,95 @@ class SilverClaimsConfig(Config):
     )
 
 
-@multi_asset(
-    name="silver_claims",
-    outs={
-        "claims": AssetOut(
-            key=CLAIMS_KEY,
-            io_manager_key=LAKE_IO,
-            description="Valid claims of every source in the canonical claim model; card numbers and patient ids "
-            "as keyed hashes, no SSN.",
-            kinds={"spark", "delta"},
-        ),
-        "claims_quarantine": AssetOut(
-            key=QUARANTINE_KEY,
-            io_manager_key=LAKE_IO,
-            description="Rejected rows with their raw values (pseudonymised), source file, row number and reasons.",
-            kinds={"spark", "delta"},
-        ),
-    },
-    ins={
-        "claims_raw": AssetIn(key=["bronze", "claims_raw"]),
-        "transactions": AssetIn(key=["bronze", "transactions"]),
-        "customers": AssetIn(key=["bronze", "customers"]),
-    },
-    check_specs=[
-        AssetCheckSpec(
-            "rows_balance",
-            asset=CLAIMS_KEY,
-            blocking=True,
-            description="rows in (claims_raw + transactions) = rows in silver + rows in quarantine",
-        ),
-        AssetCheckSpec(
-            "no_null_keys",
-            asset=CLAIMS_KEY,
-            blocking=True,
-            description="claim_id, customer_key, provider_id and detection_date are never NULL",
-        ),
-        AssetCheckSpec(
-            "unique_claim_id", asset=CLAIMS_KEY, blocking=True, description="a claim id appears once per detection date"
-        ),
-    ],
-    partitions_def=detection_date_partitions,
-    backfill_policy=spark_backfill_policy,
-    group_name=SILVER,
-    required_resource_keys={SPARK, LAKE, PSEUDONYMIZER, STEP_LAUNCHER},
-)
-def silver_claims_assets(
+SILVER_OUTS = {
+    "claims": AssetOut(
+        key=CLAIMS_KEY,
+        io_manager_key=LAKE_IO,
+        description="Valid claims of every source in the canonical claim model; card numbers and patient ids "
+        "as keyed hashes, no SSN.",
+        kinds={"spark", "delta"},
+    ),
+    "claims_quarantine": AssetOut(
+        key=QUARANTINE_KEY,
+        io_manager_key=LAKE_IO,
+        description="Rejected rows with their raw values (pseudonymised), source file, row number and reasons.",
+        kinds={"spark", "delta"},
+    ),
+}
+SILVER_CHECKS = [
+    AssetCheckSpec(
+        "rows_balance",
+        asset=CLAIMS_KEY,
+        blocking=True,
+        description="rows in (claims_raw + transactions) = rows in silver + rows in quarantine",
+    ),
+    AssetCheckSpec(
+        "no_null_keys",
+        asset=CLAIMS_KEY,
+        blocking=True,
+        description="claim_id, customer_key, provider_id and detection_date are never NULL",
+    ),
+    AssetCheckSpec(
+        "unique_claim_id", asset=CLAIMS_KEY, blocking=True, description="a claim id appears once per detection date"
+    ),
+]
+SILVER_ASSET = {
+    "name": "silver_claims",
+    "outs": SILVER_OUTS,
+    "check_specs": SILVER_CHECKS,
+    "partitions_def": detection_date_partitions,
+    "backfill_policy": spark_backfill_policy,
+    "group_name": SILVER,
+    "required_resource_keys": {SPARK, LAKE, PSEUDONYMIZER, STEP_LAUNCHER},
+}
+
+
+def build_silver_claims(synthetic_feed: bool):  # type: ignore[no-untyped-def]
+    """silver/claims and its quarantine, from the landed claims, and from the synthetic transactions when the
+    deployment has the synthetic feed (a claims-only deployment needs no synthetic table at all)."""
+    if not synthetic_feed:
+
+        @multi_asset(ins={"claims_raw": AssetIn(key=["bronze", "claims_raw"])}, **SILVER_ASSET)
+        def silver_claims(context: AssetExecutionContext, config: SilverClaimsConfig, claims_raw: DataFrame):
+            yield from _silver(context, config, claims_raw, None, None)
+
+        return silver_claims
+
+    @multi_asset(
+        ins={
+            "claims_raw": AssetIn(key=["bronze", "claims_raw"]),
+            "transactions": AssetIn(key=["bronze", "transactions"]),
+            "customers": AssetIn(key=["bronze", "customers"]),
+        },
+        **SILVER_ASSET,
+    )
+    def silver_claims_with_synthetic(
+        context: AssetExecutionContext,
+        config: SilverClaimsConfig,
+        claims_raw: DataFrame,
+        transactions: DataFrame,
+        customers: DataFrame,
+    ):
+        yield from _silver(context, config, claims_raw, transactions, customers)
+
+    return silver_claims_with_synthetic
+
+
+def _silver(
     context: AssetExecutionContext,
     config: SilverClaimsConfig,
     claims_raw: DataFrame,
-    transactions: DataFrame,
-    customers: DataFrame,
+    transactions: DataFrame | None,
+    customers: DataFrame | None,
 ):
     pseudonymizer: Pseudonymizer = context.resources.pseudonymizer
     lake: LakeTables = context.resources.lake
     secret = pseudonymizer.secret()
     rules = ValidationRules(amount_cap=config.amount_cap, today=dt.datetime.now(dt.UTC).date())
     marks = collected(file_decimal_marks(claims_raw))
-    candidates = candidates_from_raw(claims_raw, secret, marks).unionByName(
-        candidates_from_transactions(transactions, customers, secret)
-    )
+    candidates = candidates_from_raw(claims_raw, secret, marks)
+    if transactions is not None and customers is not None:
+        candidates = candidates.unionByName(candidates_from_transactions(transactions, customers, secret))
     metadata = {**pseudonymizer.metadata(), "amount_cap": config.amount_cap}
     yield Output(silver_claims(validate(candidates, rules)), output_name="claims", metadata=metadata)
 
@@ -116,14 +146,16 @@ def silver_claims_assets(
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     written = lake.read_window(SILVER, "claims", start, end)
-    rest = candidates_from_raw(rest_of_raw(claims_raw, written), secret, marks).unionByName(
-        candidates_from_transactions(rest_of_transactions(transactions, written), customers, secret)
-    )
+    rest = candidates_from_raw(rest_of_raw(claims_raw, written), secret, marks)
+    if transactions is not None and customers is not None:
+        rest = rest.unionByName(
+            candidates_from_transactions(rest_of_transactions(transactions, written), customers, secret)
+        )
     yield Output(quarantined_claims(validate(rest, rules, later_copies=True)), output_name="claims_quarantine")
 
     # The checks read back what was written, so they test the tables, not the plan.
     quarantine = lake.read_window(SILVER, "claims_quarantine", start, end)
-    rows_in = claims_raw.count() + transactions.count()
+    rows_in = claims_raw.count() + (transactions.count() if transactions is not None else 0)
     rows_silver, rows_quarantine = written.count(), quarantine.count()
     yield AssetCheckResult(
         check_name="rows_balance",

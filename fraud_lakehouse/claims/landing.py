@@ -17,12 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from fraud_lakehouse.storage import StoredObject, is_s3, join, local_state_path, storage_for
+from fraud_lakehouse.storage import Storage, StoredObject, is_s3, join, local_state_path, storage_for
 
 LANDING_ENV = "FRAUD_LAKEHOUSE_LANDING"
 DATE_FOLDER = re.compile(r"^(?:detection_date=)?(\d{4}-\d{2}-\d{2})$")
@@ -112,11 +111,11 @@ class LandedFile:
 
 
 class Landing:
-    """A landing area: a local folder or an S3 prefix."""
+    """A landing area: a local folder or an S3 prefix (``storage``: a backend with its own client, say)."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, storage: Storage | None = None):
         self.root = root.rstrip("/") if is_s3(root) else join(root)
-        self.storage = storage_for(self.root)
+        self.storage = storage or storage_for(self.root)
 
     def _landed(self, item: StoredObject) -> LandedFile:
         relative = item.uri[len(self.root) :].lstrip("/")
@@ -147,6 +146,5 @@ class Landing:
     def open(self, uri: str) -> pa.NativeFile:
         return self.storage.open_input(uri)
 
-    def iter_files(self, uris: list[str]) -> Iterator[tuple[str, LandedFile | None]]:
-        for uri in uris:
-            yield uri, self.stat(uri)
+    def landed(self, item: StoredObject) -> LandedFile:
+        return self._landed(item)

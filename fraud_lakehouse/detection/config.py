@@ -12,9 +12,15 @@ import json
 from dagster import Config
 from pydantic import Field
 
+# Earlier days of silver a gold day reads by default; gold's lineage declares them (a re-run of one of them makes
+# the gold days that read it stale).
+DEFAULT_LOOKBACK_DAYS = 30
+
 
 class DetectionConfig(Config):
-    lookback_days: int = Field(default=30, ge=0, le=366, description="earlier days of silver claims rules may read")
+    lookback_days: int = Field(
+        default=DEFAULT_LOOKBACK_DAYS, ge=0, le=366, description="earlier days of silver claims rules may read"
+    )
     high_risk_threshold: float = Field(default=0.7, gt=0, le=1, description="fraud_score at or above: high risk")
     medium_risk_threshold: float = Field(default=0.4, gt=0, le=1, description="fraud_score at or above: medium")
 

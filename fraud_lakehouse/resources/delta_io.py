@@ -207,6 +207,10 @@ def _preview(df: DataFrame) -> MetadataValue:
     return MetadataValue.table(records=records, schema=_column_schema(df))
 
 
+class MissingTableError(RuntimeError):
+    """An asset reads a table that was never written."""
+
+
 class DeltaLakeIOManager(ConfigurableIOManager):
     """Stores Spark DataFrames as Delta tables under the lake root."""
 
@@ -280,6 +284,11 @@ class DeltaLakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> DataFrame:
         upstream_key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
         uri = self._uri(upstream_key.path)
+        if not delta_table_exists(uri):
+            raise MissingTableError(
+                f"{'/'.join(upstream_key.path)} has not been materialized yet: no Delta table at {uri}. "
+                "Materialize it first (with these dates, if it is partitioned)."
+            )
         table = self.spark.spark_session.read.format("delta").load(uri)
         if context.has_asset_partitions:
             return table.where(window_predicate(*_date_window(context)))

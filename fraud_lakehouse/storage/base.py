@@ -35,6 +35,10 @@ class Storage(Protocol):
         """Every object under the ``prefix`` URI (a folder), recursively, in no particular order."""
         ...
 
+    def list_level(self, prefix: str) -> tuple[list[str], list[StoredObject]]:
+        """One level under the ``prefix`` folder: the URIs of its sub-folders, and its objects."""
+        ...
+
     def stat(self, uri: str) -> StoredObject | None:
         """The object at ``uri``, or None when there is none."""
         ...

@@ -41,6 +41,21 @@ class LocalStorage:
                 except FileNotFoundError:  # removed while listing
                     continue
 
+    def list_level(self, prefix: str) -> tuple[list[str], list[StoredObject]]:
+        root = Path(prefix).expanduser()
+        if not root.is_dir():
+            return [], []
+        folders, objects = [], []
+        for entry in os.scandir(root):
+            try:
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif entry.is_file():
+                    objects.append(_object(Path(entry.path)))
+            except FileNotFoundError:  # removed while listing
+                continue
+        return folders, objects
+
     def stat(self, uri: str) -> StoredObject | None:
         path = Path(uri).expanduser()
         try:

@@ -89,6 +89,21 @@ class S3Storage:
                 if not item["Key"].endswith("/"):
                     yield self._object(bucket, item["Key"], item)
 
+    def list_level(self, prefix: str) -> tuple[list[str], list[StoredObject]]:
+        bucket, key_prefix = split_s3(prefix)
+        if key_prefix and not key_prefix.endswith("/"):
+            key_prefix += "/"
+        folders, objects = [], []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=key_prefix, Delimiter="/"):
+            folders += [f"s3://{bucket}/{item['Prefix'].rstrip('/')}" for item in page.get("CommonPrefixes", [])]
+            objects += [
+                self._object(bucket, item["Key"], item)
+                for item in page.get("Contents", [])
+                if item["Key"] != key_prefix
+            ]
+        return folders, objects
+
     def stat(self, uri: str) -> StoredObject | None:
         bucket, key = split_s3(uri)
         try:
