@@ -55,6 +55,7 @@ from fraud_lakehouse.storage import S3Storage, is_s3
 INTERVAL_ENV = "FRAUD_LAKEHOUSE_SENSOR_INTERVAL"
 FILES_PER_RUN_ENV = "FRAUD_LAKEHOUSE_SENSOR_FILES_PER_RUN"
 RUNS_PER_TICK_ENV = "FRAUD_LAKEHOUSE_SENSOR_RUNS_PER_TICK"
+FULL_SCAN_EVERY_ENV = "FRAUD_LAKEHOUSE_SENSOR_FULL_SCAN_EVERY"
 DEFAULT_INTERVAL_S = 30
 DEFAULT_FILES_PER_RUN = 50
 DEFAULT_RUNS_PER_TICK = 10
@@ -95,6 +96,7 @@ class SensorSettings:
     def from_environment(cls, interval_s: int = DEFAULT_INTERVAL_S) -> SensorSettings:
         # a full listing at least twice within the watermark's lag, whatever the interval
         full_scan_every = max(1, min(FULL_SCAN_EVERY, int(WATERMARK_LAG.total_seconds() / interval_s / 2)))
+        full_scan_every = min(full_scan_every, _setting(FULL_SCAN_EVERY_ENV, full_scan_every))
         return cls(
             files_per_run=_setting(FILES_PER_RUN_ENV, DEFAULT_FILES_PER_RUN),
             runs_per_tick=_setting(RUNS_PER_TICK_ENV, DEFAULT_RUNS_PER_TICK),
@@ -281,19 +283,16 @@ def build_claims_landing_sensor(job_name: str):  # type: ignore[no-untyped-def]
         description="Claims files landed under the landing prefix start the claims path of their detection date "
         "(bronze/claims_raw -> silver -> gold), a run per batch of files of one date; an identical re-upload does "
         "not run again.",
-        required_resource_keys={"landing", "s3"},
     )
-    def claims_landing_sensor(context: SensorEvaluationContext):
-        landing_resource: ClaimsLanding = context.resources.landing
-        s3: S3Resource = context.resources.s3
-        root = landing_resource.root
-        landing = Landing(root, S3Storage(s3.get_client()) if is_s3(root) else None)
+    def claims_landing_sensor(context: SensorEvaluationContext, landing: ClaimsLanding, s3: S3Resource):
+        root = landing.root
+        area = Landing(root, S3Storage(s3.get_client()) if is_s3(root) else None)
         settings = SensorSettings.from_environment(interval)
         cursor = Cursor.parse(context.cursor)
         now = dt.datetime.now(dt.UTC)
         full = cursor.ticks % settings.full_scan_every == 0
         try:
-            listing = hot_listing(landing, now.date(), settings, full)
+            listing = hot_listing(area, now.date(), settings, full)
         except Exception as error:  # credentials, endpoint, bucket: one clear line, the next tick tries again
             raise ListingError(f"cannot list the landing area {root}: {type(error).__name__}: {error}") from None
         plan = plan_tick(listing, cursor, now, settings, partitions_start_date(), last_partition_date(), full)
