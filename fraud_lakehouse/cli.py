@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 from fraud_lakehouse.generator.params import (
     DEFAULT_CUSTOMERS,
@@ -71,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
         "--lake-root", default=None, help="lake root (default: the local lake or $FRAUD_LAKEHOUSE_LAKE_ROOT)"
     )
 
+    upload = commands.add_parser("upload", help="put a claims file in the landing area (local folder or S3)")
+    upload.add_argument("file", help="the claims file")
+    upload.add_argument(
+        "--date", default=None, help="detection date folder, YYYY-MM-DD (default: none; the upload day counts)"
+    )
+
+    local_s3 = commands.add_parser(
+        "local-s3", help="run a local S3-compatible endpoint (moto) and print the settings that point the lake at it"
+    )
+    local_s3.add_argument("--port", type=int, default=4566)
+    local_s3.add_argument("--bucket", default="fraud-lakehouse")
+
     sample = commands.add_parser("sample-claims", help="write a claims file with injected fraud")
     sample.add_argument("--layout", required=True, choices=["insurance", "sparkov"])
     sample.add_argument("--claims", type=int, required=True, help="claims before the injected fraud")
@@ -127,6 +140,69 @@ def _landing(args: argparse.Namespace) -> int:
         print(f"  {item.status:<9} {item.date or '-'!s:<10}  {relative}  ({item.detail})")
     counts = {status: sum(item.status == status for item in statuses) for status in STATUSES}
     print("  " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from fraud_lakehouse.claims.landing import Landing, default_landing
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"fraud-lakehouse upload: no file {source}", file=sys.stderr)
+        return 2
+    day = parse_date("date", args.date).isoformat() if args.date else None
+    landing = Landing(default_landing())
+    target = landing.resolve(f"{day}/{source.name}" if day else source.name)
+    landing.storage.upload(str(source), target)
+    print(f"uploaded {source} to {target}")
+    return 0
+
+
+def _local_s3(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if server is None:
+        print("fraud-lakehouse local-s3: moto is not installed: pip install -e '.[local-s3]'", file=sys.stderr)
+        return 2
+    endpoint = f"http://127.0.0.1:{args.port}"
+    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(args.port)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    print(f"fraud-lakehouse local-s3: the server did not start on {endpoint}", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+        import boto3
+
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local",
+            aws_secret_access_key="local",
+        ).create_bucket(Bucket=args.bucket)  # fmt: skip
+        print(
+            f"""A local S3 endpoint runs on {endpoint} with the bucket {args.bucket} (in memory: gone when it stops).
+In every shell that runs Dagster or fraud-lakehouse commands:
+
+export AWS_ENDPOINT_URL={endpoint} AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \\
+       AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
+       FRAUD_LAKEHOUSE_LANDING=s3://{args.bucket}/claims FRAUD_LAKEHOUSE_LAKE_ROOT=s3://{args.bucket}/lake
+
+Ctrl-C stops it.""",
+            flush=True,
+        )
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.terminate()
     return 0
 
 
@@ -222,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             return _init(args)
         if args.command == "landing":
             return _landing(args)
+        if args.command == "upload":
+            return _upload(args)
+        if args.command == "local-s3":
+            return _local_s3(args)
         return _demo(args)
     except GenerationConfigError as error:
         print(f"fraud-lakehouse {args.command}: invalid {error}", file=sys.stderr)

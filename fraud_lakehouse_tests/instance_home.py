@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +28,7 @@ SMALL_SYNTHETIC = {"resources": {"synthetic": {"config": {"customers": 200}}}}
 @dataclass
 class InstanceHome:
     path: Path
+    settings: dict[str, str] = field(default_factory=dict)  # FRAUD_LAKEHOUSE_* and other variables of the home
 
     @property
     def lake(self) -> Path:
@@ -39,7 +40,7 @@ class InstanceHome:
 
     def env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("FRAUD_LAKEHOUSE_")}
-        env.update(DAGSTER_HOME=str(self.path), PYTHONUNBUFFERED="1")
+        env.update(DAGSTER_HOME=str(self.path), PYTHONUNBUFFERED="1", **self.settings)
         return env
 
     def command(self, name: str, *args: str) -> list[str]:
@@ -99,11 +100,11 @@ class InstanceHome:
         return (self.path / name).read_text()
 
 
-def new_home(root: Path) -> InstanceHome:
+def new_home(root: Path, **settings: str) -> InstanceHome:
     root.mkdir(parents=True, exist_ok=True)
     for name in ("dagster.yaml", "workspace.yaml"):
         shutil.copy(REPO_ROOT / name, root / name)
-    return InstanceHome(root)
+    return InstanceHome(root, settings)
 
 
 def lake_tables(lake: Path, home: Path) -> dict[str, pa.Table]:

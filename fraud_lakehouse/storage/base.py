@@ -53,6 +53,10 @@ class Storage(Protocol):
 
     def write_bytes(self, uri: str, data: bytes) -> None: ...
 
+    def upload(self, path: str, uri: str) -> None:
+        """Copy the local file at ``path`` to ``uri`` (in parts, for a large file on S3)."""
+        ...
+
     def read_bytes(self, uri: str) -> bytes: ...
 
     def delete(self, uri: str) -> None:

@@ -76,6 +76,14 @@ class LocalStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
+    def upload(self, path: str, uri: str) -> None:
+        target = Path(uri).expanduser()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # copied under a hidden name, then renamed: a reader never sees half a file
+        partial = target.with_name(f".{target.name}.uploading")
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
+
     def read_bytes(self, uri: str) -> bytes:
         return Path(uri).expanduser().read_bytes()
 

@@ -128,6 +128,10 @@ class S3Storage:
         bucket, key = split_s3(uri)
         self.client.put_object(Bucket=bucket, Key=key, Body=data)
 
+    def upload(self, path: str, uri: str) -> None:
+        bucket, key = split_s3(uri)
+        self.client.upload_file(path, bucket, key)  # multipart above 8 MB: visible only once complete
+
     def read_bytes(self, uri: str) -> bytes:
         bucket, key = split_s3(uri)
         return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
