@@ -84,3 +84,27 @@ def moto_s3() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed by the test set-up when the machine lacks it (a browser test needs no download
+    of its own browser)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update"], capture_output=True, check=True)
+        subprocess.run(install, capture_output=True, check=True)
+    found = shutil.which("chromium")
+    assert found, "chromium did not install (apt-get install chromium)"
+    return found
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/ in the repository (git-ignored): screenshots and other files a test keeps."""
+    folder = REPO_ROOT / "test-artifacts" / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

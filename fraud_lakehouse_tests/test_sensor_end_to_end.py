@@ -163,3 +163,61 @@ def test_uploaded_claims_reach_gold_once_each(running):
     assert not any(claim.startswith("C-") for _, claim in keys)  # the overwritten content's rows are gone
     rejected = running.table("bronze", "claims_rejected_files").to_pylist()
     assert [(row["source_file"].rsplit("/", 1)[1], row["reason"]) for row in rejected] == [("scanned.csv", "not_text")]
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCATION = "fraud_lakehouse.definitions"
+
+
+def test_the_ui_in_a_real_browser(running, chromium, artifacts):
+    """Headless Chromium on the running webserver: the asset graph with bronze, silver and gold, the sensor with its
+    last tick, and a run launched from the launchpad that succeeds. Screenshots are kept in test-artifacts/."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+
+        page.goto(f"{running.webserver}/asset-groups", wait_until="networkidle")
+        skip = page.get_by_role("button", name="Skip")  # the first visit's newsletter prompt
+        if skip.count():
+            skip.click()
+        page.get_by_text("silver", exact=True).first.wait_for(timeout=30_000)
+        page.screenshot(path=artifacts / "asset-graph.png")
+        graph = page.inner_text("body")
+        assert all(group in graph for group in ("bronze", "silver", "gold"))
+
+        page.goto(f"{running.webserver}/locations/{LOCATION}/sensors/claims_landing_sensor", wait_until="networkidle")
+        page.get_by_text("Latest tick").first.wait_for(timeout=30_000)
+        page.screenshot(path=artifacts / "sensor.png")
+        sensor = page.inner_text("body")
+        assert "Running" in sensor and "Sensor has never run" not in sensor
+
+        page.goto(f"{running.webserver}/locations/{LOCATION}/jobs/claims_job/playground", wait_until="networkidle")
+        partition = page.get_by_placeholder("Partition")
+        partition.click()
+        partition.fill(DAY1)
+        page.locator('[role="menuitem"]', has_text=DAY1).first.click()
+        page.screenshot(path=artifacts / "launchpad.png")
+        page.get_by_role("button", name="Launch Run").click()
+        page.wait_for_url("**/runs/**", timeout=60_000)
+        run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+        with running.instance() as instance:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not instance.get_run_by_id(run_id).is_finished:
+                time.sleep(2)
+            status = instance.get_run_by_id(run_id).status
+        page.reload(wait_until="networkidle")
+        page.get_by_text("Success").first.wait_for(timeout=60_000)
+        page.screenshot(path=artifacts / "run.png")
+        browser.close()
+    assert status == DagsterRunStatus.SUCCESS, running.home.log("daemon.log")[-3000:]
