@@ -1,0 +1,182 @@
+"""Benchmark: upload to gold through the sensor, as a deployment runs it.
+
+A moto S3 server (its own process) holds the landing area and the lake; a new
+Dagster instance runs the daemon with claims_landing_sensor on at a 5 s
+interval (the synthetic feed off: the claims-only path). Each run uploads a
+100,000-claim insurance file under claims/DAY/ and measures the wall clock
+from the upload's return to the commit of that day's gold/flagged_claims
+(polled every 0.2 s). The same invocation measures the in-process compute of
+the same file: the claims path executed in one process (the engine started
+once, Python's imports done), on a separate lake.
+
+    python benchmarks/sensor_latency.py            # 3 runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+BUCKET = "latency"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def claims_csv(claims: int, day: dt.date, seed: int) -> bytes:
+    from fraud_lakehouse.claims.samples import insurance_claims
+
+    out = io.StringIO()
+    insurance_claims(claims, day, seed).to_csv(out, index=False)
+    return out.getvalue().encode()
+
+
+def in_process(path: str, lake: str, day: str) -> dict:
+    """The claims path for one day in this process, from a landed file (the --one-run side)."""
+    os.environ.update(FRAUD_LAKEHOUSE_LANDING=str(Path(path).parent.parent), FRAUD_LAKEHOUSE_LAKE_ROOT=lake)
+    os.environ["FRAUD_LAKEHOUSE_SYNTHETIC_FEED"] = "off"
+    from dagster import DagsterInstance
+
+    from fraud_lakehouse.definitions import defs
+
+    job = defs.resolve_job_def("claims_job")
+    with DagsterInstance.ephemeral() as instance:
+        started = time.perf_counter()
+        result = job.execute_in_process(instance=instance, partition_key=day)
+        seconds = time.perf_counter() - started
+    assert result.success
+    return {"seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--lake", help=argparse.SUPPRESS)
+    parser.add_argument("--day", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_run:
+        print(json.dumps(in_process(args.path, args.lake, args.day)))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-latency-"))
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    aws = {
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+    }  # fmt: skip
+    os.environ.update(aws)
+    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stderr=subprocess.DEVNULL)
+    processes = [moto]
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(endpoint, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        import boto3
+        from deltalake import DeltaTable
+
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        home = work / "home"
+        home.mkdir()
+        for name in ("dagster.yaml", "workspace.yaml"):
+            shutil.copy(REPO / name, home / name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
+        env.update(
+            DAGSTER_HOME=str(home),
+            FRAUD_LAKEHOUSE_LANDING=f"s3://{BUCKET}/claims",
+            FRAUD_LAKEHOUSE_LAKE_ROOT=f"s3://{BUCKET}/lake",
+            FRAUD_LAKEHOUSE_SYNTHETIC_FEED="off",
+            FRAUD_LAKEHOUSE_SENSOR_INTERVAL="5",
+        )
+        subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=home, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "dagster"), "sensor", "start", "claims_landing_sensor", "-w", "workspace.yaml"],
+            cwd=home, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        log = open(work / "daemon.log", "w")
+        processes.append(
+            subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=home, env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+        )  # fmt: skip
+        time.sleep(20)  # the daemon and its code server up, the sensor's first tick done
+        today = dt.datetime.now(dt.UTC).date()
+        latencies, computes = [], []
+        for index in range(args.runs):
+            day = today - dt.timedelta(days=index + 1)
+            body = claims_csv(args.claims, day, seed=index)
+            # the same file, computed in one process on its own lake
+            local = work / f"in-process-{index}" / "claims" / day.isoformat() / "claims.csv"
+            local.parent.mkdir(parents=True)
+            local.write_bytes(body)
+            one = subprocess.run(
+                [sys.executable, __file__, "--one-run", "--path", str(local), "--lake", str(work / f"lake-{index}"),
+                 "--day", day.isoformat()],
+                check=True, capture_output=True, text=True, env={**os.environ, **aws},
+            )  # fmt: skip
+            computes.append(json.loads(one.stdout.strip().splitlines()[-1])["seconds"])
+            table = f"s3://{BUCKET}/lake/gold/flagged_claims"
+            started = time.perf_counter()
+            s3.put_object(Bucket=BUCKET, Key=f"claims/{day.isoformat()}/claims.csv", Body=body)
+            uploaded = time.perf_counter()
+            while True:
+                try:
+                    actions = DeltaTable(table).get_add_actions(flatten=True)
+                    days = {str(value) for value in actions.column("partition.detection_date").to_pylist()}
+                    if day.isoformat() in days:
+                        break
+                except Exception:  # the table is not there yet
+                    pass
+                if time.perf_counter() - uploaded > 300:
+                    raise RuntimeError(f"no gold for {day} after 300 s; see {work / 'daemon.log'}")
+                time.sleep(0.2)
+            latencies.append(time.perf_counter() - uploaded)
+            print(f"{day}: upload took {uploaded - started:.2f} s, upload -> gold {latencies[-1]:.2f} s, "
+                  f"in-process compute {computes[-1]:.2f} s", file=sys.stderr)  # fmt: skip
+        latency, compute = statistics.median(latencies), statistics.median(computes)
+        print(
+            json.dumps(
+                {
+                    "claims_per_file": args.claims,
+                    "sensor_interval_seconds": 5,
+                    "upload_to_gold_median_seconds": round(latency, 2),
+                    "upload_to_gold_runs": [round(s, 2) for s in latencies],
+                    "in_process_compute_median_seconds": round(compute, 2),
+                    "in_process_compute_runs": [round(s, 2) for s in computes],
+                    "ratio_latency_to_compute": round(latency / compute, 2),
+                },
+                indent=2,
+            )
+        )
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
