@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         "--lake-root", default=None, help="lake root (default: the local lake or $FRAUD_LAKEHOUSE_LAKE_ROOT)"
     )
 
+    backfill = commands.add_parser(
+        "backfill", help="bronze, silver and gold for a range of detection dates, as ONE run in this process"
+    )
+    backfill.add_argument("--from", dest="start", required=True, help="first detection date, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", required=True, help="last detection date (inclusive), YYYY-MM-DD")
+    backfill.add_argument(
+        "--claims-only", action="store_true", help="only the claims path (landed files), not the synthetic feed"
+    )
+
     commands.add_parser(
         "init", help="create and migrate the Dagster instance in DAGSTER_HOME (once, before other Dagster commands)"
     )
@@ -121,7 +130,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from fraud_lakehouse.instance import dagster_home, prepare_instance
 
-    prepare_instance()
+    prepare_instance(migrate=True)
     print(f"Dagster instance ready in {dagster_home()}")
     return 0
 
@@ -216,23 +225,34 @@ def _demo(args: argparse.Namespace) -> int:
     instance = prepare_instance()
     from fraud_lakehouse.claims.landing import Landing, default_landing
     from fraud_lakehouse.claims.samples import insurance_claims, write_sample
-    from fraud_lakehouse.definitions import defs
 
     # A claims file to ingest beside the synthetic transactions, unless the user landed their own.
     landing = Landing(default_landing())
     if not is_s3(landing.root) and not landing.list_files():
         sample = write_sample(insurance_claims(500, start, 7), f"{landing.root}/{start}/sample_insurance.csv")
         print(f"landed a sample claims file: {sample}")
-    result = defs.resolve_job_def("lakehouse_job").execute_in_process(
+    return _run_range("demo", "lakehouse_job", start, end, instance)
+
+
+def _run_range(command: str, job_name: str, start: dt.date, end: dt.date, instance) -> int:  # type: ignore[no-untyped-def]
+    """One run of ``job_name`` over the detection dates [start, end] in this process, and the tables it wrote."""
+    from fraud_lakehouse.definitions import defs
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
+        # the run's events go to the instance (the UI shows them); the terminal gets warnings and errors only
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": end.isoformat(),
         },
     )
     if not result.success:
+        print(f"fraud-lakehouse {command}: run {result.run_id} failed; `dagster dev` shows its events", file=sys.stderr)
         return 1
-    print(f"\nbronze, silver and gold for {start} .. {end} ({args.days} days), run {result.run_id}:")
+    days = (end - start).days + 1
+    print(f"bronze, silver and gold for {start} .. {end} ({days} days), run {result.run_id}:")
     seen = set()
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
@@ -244,6 +264,36 @@ def _demo(args: argparse.Namespace) -> int:
         rows = metadata["dagster/row_count"].value
         print(f"  {key:<30} {rows:>10,} rows  {metadata['dagster/uri'].value}")
     return 0
+
+
+class RangeError(ValueError):
+    pass
+
+
+def check_range(start: dt.date, end: dt.date, today: dt.date | None = None) -> None:
+    """A backfill's dates, each end checked on its own: the message names the end that is wrong."""
+    from fraud_lakehouse.partitions import last_partition_date
+
+    first, last = partitions_start_date(), last_partition_date(today)
+    if start < first:
+        raise RangeError(f"--from {start} is before the first partition {first} (FRAUD_LAKEHOUSE_START_DATE)")
+    if end > last:
+        raise RangeError(f"--to {end} is after the last partition {last} (today, UTC): later dates do not exist yet")
+    if start > end:
+        raise RangeError(f"--from {start} is after --to {end}: the range is reversed")
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    start, end = parse_date("from", args.start), parse_date("to", args.end)
+    try:
+        check_range(start, end)
+    except RangeError as error:
+        print(f"fraud-lakehouse backfill: {error}", file=sys.stderr)
+        return 2
+    from fraud_lakehouse.instance import prepare_instance
+
+    job = "claims_job" if args.claims_only else "lakehouse_job"
+    return _run_range("backfill", job, start, end, prepare_instance())
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -300,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             return _landing(args)
         if args.command == "upload":
             return _upload(args)
+        if args.command == "backfill":
+            return _backfill(args)
         if args.command == "local-s3":
             return _local_s3(args)
         return _demo(args)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
-from dagster import BetaWarning, Definitions, in_process_executor
+from dagster import Definitions, in_process_executor
 
 from fraud_lakehouse.assets import build_assets
 from fraud_lakehouse.jobs import build_jobs, synthetic_daily_schedule
 from fraud_lakehouse.resources.deployments import current_deployment
 from fraud_lakehouse.sensors.claims_landing import build_claims_landing_sensor
-
-# The single-run backfill policy of every Spark asset (one run for a range of days) is a beta parameter of
-# Dagster's: known and wanted, so its warning stays out of users' terminals.
-warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 deployment = current_deployment()
 defs = Definitions(

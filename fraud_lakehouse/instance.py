@@ -10,6 +10,8 @@ any number of concurrent Dagster commands.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -36,8 +38,9 @@ def dagster_home() -> Path:
     )
 
 
-def prepare_instance():  # type: ignore[no-untyped-def]
-    """The Dagster instance of DAGSTER_HOME, its run, event and schedule storage created and migrated."""
+def prepare_instance(migrate: bool = False):  # type: ignore[no-untyped-def]
+    """The Dagster instance of DAGSTER_HOME, its run, event and schedule storage created (a new instance is created
+    at the latest schema); ``migrate`` also brings an instance of an older Dagster up to date."""
     from dagster import DagsterInstance
 
     home = dagster_home()
@@ -48,5 +51,8 @@ def prepare_instance():  # type: ignore[no-untyped-def]
         instance.get_runs(limit=1)
         if instance.schedule_storage is not None:
             instance.schedule_storage.all_instigator_state()
-        instance.upgrade(print_fn=lambda _message: None)
+        if migrate:
+            # the storages print their progress, which says nothing here
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                instance.upgrade(print_fn=lambda _message: None)
     return instance

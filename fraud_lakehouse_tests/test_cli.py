@@ -125,3 +125,27 @@ def test_sample_claims_with_a_handful_of_claims(tmp_path, layout, claims):
 def test_report_without_gold_tables_says_so(tmp_path, capsys):
     assert main(["report", "rules", "--date", "2025-01-01", "--lake-root", str(tmp_path)]) == 1
     assert "materialize the gold assets first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2025-01-07", "2025-01-01", "--from 2025-01-07 is after --to 2025-01-01: the range is reversed"),
+        ("2025-01-01", "2999-01-01", "--to 2999-01-01 is after the last partition"),
+        ("2024-06-01", "2025-01-02", "--from 2024-06-01 is before the first partition 2025-01-01"),
+        ("2025-01-01", "2025-02-30", "invalid to: must be a date as YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_backfill_range_is_one_line_naming_the_bad_end(capsys, start, end, message):
+    assert main(["backfill", "--from", start, "--to", end]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_upload_puts_a_file_under_its_date_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FRAUD_LAKEHOUSE_LANDING", str(tmp_path / "landing"))
+    source = tmp_path / "claims.csv"
+    source.write_text("claim_id\n1\n")
+    assert main(["upload", str(source), "--date", "2025-01-06"]) == 0
+    assert (tmp_path / "landing" / "2025-01-06" / "claims.csv").read_text() == "claim_id\n1\n"
+    assert main(["upload", str(tmp_path / "missing.csv")]) == 2
