@@ -20,24 +20,18 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from fraud_lakehouse.local_s3 import free_port, start_moto
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "latency"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def claims_csv(claims: int, day: dt.date, seed: int) -> bytes:
@@ -79,22 +73,15 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-latency-"))
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     aws = {
         "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
     }  # fmt: skip
     os.environ.update(aws)
-    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stderr=subprocess.DEVNULL)
-    processes = [moto]
+    processes = [start_moto(port)]
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(endpoint, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         import boto3
         from deltalake import DeltaTable
 

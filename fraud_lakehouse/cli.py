@@ -168,28 +168,15 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _local_s3(args: argparse.Namespace) -> int:
-    import shutil
-    import subprocess
-    import time
-    import urllib.request
+    from fraud_lakehouse.local_s3 import LocalS3Error, start_moto
 
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if server is None:
-        print("fraud-lakehouse local-s3: moto is not installed: pip install -e '.[local-s3]'", file=sys.stderr)
-        return 2
     endpoint = f"http://127.0.0.1:{args.port}"
-    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(args.port)], stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(endpoint, timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    print(f"fraud-lakehouse local-s3: the server did not start on {endpoint}", file=sys.stderr)
-                    return 1
-                time.sleep(0.2)
+        process = start_moto(args.port)
+    except LocalS3Error as error:
+        print(f"fraud-lakehouse local-s3: {error}", file=sys.stderr)
+        return 2
+    try:
         import boto3
 
         boto3.client(

@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fraud_lakehouse.local_s3 import free_port, start_moto
 from fraud_lakehouse.resources.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 S3_BUCKET = "fraud-lakehouse-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # The S3 settings must be in the environment before the embedded engine
     # starts (Sail and delta-rs read them from there), so the moto port is
     # chosen here and the server started on first use.
-    port = _free_port()
+    port = free_port()
     os.environ["FRAUD_LAKEHOUSE_TEST_MOTO_PORT"] = str(port)
     os.environ.update(
         {
@@ -60,22 +51,8 @@ def spark(spark_engine: SparkEngine):
 def moto_s3() -> Iterator[str]:
     """A moto S3 server in its own process; yields the endpoint URL with a bucket created."""
     port = os.environ["FRAUD_LAKEHOUSE_TEST_MOTO_PORT"]
-    executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    assert executable, "moto_server not found: install the test extra (moto[server])"
-    process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = start_moto(int(port))
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
     import boto3
 
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=S3_BUCKET)

@@ -149,3 +149,27 @@ def test_upload_puts_a_file_under_its_date_folder(tmp_path, monkeypatch, capsys)
     assert main(["upload", str(source), "--date", "2025-01-06"]) == 0
     assert (tmp_path / "landing" / "2025-01-06" / "claims.csv").read_text() == "claim_id\n1\n"
     assert main(["upload", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_local_s3_runs_an_endpoint_and_says_how_to_use_it():
+    import boto3
+
+    from fraud_lakehouse.local_s3 import free_port
+
+    port = free_port()
+    process = subprocess.Popen([*CLI, "local-s3", "--port", str(port), "--bucket", "mine"], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    try:
+        lines = [process.stdout.readline() for _ in range(5)]
+        exports = " ".join(lines)
+        assert (
+            f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in exports
+            and "FRAUD_LAKEHOUSE_LANDING=s3://mine/claims" in exports
+        )
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="local",
+                          aws_secret_access_key="local", region_name="us-east-1")  # fmt: skip
+        s3.put_object(Bucket="mine", Key="claims/x.csv", Body=b"x")
+        assert [item["Key"] for item in s3.list_objects_v2(Bucket="mine")["Contents"]] == ["claims/x.csv"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
