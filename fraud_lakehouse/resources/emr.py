@@ -113,7 +113,10 @@ class EmrStepLauncher(EmrPySparkStepLauncher):
             ) from None
         state = cluster["Cluster"]["Status"]["State"]
         if state.startswith("TERMINAT"):
-            raise EmrSettingError(f"FRAUD_LAKEHOUSE_EMR_CLUSTER_ID={self.cluster_id}: the cluster is {state}")
+            raise EmrSettingError(
+                f"FRAUD_LAKEHOUSE_EMR_CLUSTER_ID={self.cluster_id}: the cluster is {state} (an idle cluster ends "
+                "itself; deploy/README.md, 'A new cluster', starts the next one)"
+            )
 
     # -- staging and the step ----------------------------------------------------------------------------
 
