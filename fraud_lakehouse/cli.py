@@ -322,6 +322,9 @@ def _sample_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_EXTRA_MODULES = ("pyspark", "pysail", "delta", "dagster_webserver", "grpc", "grpc_status")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -344,6 +347,17 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     except GenerationConfigError as error:
         print(f"fraud-lakehouse {args.command}: invalid {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        # the core install is what an EMR node gets; a laptop's engine comes with an extra
+        top = (error.name or "").split(".")[0]
+        if top not in LOCAL_EXTRA_MODULES:
+            raise
+        print(
+            f"fraud-lakehouse {args.command}: {top} is not installed; the local engine comes with the local extra: "
+            "pip install -e '.[local]'",
+            file=sys.stderr,
+        )
         return 2
     except (LakeRootError, InstanceHomeError) as error:
         print(f"fraud-lakehouse {args.command}: {error}", file=sys.stderr)

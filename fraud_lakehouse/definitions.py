@@ -14,7 +14,7 @@ defs = Definitions(
     assets=build_assets(deployment.synthetic_feed, deployment.automation),
     jobs=build_jobs(deployment.synthetic_feed),
     schedules=[synthetic_daily_schedule] if deployment.synthetic_feed else [],
-    sensors=[build_claims_landing_sensor("claims_job")],
+    sensors=[build_claims_landing_sensor("claims_job", running=deployment.sensor_running)],
     resources=deployment.resources(),
     # Every run executes its steps in one process, so it starts the Spark engine once (the multiprocess default
     # started a process and an engine per step). Steps still log, fail and retry on their own.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,7 +161,9 @@ def test_local_s3_runs_an_endpoint_and_says_how_to_use_it():
     process = subprocess.Popen([*CLI, "local-s3", "--port", str(port), "--bucket", "mine"], stdout=subprocess.PIPE,
                                text=True)  # fmt: skip
     try:
-        lines = [process.stdout.readline() for _ in range(5)]
+        lines = []
+        while not lines or (not lines[-1].startswith("Ctrl-C") and lines[-1]):
+            lines.append(process.stdout.readline())
         exports = " ".join(lines)
         assert (
             f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in exports
@@ -173,3 +176,22 @@ def test_local_s3_runs_an_endpoint_and_says_how_to_use_it():
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_without_the_local_extra_the_cli_says_which_extra_to_install(tmp_path):
+    """The core install (an EMR node's) has no engine of its own: a laptop command says what to install."""
+    blocked = (
+        "import sys; sys.modules['pyspark'] = sys.modules['pysail'] = None; from fraud_lakehouse.cli import main; "
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked + "sys.exit(main(['demo']))"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "FRAUD_LAKEHOUSE_LAKE_ROOT": str(tmp_path / "lake")},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "fraud-lakehouse demo: pyspark is not installed; the local engine comes with the local extra: "
+        "pip install -e '.[local]'"
+    )

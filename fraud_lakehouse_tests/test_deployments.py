@@ -37,3 +37,23 @@ def test_an_empty_blank_or_short_key_is_an_error_not_the_development_key(monkeyp
         with pytest.raises(PseudonymKeyError, match=KEY_ENV) as refused:
             resources.pseudonymizer.secret()
     assert value.strip() == "" or value.strip() not in str(refused.value)  # the message never shows the key
+
+
+@pytest.mark.parametrize(
+    ("deployment", "setting", "running"),
+    [("local", None, False), ("prod", None, True), ("prod", "off", False), ("local", "on", True)],
+)
+def test_the_landing_sensor_runs_by_default_in_production_only(monkeypatch, deployment, setting, running):
+    from dagster import DefaultSensorStatus
+
+    from fraud_lakehouse.resources.deployments import SENSOR_ENV, current_deployment
+    from fraud_lakehouse.sensors.claims_landing import build_claims_landing_sensor
+
+    if setting is None:
+        monkeypatch.delenv(SENSOR_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SENSOR_ENV, setting)
+    chosen = current_deployment(deployment)
+    assert chosen.sensor_running is running
+    sensor = build_claims_landing_sensor("claims_job", running=chosen.sensor_running)
+    assert sensor.default_status == (DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED)

@@ -422,6 +422,9 @@ class FraudLakehouseStack(cdk.Stack):
             credentials=rds.Credentials.from_generated_secret("dagster"),
             database_name="dagster",
             storage_encrypted=True,
+            # runs and events of a small team: 20 GiB, growing by itself up to 100
+            allocated_storage=20,
+            max_allocated_storage=100,
             backup_retention=cdk.Duration.days(7),
             deletion_protection=True,
             removal_policy=cdk.RemovalPolicy.SNAPSHOT,

@@ -45,6 +45,8 @@ from fraud_lakehouse.storage.s3 import endpoint_url
 DEPLOYMENT_ENV = "FRAUD_LAKEHOUSE_DEPLOYMENT"
 SYNTHETIC_FEED_ENV = "FRAUD_LAKEHOUSE_SYNTHETIC_FEED"
 AUTOMATION_ENV = "FRAUD_LAKEHOUSE_AUTOMATION"
+# whether claims_landing_sensor runs without being started (on in prod, off locally)
+SENSOR_ENV = "FRAUD_LAKEHOUSE_SENSOR"
 
 
 def s3_resource() -> S3Resource:
@@ -80,6 +82,8 @@ class Deployment:
     resources: Callable[[], dict[str, Any]]
     synthetic_feed: bool
     automation: bool = False
+    # production starts watching the landing area when deployed (it replaces an S3 event rule); a laptop on demand
+    sensor_running: bool = False
 
 
 def _switch(name: str, default: bool) -> bool:
@@ -230,6 +234,7 @@ def current_deployment(name: str | None = None) -> Deployment:
         resources=resources,
         synthetic_feed=_switch(SYNTHETIC_FEED_ENV, synthetic_default),
         automation=_switch(AUTOMATION_ENV, False),
+        sensor_running=_switch(SENSOR_ENV, chosen == "prod"),
     )
 
 

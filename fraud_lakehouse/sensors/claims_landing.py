@@ -272,14 +272,14 @@ def run_request(batch: ClaimsBatch) -> RunRequest:
     )
 
 
-def build_claims_landing_sensor(job_name: str):  # type: ignore[no-untyped-def]
+def build_claims_landing_sensor(job_name: str, running: bool = False):  # type: ignore[no-untyped-def]
     interval = _setting(INTERVAL_ENV, DEFAULT_INTERVAL_S)
 
     @sensor(
         name="claims_landing_sensor",
         job_name=job_name,
         minimum_interval_seconds=interval,
-        default_status=DefaultSensorStatus.STOPPED,
+        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description="Claims files landed under the landing prefix start the claims path of their detection date "
         "(bronze/claims_raw -> silver -> gold), a run per batch of files of one date; an identical re-upload does "
         "not run again.",
