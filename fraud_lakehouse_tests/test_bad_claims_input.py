@@ -71,6 +71,7 @@ REJECTED_FILES = [
     ("missing_column.csv", csv_file(header=HEADER.replace(",charge_amount", "")), "unknown_layout"),
     ("no_header.csv", (claim() + "\n" + claim("C2") + "\n").encode(), "unknown_layout"),
     ("duplicate_header.csv", csv_file(header=HEADER + ",claim_id"), "bad_header"),
+    ("two_labels.csv", csv_file(claim() + ",1,0", header=HEADER + ",is_fraud,label"), "bad_header"),
     ("binary.csv", bytes(range(256)) * 8, "not_text"),
     ("utf16.csv", csv_file(claim()).decode().encode("utf-16"), "not_text"),
     ("fake.csv.gz", csv_file(claim()), "not_gzip"),
@@ -428,3 +429,17 @@ def test_a_declared_decimal_mark_decides(spark):
     content = csv_file(claim("C1", amount='"1,234"'), claim("C2", amount="12"))
     assert _amounts(spark, "declared.csv", content, decimal_mark=",") == {1: 1.23, 2: 12.0}
     assert _amounts(spark, "declared.csv", content, decimal_mark=".") == {1: 1234.0, 2: 12.0}
+
+
+@pytest.mark.parametrize("column", ["is_fraud", "label", "Label"])
+def test_an_insurance_file_may_carry_a_label(spark, column):
+    labels = ["1", "0", "true", "FALSE", "", "2", "yes"]
+    content = csv_file(*[claim(f"C{i}") + f",{label}" for i, label in enumerate(labels)], header=HEADER + f",{column}")
+    raw = raw_frame(spark, [raw_table("labelled.csv", content, DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    kept = {row.claim_id: row.is_fraud for row in silver_claims(validated).collect()}
+    assert kept == {"C0": 1, "C1": 0, "C2": 1, "C3": 0, "C4": None}
+    assert {row.claim_id: row.reason for row in quarantined_claims(validated).collect()} == {
+        "C5": "bad_label",
+        "C6": "bad_label",
+    }

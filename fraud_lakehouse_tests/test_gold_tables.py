@@ -44,22 +44,47 @@ def _reference_auc(labels: list[int], scores: list[float]) -> tuple[float, float
     return roc, ap / len(positives)
 
 
+QUALITY_INPUT = (
+    "detection_date date, source string, is_fraud int, fraud_score double, risk_level string, "
+    "detection_config_version string"
+)
+
+
 def test_detection_quality_matches_a_reference_computation(spark):
     rng = random.Random(3)
     labels = [int(rng.random() < 0.2) for _ in range(400)]
     scores = [round(min(1.0, max(0.0, rng.gauss(0.6 if y else 0.3, 0.2))), 1) for y in labels]  # many ties
-    rows = [(DAY, y, s, "high" if s >= 0.7 else "low", "v1") for y, s in zip(labels, scores, strict=True)]
-    flagged = spark.createDataFrame(
-        rows,
-        "detection_date date, is_fraud int, fraud_score double, risk_level string, detection_config_version string",
-    )
+    rows = [(DAY, "sparkov", y, s, "high" if s >= 0.7 else "low", "v1") for y, s in zip(labels, scores, strict=True)]
+    flagged = spark.createDataFrame(rows, QUALITY_INPUT)
     quality = gold.detection_quality(flagged).first()
+    assert quality.source == "sparkov" and quality.status == "ok" and quality.labelled_claims == 400
     roc, ap = _reference_auc(labels, scores)
     assert abs(quality.roc_auc - roc) < 1e-4 and abs(quality.pr_auc - ap) < 1e-4
     true_positives = sum(1 for y, s in zip(labels, scores, strict=True) if y and s >= 0.7)
     assert quality.true_positives == true_positives
     assert abs(quality.recall - true_positives / sum(labels)) < 1e-4
     assert abs(quality.precision - true_positives / sum(s >= 0.7 for s in scores)) < 1e-4
+
+
+def test_detection_quality_is_per_source_and_says_when_it_has_no_figure(spark):
+    rows = [
+        # the synthetic feed and a user's labelled file on one day: judged apart
+        *[(DAY, "synthetic", 1, 0.9, "high", "v1"), (DAY, "synthetic", 0, 0.1, "low", "v1")],
+        *[(DAY, "insurance", 1, 0.2, "low", "v1"), (DAY, "insurance", 0, 0.8, "high", "v1")],
+        # a file without a label column, and a labelled day with no fraud in it
+        *[(DAY, "bronze", None, 0.9, "high", "v1"), (DAY + dt.timedelta(days=1), "sparkov", 0, 0.3, "low", "v1")],
+    ]
+    quality = {
+        (row.detection_date, row.source): row
+        for row in gold.detection_quality(spark.createDataFrame(rows, QUALITY_INPUT)).collect()
+    }
+    assert quality[(DAY, "synthetic")].roc_auc == 1.0 and quality[(DAY, "insurance")].roc_auc == 0.0
+    unlabelled = quality[(DAY, "bronze")]
+    assert (unlabelled.status, unlabelled.claims, unlabelled.labelled_claims) == ("no labels", 1, 0)
+    assert unlabelled.roc_auc is None and unlabelled.precision is None and unlabelled.positives is None
+    quiet = quality[(DAY + dt.timedelta(days=1), "sparkov")]
+    assert quiet.status == "no positives" and quiet.roc_auc is None and quiet.pr_auc is None
+    assert quiet.recall is None and quiet.positives == 0
 
 
 def test_provider_risk_and_fraud_by_rule(spark):

@@ -84,6 +84,9 @@ SPARKOV_TIME_COLUMNS = ("trans_date", "trans_time")
 # table's own detection_date is the file's date.
 RECORD_DETECTION_DATE = "record_detection_date"
 
+# Other names a file may give a raw column: the insurance layout's optional label may be called ``label``.
+COLUMN_ALIASES = {"detection_date": RECORD_DETECTION_DATE, "label": "is_fraud"}
+
 # Every raw value column any layout can fill, in a fixed order. The raw table
 # has one fixed schema (all strings) so files of every layout share it.
 RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
@@ -99,6 +102,14 @@ RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
         )
     )
 )
+
+
+def raw_target(name: str) -> str | None:
+    """The raw column a file's (normalised) column name fills, or None when the column is ignored."""
+    target = COLUMN_ALIASES.get(name, name)
+    return target if target in RAW_VALUE_COLUMNS else None
+
+
 # Raw columns that hold personal data in clear text: bronze only.
 CARD_COLUMNS = ("cc_num",)
 PATIENT_COLUMNS = ("patient_id",)

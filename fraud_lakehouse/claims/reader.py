@@ -42,10 +42,10 @@ import pyarrow.csv as pacsv
 from fraud_lakehouse.claims.model import (
     LAYOUTS,
     RAW_VALUE_COLUMNS,
-    RECORD_DETECTION_DATE,
     Layout,
     describe_mismatch,
     detect_layout,
+    raw_target,
 )
 from fraud_lakehouse.claims.privacy import record_shape
 
@@ -126,6 +126,13 @@ def _layout_or_reject(names: list[str]) -> Layout:
     duplicates = sorted({name for name in names if names.count(name) > 1 and name})
     if duplicates:
         raise RejectedFile("bad_header", f"duplicate columns in the header: {', '.join(duplicates)}")
+    filled = [raw_target(name) for name in names if raw_target(name) is not None]
+    twice = sorted({target for target in filled if filled.count(target) > 1})
+    if twice:
+        names_of = {target: [name for name in names if raw_target(name) == target] for target in twice}
+        raise RejectedFile(
+            "bad_header", "columns that mean the same: " + "; ".join(" and ".join(n) for n in names_of.values())
+        )
     return layout
 
 
@@ -134,11 +141,9 @@ def _column_targets(names: list[str]) -> tuple[list[str | None], list[str]]:
     targets: list[str | None] = []
     ignored = []
     for name in names:
-        target = RECORD_DETECTION_DATE if name == "detection_date" else name
-        if target in RAW_VALUE_COLUMNS:
-            targets.append(target)
-        else:
-            targets.append(None)
+        target = raw_target(name)
+        targets.append(target)
+        if target is None:
             ignored.append(name)
     return targets, ignored
 
@@ -409,8 +414,8 @@ class ClaimsFile:
                     for name in record:
                         if name not in known:
                             known.add(name)
-                            target = RECORD_DETECTION_DATE if name == "detection_date" else name
-                            if target in RAW_VALUE_COLUMNS:
+                            target = raw_target(name)
+                            if target is not None and target not in {t for _, t in pairs}:
                                 pairs.append((name, target))
                             else:
                                 self.summary.ignored_columns.append(name)

@@ -310,7 +310,15 @@ def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = N
             F.col("__t_city_pop") < 0, F.lit(-1)
         ),
     )
-    frame = frame.withColumn("__t_label", F.expr("try_cast(__is_fraud AS DOUBLE)"))
+    # A label is 0/1 (1.0 and 0.0 too) or true/false in any case; anything else is a bad label, never a guess.
+    label_text = F.lower(F.col("__is_fraud"))
+    label_number = F.expr("try_cast(__is_fraud AS DOUBLE)")
+    frame = frame.withColumn(
+        "__t_label",
+        F.when(label_text == "true", F.lit(1.0))
+        .when(label_text == "false", F.lit(0.0))
+        .when(label_number.isin(0.0, 1.0), label_number),
+    )
     service_date = F.coalesce(F.col("__t_service_date"), F.to_date(F.col("__t_service_ts")))
     parse_reasons = [
         F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
@@ -329,7 +337,7 @@ def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = N
             F.lit("bad_number_coordinates"),
         ),
         _bad("__t_city_pop", F.col("__city_pop"), "bad_number_city_pop"),
-        F.when(F.col("__is_fraud").isNotNull() & ~F.col("__t_label").isin(0.0, 1.0), F.lit("bad_label")),
+        F.when(F.col("__is_fraud").isNotNull() & F.col("__t_label").isNull(), F.lit("bad_label")),
     ]
     customer_key = hmac_sha256(F.col("__customer"), secret)
     return frame.select(

@@ -121,62 +121,85 @@ def fraud_by_rule(flagged: DataFrame, rules: tuple[Rule, ...] = RULES) -> DataFr
     )
 
 
-def detection_quality(flagged: DataFrame) -> DataFrame:
-    """Per day with labels: positives, precision/recall/F1 of the high risk level, ROC-AUC and PR-AUC.
+# What a quality row says when it cannot give a figure: a source whose claims carry no label, or a day whose
+# labelled claims are all of one class (an AUC needs both).
+NO_LABELS = "no labels"
+NO_POSITIVES = "no positives"
+NO_NEGATIVES = "no negatives"
+QUALITY_KEY = (PARTITION_COLUMN, "source")
 
-    AUCs are exact, with tied scores handled as one threshold: ROC-AUC is the
-    Mann-Whitney statistic (a tie counts one half); PR-AUC is average
-    precision (precision at each score, weighted by the positives it adds).
+
+def detection_quality(flagged: DataFrame) -> DataFrame:
+    """Per day and source (each landed layout, and the synthetic feed apart): claims, labelled claims,
+    positives, precision/recall/F1 of the high risk level, ROC-AUC and PR-AUC, over the labelled claims.
+
+    A source with no labelled claims that day has ``status`` "no labels" and no figures; a day whose labelled
+    claims are all negative (or all positive) has no AUC. AUCs are exact, with tied scores handled as one
+    threshold: ROC-AUC is the Mann-Whitney statistic (a tie counts one half); PR-AUC is average precision
+    (precision at each score, weighted by the positives it adds).
     """
-    labelled = flagged.where(F.col("is_fraud").isNotNull())
-    positive = F.col("is_fraud") == 1
-    predicted = F.col("risk_level") == "high"
-    counts = labelled.groupBy(PARTITION_COLUMN).agg(
+    labelled_claim = F.col("is_fraud").isNotNull()
+    positive = labelled_claim & (F.col("is_fraud") == 1)
+    predicted = labelled_claim & (F.col("risk_level") == "high")
+    counts = flagged.groupBy(*QUALITY_KEY).agg(
         F.max("detection_config_version").alias("detection_config_version"),
         F.count("*").alias("claims"),
+        F.sum(labelled_claim.cast("long")).alias("labelled_claims"),
         F.sum(positive.cast("long")).alias("positives"),
         F.sum(predicted.cast("long")).alias("predicted_high"),
         F.sum((positive & predicted).cast("long")).alias("true_positives"),
     )
-    by_score = labelled.groupBy(PARTITION_COLUMN, "fraud_score").agg(
-        F.sum(positive.cast("long")).alias("pos"), F.sum((~positive).cast("long")).alias("neg")
+    labelled = flagged.where(labelled_claim)
+    is_positive = F.col("is_fraud") == 1
+    by_score = labelled.groupBy(*QUALITY_KEY, "fraud_score").agg(
+        F.sum(is_positive.cast("long")).alias("pos"), F.sum((~is_positive).cast("long")).alias("neg")
     )
-    ascending = Window.partitionBy(PARTITION_COLUMN).orderBy("fraud_score").rowsBetween(Window.unboundedPreceding, -1)
+    ascending = Window.partitionBy(*QUALITY_KEY).orderBy("fraud_score").rowsBetween(Window.unboundedPreceding, -1)
     descending = (
-        Window.partitionBy(PARTITION_COLUMN)
-        .orderBy(F.col("fraud_score").desc())
-        .rowsBetween(Window.unboundedPreceding, 0)
+        Window.partitionBy(*QUALITY_KEY).orderBy(F.col("fraud_score").desc()).rowsBetween(Window.unboundedPreceding, 0)
     )
     ranked = by_score.select(
-        PARTITION_COLUMN,
+        *QUALITY_KEY,
         "pos",
         "neg",
         F.coalesce(F.sum("neg").over(ascending), F.lit(0)).alias("neg_below"),
         F.sum("pos").over(descending).alias("tp_at"),
         F.sum("neg").over(descending).alias("fp_at"),
     )
-    areas = ranked.groupBy(PARTITION_COLUMN).agg(
+    areas = ranked.groupBy(*QUALITY_KEY).agg(
         F.sum(F.col("pos") * (F.col("neg_below") + 0.5 * F.col("neg"))).alias("__roc_numerator"),
         F.sum(F.col("pos") * F.col("tp_at") / (F.col("tp_at") + F.col("fp_at"))).alias("__ap_numerator"),
     )
-    joined = counts.join(areas, PARTITION_COLUMN)
-    positives, negatives = F.col("positives"), F.col("claims") - F.col("positives")
+    joined = counts.join(areas, list(QUALITY_KEY), "left")
+    labelled_count = F.col("labelled_claims")
+    positives, negatives = F.col("positives"), labelled_count - F.col("positives")
     precision = F.when(F.col("predicted_high") > 0, F.col("true_positives") / F.col("predicted_high"))
     recall = F.when(positives > 0, F.col("true_positives") / positives)
+    both = precision.isNotNull() & recall.isNotNull()
+    f1 = F.when(both & ((precision + recall) > 0), 2 * precision * recall / (precision + recall)).when(
+        recall.isNotNull(), F.lit(0.0)
+    )
+    status = (
+        F.when(labelled_count == 0, F.lit(NO_LABELS))
+        .when(positives == 0, F.lit(NO_POSITIVES))
+        .when(negatives == 0, F.lit(NO_NEGATIVES))
+        .otherwise(F.lit("ok"))
+    )
     return joined.select(
         PARTITION_COLUMN,
+        "source",
         "claims",
-        "positives",
-        "predicted_high",
-        "true_positives",
+        "labelled_claims",
+        F.when(labelled_count > 0, positives).alias("positives"),
+        F.when(labelled_count > 0, F.col("predicted_high")).alias("predicted_high"),
+        F.when(labelled_count > 0, F.col("true_positives")).alias("true_positives"),
         round_half_up(precision, 4).alias("precision"),
         round_half_up(recall, 4).alias("recall"),
-        round_half_up(
-            F.when((precision + recall) > 0, 2 * precision * recall / (precision + recall)).otherwise(F.lit(0.0)), 4
-        ).alias("f1"),
+        round_half_up(f1, 4).alias("f1"),
         round_half_up(
             F.when((positives > 0) & (negatives > 0), F.col("__roc_numerator") / (positives * negatives)), 4
         ).alias("roc_auc"),
         round_half_up(F.when(positives > 0, F.col("__ap_numerator") / positives), 4).alias("pr_auc"),
+        status.alias("status"),
         "detection_config_version",
     )
