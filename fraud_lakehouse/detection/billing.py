@@ -1,61 +1,61 @@
-"""Billing-pattern rules: volumes per provider and customer, weekend and round-number habits of a provider."""
+"""Billing-pattern rules: volumes per provider and customer, weekend and round-number habits, new providers.
+
+Each rule is a flag over claims that hold every feature (``features.with_features``); the registry in
+``scoring`` names it once. A provider- or day-level pattern raises a claim only through the claim's own part
+in it: the weekend claims of a weekend-heavy provider, the round charge itself.
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import (
-    is_round,
-    is_weekend,
-    with_customer_features,
-    with_provider_procedure_day_counts,
-    with_provider_stats,
-)
+from fraud_lakehouse.detection.features import is_round, is_weekend
+
+__all__ = ["customer_daily_volume", "new_provider_burst", "provider_procedure_volume", "round_amount",
+           "weekend_provider"]  # fmt: skip
 
 
-def provider_procedure_volume_hit(config: DetectionConfig) -> Column:
+def provider_procedure_volume(config: DetectionConfig) -> Column:
+    """One of a provider's claims for a procedure it billed more than N times that day."""
     return flag(F.col("__provider_procedure_day_claims") > config.provider_procedure_daily_max)
 
 
-def provider_procedure_volume(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A provider billing one procedure more than N times in a day."""
-    return with_provider_procedure_day_counts(claims).withColumn(
-        "rule_provider_procedure_volume", provider_procedure_volume_hit(config)
-    )
-
-
-def customer_daily_volume_hit(config: DetectionConfig) -> Column:
+def customer_daily_volume(config: DetectionConfig) -> Column:
+    """One of a customer's claims on a day with more than N of them."""
     return flag(F.col("__day_claims") > config.customer_daily_max)
 
 
-def customer_daily_volume(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A customer with more than N claims in a day."""
-    days = with_customer_features(claims, config)
-    return days.withColumn("rule_customer_daily_volume", customer_daily_volume_hit(config))
+def weekend_provider(config: DetectionConfig) -> Column:
+    """A weekend claim of a provider whose weekend share is both above the limit and significantly above the
+    data's own (a one-sided binomial z-test, continuity-corrected): a small provider's few weekend claims are
+    chance."""
+    claims = F.col("__provider_claims").cast("double")
+    expected = F.col("__all_weekend_share")
+    spread = F.sqrt(claims * expected * (1 - expected))
+    # with a continuity correction: a count is whole, and a few claims must not pass on the normal tail alone
+    z = (F.col("__provider_weekend_claims") - 0.5 - claims * expected) / F.when(spread > 0, spread)
+    heavy = (
+        (F.col("__provider_claims") >= config.min_provider_claims)
+        & (F.col("__provider_weekend_claims") / claims > config.weekend_share_max)
+        & (z > config.weekend_z_min)
+    )
+    return flag(is_weekend() & heavy)
 
 
-def _enough_provider_claims(config: DetectionConfig) -> Column:
-    return F.col("__provider_claims") >= config.min_provider_claims
+def round_amount(config: DetectionConfig) -> Column:
+    """An exact round charge (a multiple of 100) for a procedure whose charges are almost never round."""
+    enough = F.col("__procedure_claims") >= config.min_group_claims
+    return flag(is_round() & enough & (F.col("__procedure_round_share") < config.round_share_rare))
 
 
-def weekend_provider_hit(config: DetectionConfig) -> Column:
-    share = F.col("__provider_weekend_share")
-    return flag(is_weekend() & _enough_provider_claims(config) & (share > config.weekend_share_max))
-
-
-def weekend_provider(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A weekend claim from a provider whose weekend share is above the limit."""
-    return with_provider_stats(claims).withColumn("rule_weekend_provider", weekend_provider_hit(config))
-
-
-def round_amounts_hit(config: DetectionConfig) -> Column:
-    share = F.col("__provider_round_share")
-    return flag(is_round() & _enough_provider_claims(config) & (share > config.round_amount_share_max))
-
-
-def round_amounts(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A charge divisible by 100 from a provider that bills such round charges too often."""
-    return with_provider_stats(claims).withColumn("rule_round_amount", round_amounts_hit(config))
+def new_provider_burst(config: DetectionConfig) -> Column:
+    """A claim of a provider first seen after a week or more of data that bills only in a burst: many claims
+    on one or two days."""
+    new = F.datediff(F.col("__provider_first_date"), F.col("__data_first_date")) >= config.new_provider_history_days
+    burst = (F.col("__provider_active_days") <= config.new_provider_max_days) & (
+        F.col("__provider_claims") >= config.new_provider_min_claims
+    )
+    return flag(new & burst)

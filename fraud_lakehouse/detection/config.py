@@ -28,19 +28,35 @@ class DetectionConfig(Config):
     provider_procedure_daily_max: int = Field(default=50, description="claims per provider and procedure in a day")
     customer_daily_max: int = Field(default=5, description="claims per customer in a day")
     weekend_share_max: float = Field(default=0.30, description="provider's weekend share above which weekends flag")
-    round_amount_share_max: float = Field(default=0.20, description="provider's share of charges divisible by 100")
+    weekend_z_min: float = Field(
+        default=3.09, description="and its weekend count this many standard errors above the data's share (p<0.001)"
+    )
+    round_share_rare: float = Field(
+        default=0.01, description="a round charge counts when under this share of its procedure's charges are round"
+    )
     min_provider_claims: int = Field(default=20, description="claims a provider needs before its shares count")
+    new_provider_history_days: int = Field(
+        default=7, description="days of data before a provider's first claim that make it new"
+    )
+    new_provider_max_days: int = Field(default=2, description="days a new provider bills on to be a burst")
+    new_provider_min_claims: int = Field(default=10, description="claims of a new provider's burst")
 
     # statistics
-    z_score_max: float = Field(default=3.0, description="|z| of the amount within its category or provider")
-    iqr_multiplier: float = Field(default=1.5, description="IQR fence: Q3 + k x IQR")
+    min_group_claims: int = Field(
+        default=30, description="amounts a procedure needs for its own statistics (else every claim's are used)"
+    )
+    amount_z_max: float = Field(default=4.0, description="robust z of the amount within its procedure")
+    amount_extreme_z: float = Field(default=12.0, description="robust z that is decisive on its own")
     benford_deviation_max: float = Field(default=0.15, description="provider's first-digit distance from Benford")
-    burst_z_score: float = Field(default=2.0, description="z of an amount in its category that counts as large")
+    benford_chi2_min: float = Field(default=26.12, description="and its chi-square (8 df) above this (p<0.001)")
+    burst_z_score: float = Field(default=2.0, description="robust z of an amount in its procedure that is large")
     burst_min_claims: int = Field(default=2, description="large amounts in a customer's day that make a burst")
     benford_min_claims: int = Field(default=50, description="claims a provider needs for the Benford test")
 
     # duplicates
-    near_duplicate_days: int = Field(default=30, description="days apart two claims can be near duplicates")
+    near_duplicate_days: int = Field(
+        default=0, description="days apart two claims can be near duplicates (0: the same service date, a re-bill)"
+    )
     near_duplicate_similarity: float = Field(default=0.9, ge=0, le=1, description="0.6 x same procedure + 0.4 x amount")
 
     # velocity
@@ -61,6 +77,9 @@ class DetectionConfig(Config):
     history_min_claims: int = Field(default=5, description="earlier claims the customer needs")
     history_ratio: float = Field(default=4.0, description="amount over the customer's usual amount")
     history_z_max: float = Field(default=3.0)
+    history_min_amount_z: float = Field(
+        default=2.0, description="and the amount's robust z in its procedure (an expensive procedure is not enough)"
+    )
 
     def version(self) -> str:
         """A short, stable hash of every threshold."""

@@ -33,11 +33,13 @@ Columns added (per claim):
   sums of whole cents; ``__history_days_covered`` = min(L, d - the
   customer's first day in the data);
 - ``__exact_original``: for a later copy (same customer, provider,
-  procedure, service date and amount), the claim id of the first copy by
-  (order time, claim id, detection date); NULL for the first and for others;
-- ``__near_original``: the claim id of the earliest earlier claim (by order
-  time, then claim id) of the same customer and provider, served at most N
-  days before, whose similarity reaches the threshold; NULL if none.
+  procedure, service date and amount), the claim id of the first copy in
+  submission order (submitted date, then ``submission_order_key``: file,
+  row, service time, claim id; then detection date); NULL for the first and
+  for others;
+- ``__near_original``: the claim id of the first earlier claim (in the same
+  order) of the same customer and provider, served at most N days before,
+  whose similarity reaches the threshold; NULL if none.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ CATEGORY_Z = "category_z"
 # Computed in SQL before the kernel (they depend on the session time zone), dropped after it.
 NIGHT_INPUT = "__in_night"
 ORDER_AT_INPUT = "__in_order_at"
+SUBMISSION_KEY_INPUT = "__in_submission_key"
+KERNEL_INPUTS = (NIGHT_INPUT, ORDER_AT_INPUT, SUBMISSION_KEY_INPUT)
 FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
     ("__recent_claims", pa.int64(), "bigint"),
     ("__day_claims", pa.int64(), "bigint"),
@@ -377,7 +381,7 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     """The kernel: ``table`` (whole customers) with the feature columns added and the SQL inputs dropped."""
     # Only the columns the kernel reads become contiguous; the others pass through as they came.
     read = ("customer_key", "provider_id", "procedure", "amount", CATEGORY_Z, NIGHT_INPUT, "service_date",
-            "service_ts", ORDER_AT_INPUT, "detection_date", "claim_id")  # fmt: skip
+            "service_ts", ORDER_AT_INPUT, SUBMISSION_KEY_INPUT, "detection_date", "claim_id")  # fmt: skip
     column = {name: table.column(name).combine_chunks() for name in read}
     n = table.num_rows
     customer = _codes(column["customer_key"])
@@ -408,7 +412,7 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     near_rows = _in_repeated_groups(pair_group, np.nonzero(keyed & has_amount & (np.nan_to_num(amount) > 0))[0])
     ranked_rows = np.union1d(exact_rows, near_rows)
     claim_rank = np.zeros(n, dtype=np.int64)
-    claim_rank[ranked_rows] = _ranks(pc.take(column["claim_id"], pa.array(ranked_rows, type=pa.int64())))
+    claim_rank[ranked_rows] = _ranks(pc.take(column[SUBMISSION_KEY_INPUT], pa.array(ranked_rows, type=pa.int64())))
     exact = _exact_originals(exact_group, exact_rows, order_at, claim_rank, detection)
     near = _near_originals(pair_group, near_rows, procedure, amount, day, order_at, claim_rank, detection, settings)
 
@@ -416,7 +420,7 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
         "__recent_claims": ~(timed & (customer >= 0)),
         **{name: ~has_day for name in day_features},
     }
-    names = [name for name in table.column_names if name not in (NIGHT_INPUT, ORDER_AT_INPUT)]
+    names = [name for name in table.column_names if name not in KERNEL_INPUTS]
     arrays = [table.column(name) for name in names]
     for name, arrow_type, _ in FEATURES:
         if name == "__exact_original":
@@ -431,16 +435,33 @@ def customer_feature_batch(table: pa.Table, settings: KernelSettings) -> pa.Tabl
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def submission_order_key() -> Column:
+    """Text that sorts claims of one submission day in submission order: file, row in it, then service time and
+    claim id (rows of the synthetic feed have no file row)."""
+    return F.concat_ws(
+        "\u0000",
+        F.coalesce(F.col("source_file"), F.lit("")),
+        F.lpad(F.coalesce(F.col("row_number"), F.lit(0)).cast("string"), 20, "0"),
+        F.lpad(F.coalesce(F.unix_timestamp("service_ts"), F.lit(0)).cast("string"), 20, "0"),
+        F.col("claim_id"),
+    )
+
+
+def kernel_inputs(config: DetectionConfig) -> list[Column]:
+    """What the kernel reads that SQL computes: the night flag and the order time read the session time zone,
+    which the kernel does not know; claims are ordered by submission (submitted date, then file and row order)."""
+    return [
+        F.coalesce(is_night(config), F.lit(False)).alias(NIGHT_INPUT),
+        F.coalesce(F.col("submitted_date"), F.col("service_date")).cast("timestamp").alias(ORDER_AT_INPUT),
+        submission_order_key().alias(SUBMISSION_KEY_INPUT),
+    ]
+
+
 def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> DataFrame:
     """``claims`` (which needs ``category_z``) with every per-customer feature column added; no rows added."""
     if "__recent_claims" in claims.columns:
         return claims
-    prepared = claims.select(
-        "*",
-        # both read the session time zone, which the kernel does not know
-        F.coalesce(is_night(config), F.lit(False)).alias(NIGHT_INPUT),
-        F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")).alias(ORDER_AT_INPUT),
-    )
+    prepared = claims.select("*", *kernel_inputs(config))
     schema = ", ".join(
         [f"`{field.name}` {field.dataType.simpleString()}" for field in claims.schema.fields]
         + [f"`{name}` {ddl}" for name, _, ddl in FEATURES]

@@ -1,39 +1,29 @@
-"""Night-time rules: a claim in the night hours, and a customer's burst of night claims in one day."""
+"""Night-time rules: a claim in the night hours, and the night claims of a customer's day with several.
+
+A day with night claims raises only its night claims, never the customer's daytime claims of that day.
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import with_customer_features
 
-__all__ = ["is_night"]
+__all__ = ["is_night", "night_burst", "night_claim", "night_pair"]
 
 
-def night_claim_hit(config: DetectionConfig) -> Column:
+def night_claim(config: DetectionConfig) -> Column:
+    """A timed claim in the night hours."""
     return flag(is_night(config))
 
 
-def night_claim(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """A timed claim in the night hours."""
-    return claims.withColumn("rule_night_claim", night_claim_hit(config))
+def night_burst(config: DetectionConfig) -> Column:
+    """A night claim of a customer's day with at least N night claims: a stolen card used in one sitting."""
+    return flag(is_night(config) & (F.col("__day_night_claims") >= config.night_claims_min))
 
 
-def night_burst_hit(config: DetectionConfig) -> Column:
-    return flag(F.col("__day_night_claims") >= config.night_claims_min)
-
-
-def night_burst(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """Every claim of a customer's day with at least N night claims: a stolen card is used in one sitting."""
-    return with_customer_features(claims, config).withColumn("rule_night_burst", night_burst_hit(config))
-
-
-def night_pair_hit(config: DetectionConfig) -> Column:
-    return flag(F.col("__day_night_claims") >= 2)
-
-
-def night_pair(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """Every claim of a customer's day with at least two night claims (weaker than a burst)."""
-    return with_customer_features(claims, config).withColumn("rule_night_pair", night_pair_hit(config))
+def night_pair(config: DetectionConfig) -> Column:
+    """A night claim of a customer's day with at least two (weaker than a burst)."""
+    return flag(is_night(config) & (F.col("__day_night_claims") >= 2))

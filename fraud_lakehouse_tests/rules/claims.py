@@ -55,5 +55,12 @@ def flagged(frame: DataFrame, column: str) -> set[str]:
     return {row.claim_id for row in frame.where(column).select("claim_id").collect()}
 
 
+def hits(spark: SparkSession, rows: list[dict], name: str, config: DetectionConfig = CONFIG) -> set[str]:
+    """Claim ids the registered rule ``name`` flags among ``rows`` (every feature computed from ``rows``)."""
+    from fraud_lakehouse.detection.scoring import apply_rules, rule
+
+    return flagged(apply_rules(claims(spark, rows), config, (rule(name),)), f"rule_{name}")
+
+
 def at(day_offset: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(DAY + dt.timedelta(days=day_offset), dt.time(hour, minute))

@@ -1,35 +1,46 @@
-from fraud_lakehouse.detection import billing
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.rules.claims import CONFIG, at, claim, claims, flagged
+from fraud_lakehouse_tests.rules.claims import DAY, at, claim, hits
 
 
 def test_provider_billing_one_procedure_too_often_in_a_day(spark):
     rows = [claim(f"p{i}", customer_key=f"c{i}") for i in range(4)] + [claim("other", procedure="misc_pos")]
     config = DetectionConfig(provider_procedure_daily_max=3)
-    result = billing.provider_procedure_volume(claims(spark, rows), config)
-    assert flagged(result, "rule_provider_procedure_volume") == {"p0", "p1", "p2", "p3"}
+    assert hits(spark, rows, "provider_procedure_volume", config) == {"p0", "p1", "p2", "p3"}
 
 
 def test_customer_with_too_many_claims_in_a_day(spark):
     rows = [claim(f"c{i}", at=at(0, 10 + i)) for i in range(6)] + [claim("next_day", at=at(1, 10))]
-    result = billing.customer_daily_volume(claims(spark, rows), CONFIG)
-    assert flagged(result, "rule_customer_daily_volume") == {f"c{i}" for i in range(6)}
+    assert hits(spark, rows, "customer_daily_volume") == {f"c{i}" for i in range(6)}
 
 
-def test_weekend_claims_of_a_weekend_heavy_provider(spark):
-    # 2025-03-08 is a Saturday: 3 of the provider's 4 claims are on the weekend
-    rows = [claim(f"w{i}", at=at(5, 10 + i)) for i in range(3)] + [claim("weekday", at=at(0, 10))]
-    rows += [claim("quiet", provider_id="prov-2", at=at(5, 9))] + [
-        claim(f"q{i}", provider_id="prov-2", at=at(i, 9)) for i in range(4)
-    ]
-    result = billing.weekend_provider(claims(spark, rows), DetectionConfig(min_provider_claims=4))
-    assert flagged(result, "rule_weekend_provider") == {"w0", "w1", "w2"}
+def test_weekend_claims_of_a_significantly_weekend_heavy_provider(spark):
+    # 2025-03-08 is a Saturday. prov-1: 30 of its 40 claims on weekends, where the data's share is low.
+    heavy = [claim(f"w{i}", at=at(5 + i % 2, 10)) for i in range(30)]
+    heavy += [claim(f"wd{i}", at=at(i % 5, 10)) for i in range(10)]
+    others = [claim(f"o{i}", provider_id=f"prov-{2 + i % 4}", at=at(i % 5, 9)) for i in range(200)]
+    # prov-small: 3 of 4 on a weekend, too few claims to tell a habit from chance
+    small = [claim(f"s{i}", provider_id="prov-small", at=at(5, 9 + i)) for i in range(3)]
+    small += [claim("s_weekday", provider_id="prov-small", at=at(0, 9))]
+    flagged = hits(spark, heavy + others + small, "weekend_provider", DetectionConfig(min_provider_claims=4))
+    assert flagged == {f"w{i}" for i in range(30)}
 
 
-def test_round_charges_of_a_provider_that_bills_many(spark):
-    rows = [claim("r1", amount=300.0), claim("r2", amount=500.0), claim("odd", amount=123.45)]
-    rows += [claim("elsewhere", provider_id="prov-2", amount=200.0)] + [
-        claim(f"e{i}", provider_id="prov-2", amount=42.5) for i in range(9)
-    ]
-    result = billing.round_amounts(claims(spark, rows), DetectionConfig(min_provider_claims=3))
-    assert flagged(result, "rule_round_amount") == {"r1", "r2"}
+def test_a_round_charge_for_a_procedure_whose_charges_are_almost_never_round(spark):
+    usual = [claim(f"u{i}", customer_key=f"c{i}", amount=80.0 + (i % 40) * 1.37) for i in range(200)]
+    round_charges = [claim("r1", customer_key="x", amount=300.0), claim("r2", customer_key="y", amount=1000.0)]
+    # a procedure billed at round prices as a matter of course: its round charges are ordinary
+    priced = [claim(f"p{i}", procedure="misc_pos", customer_key=f"c{i}", amount=100.0 * (1 + i % 3))
+              for i in range(60)]  # fmt: skip
+    assert hits(spark, usual + round_charges + priced, "round_amount") == {"r1", "r2"}
+
+
+def test_a_new_provider_that_bills_only_a_burst(spark):
+    established = [claim(f"e{d}-{i}", customer_key=f"c{i}", at=at(d, 10)) for d in range(12) for i in range(3)]
+    burst = [claim(f"b{i}", provider_id="fresh", customer_key=f"c{i}", at=at(10, 9, i)) for i in range(12)]
+    # new too, but it bills a little on many days: a practice opening, not a burst
+    opening = [claim(f"n{d}", provider_id="opening", at=at(8 + d % 4, 11)) for d in range(12)]
+    assert hits(spark, established + burst + opening, "new_provider_burst") == {f"b{i}" for i in range(12)}
+    # a lake that starts with the burst has no earlier week to call the provider new
+    assert hits(spark, [claim(f"b{i}", provider_id="fresh", customer_key=f"c{i}") for i in range(12)],
+                "new_provider_burst") == set()  # fmt: skip
+    assert DAY.weekday() == 0

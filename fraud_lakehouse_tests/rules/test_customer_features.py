@@ -100,8 +100,10 @@ def _sql_definitions(frame: DataFrame, config: DetectionConfig) -> DataFrame:
         F.when(variance.isNotNull(), F.sqrt(F.greatest(variance, F.lit(0.0))) / 100).alias("__history_stdev"),
         F.least(F.lit(lookback), day_number() - first_day).alias("__history_days_covered"),
     )
-    at = F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp"))
-    order = F.struct(at.alias("at"), F.col("claim_id").alias("claim_id"), F.col("detection_date").alias("date"))
+    at = F.coalesce(F.col("submitted_date"), F.col("service_date")).cast("timestamp")
+    scored = scored.withColumn("__key", customer_features.submission_order_key())
+    order = F.struct(at.alias("at"), F.col("__key").alias("key"), F.col("detection_date").alias("date"),
+                     F.col("claim_id").alias("claim_id"))  # fmt: skip
     exact_keys = ["customer_key", "provider_id", "procedure", "service_date", "amount"]
     firsts = scored.groupBy(*exact_keys).agg(F.min(order).alias("__first"))
     exact = (
@@ -110,19 +112,22 @@ def _sql_definitions(frame: DataFrame, config: DetectionConfig) -> DataFrame:
         .select(*ROW_KEY, F.col("__first.claim_id").alias("__exact_original"))
     )
     this = scored.where(F.col("amount") > 0).select(
-        *ROW_KEY, "customer_key", "provider_id", "procedure", "amount", day_number().alias("day"), at.alias("at")
-    )
+        *ROW_KEY, "customer_key", "provider_id", "procedure", "amount", day_number().alias("day"), at.alias("at"),
+        "__key",
+    )  # fmt: skip
     other = this.select(*[F.col(name).alias(f"o_{name}") for name in this.columns])
     pairs = this.join(
         other,
         (F.col("customer_key") == F.col("o_customer_key"))
         & (F.col("provider_id") == F.col("o_provider_id"))
         & F.col("o_day").between(F.col("day") - config.near_duplicate_days, F.col("day"))
-        & (F.struct(F.col("o_at").alias("at"), F.col("o_claim_id").alias("claim_id")) < F.struct("at", "claim_id"))
+        & (F.struct(F.col("o_at").alias("at"), F.col("o___key").alias("k")) < F.struct("at", F.col("__key").alias("k")))
         & (similarity(F.col("procedure") == F.col("o_procedure"), F.col("amount"), F.col("o_amount"))
            >= config.near_duplicate_similarity),
     )  # fmt: skip
-    near = pairs.groupBy(*ROW_KEY).agg(F.min(F.struct("o_at", "o_claim_id"))["o_claim_id"].alias("__near_original"))
+    near = pairs.groupBy(*ROW_KEY).agg(
+        F.min(F.struct("o_at", "o___key", "o_claim_id"))["o_claim_id"].alias("__near_original")
+    )
     return (
         frame.select(*ROW_KEY, "customer_key", "service_date")
         .join(recent, list(ROW_KEY), "left")
@@ -161,11 +166,7 @@ def test_kernel_matches_the_sql_definitions(spark, config, seed):
 def test_kernel_result_does_not_depend_on_how_customers_are_partitioned(spark):
     config = DetectionConfig(lookback_days=3)
     frame = with_category_stats(claims(spark, _edge_case_claims(3))).select(
-        "*",
-        F.coalesce(is_night(config), F.lit(False)).alias(customer_features.NIGHT_INPUT),
-        F.coalesce(F.col("service_ts"), F.col("service_date").cast("timestamp")).alias(
-            customer_features.ORDER_AT_INPUT
-        ),
+        "*", *customer_features.kernel_inputs(config)
     )
     table = pa.Table.from_pylist([row.asDict() for row in frame.collect()])
     settings = customer_features.KernelSettings.of(config)

@@ -1,12 +1,13 @@
-from fraud_lakehouse.detection import duplicates
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.rules.claims import CONFIG, at, claim, claims
+from fraud_lakehouse.detection.scoring import apply_rules, rule
+from fraud_lakehouse_tests.rules.claims import CONFIG, DAY, at, claim, claims
 
 
 def _run(spark, rows, config=CONFIG):
-    frame = claims(spark, rows)
-    result = duplicates.near_duplicate(duplicates.exact_duplicate(frame, config), config)
-    return {r.claim_id: (r.rule_exact_duplicate, r.rule_near_duplicate, r.duplicate_of) for r in result.collect()}
+    result = apply_rules(claims(spark, rows), config, (rule("exact_duplicate"), rule("near_duplicate"))).selectExpr(
+        "claim_id", "rule_exact_duplicate", "rule_near_duplicate", "coalesce(__exact_original, __near_original) AS of"
+    )
+    return {r.claim_id: (r.rule_exact_duplicate, r.rule_near_duplicate, r.of) for r in result.collect()}
 
 
 def test_exact_copies_point_to_the_first(spark):
@@ -17,23 +18,37 @@ def test_exact_copies_point_to_the_first(spark):
     assert result["copy2"] == (True, False, "first")
 
 
-def test_near_duplicate_within_the_window_and_similarity(spark):
+def test_the_copy_is_the_one_submitted_later(spark):
+    # the same service, billed under two claim ids: the original is the first submitted, whatever its id says
+    later = DAY.replace(day=DAY.day + 2)
+    rows = [claim("A-late", submitted_date=later, source_file="claims/b.csv", row_number=1),
+            claim("Z-first", source_file="claims/b.csv", row_number=2)]  # fmt: skip
+    assert _run(spark, rows)["A-late"] == (True, False, "Z-first")
+    # submitted the same day: file, then row order decides
+    rows = [claim("A", source_file="claims/b.csv", row_number=1), claim("B", source_file="claims/a.csv", row_number=9),
+            claim("C", source_file="claims/a.csv", row_number=3)]  # fmt: skip
+    result = _run(spark, rows)
+    assert (result["C"][0], result["B"], result["A"]) == (False, (True, False, "C"), (True, False, "C"))
+
+
+def test_a_rebill_of_the_same_day_is_a_near_duplicate_and_a_repeat_visit_is_not(spark):
     rows = [
         claim("orig", amount=100.0, at=at(0, 9)),
-        claim("near", amount=97.0, at=at(5, 9)),  # 0.6 + 0.4 x 0.97 = 0.988
-        claim("other_procedure", amount=100.0, procedure="misc_pos", at=at(6, 9)),  # 0.4: not similar
-        claim("too_late", amount=100.0, at=at(40, 9), detection_date=at(40, 9).date()),
-        claim("other_provider", amount=100.0, provider_id="prov-2", at=at(1, 9)),
+        claim("rebill", amount=97.0, at=at(0, 15)),  # 0.6 + 0.4 x 0.97 = 0.988, the same service date
+        claim("other_procedure", amount=100.0, procedure="misc_pos", at=at(0, 16)),  # 0.4: not similar
+        claim("next_visit", amount=100.0, at=at(5, 9)),  # another day: a repeat visit
+        claim("other_provider", amount=100.0, provider_id="prov-2", at=at(0, 10)),
     ]
     result = _run(spark, rows)
-    assert result["near"] == (False, True, "orig")
+    assert result["rebill"] == (False, True, "orig")
     assert result["other_procedure"][1] is False
     assert result["other_provider"] == (False, False, None)
-    # 40 days after orig, but 35 after "near" and 34 after "other_procedure": outside 30 days of all
-    assert result["too_late"] == (False, False, None)
+    assert result["next_visit"] == (False, False, None)
 
 
-def test_similarity_threshold_is_config(spark):
-    rows = [claim("orig", amount=100.0, at=at(0, 9)), claim("near", amount=80.0, at=at(1, 9))]  # 0.92
-    assert _run(spark, rows)[("near")][1] is True
-    assert _run(spark, rows, DetectionConfig(near_duplicate_similarity=0.95))["near"][1] is False
+def test_near_duplicate_window_and_similarity_are_config(spark):
+    rows = [claim("orig", amount=100.0, at=at(0, 9)), claim("near", amount=80.0, at=at(1, 9))]  # 0.92, a day later
+    assert _run(spark, rows)["near"][1] is False
+    assert _run(spark, rows, DetectionConfig(near_duplicate_days=30))["near"][1] is True
+    config = DetectionConfig(near_duplicate_days=30, near_duplicate_similarity=0.95)
+    assert _run(spark, rows, config)["near"][1] is False

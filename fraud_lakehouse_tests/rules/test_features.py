@@ -60,9 +60,13 @@ def test_category_and_provider_statistics_are_exact_whatever_the_partitioning(sp
         )
 
     assert computed(1) == computed(7)
-    by_provider = {row.provider_id: row for row in features.provider_stats(frame).collect()}
-    amounts = [row["amount"] for row in rows if row["provider_id"] == "p0"]
-    assert by_provider["p0"]["__provider_mean"] == pytest.approx(stats.mean(amounts), rel=1e-12)
-    assert by_provider["p0"]["__provider_stdev"] == pytest.approx(stats.stdev(amounts), rel=1e-12)
-    # equal amounts have no spread at all (no rounding residue for a z-score to divide by)
-    assert by_provider["flat"]["__provider_stdev"] == 0.0
+    by_procedure = {row.procedure: row for row in features.category_stats(frame).collect()}
+    amounts = sorted(row["amount"] for row in rows if row["procedure"] == "grocery_pos")
+    usual = by_procedure["grocery_pos"]
+    assert usual["__amount_median"] == pytest.approx(stats.median(amounts), rel=1e-12)
+    q1, _, q3 = stats.quantiles(amounts, n=4, method="inclusive")
+    assert usual["__amount_scale"] == pytest.approx((q3 - q1) / features.IQR_TO_SIGMA, rel=1e-12)
+    # five claims are too few for a procedure of their own: judged against every claim
+    flat = by_procedure["flat_pos"]
+    assert flat["__procedure_claims"] == 5 and flat["__amount_claims"] == 405
+    assert flat["__amount_median"] == pytest.approx(stats.median(amounts + [19.99] * 5), rel=1e-12)

@@ -1,25 +1,44 @@
-"""Gold's one-projection rule flags against each rule applied as its own DataFrame function.
+"""The registry names every rule once, each rule has one definition, and a rule alone flags what it flags among
+all of them (every hit reads only what ``with_features`` provides, never another rule's flag)."""
 
-Both read the same ``hit`` columns; what this checks is that every hit reads
-only what ``with_features`` provides and no other rule's flag (one
-projection cannot read a column it is adding), and that the flags agree.
-"""
+import inspect
 
-from fraud_lakehouse.detection.features import with_features
-from fraud_lakehouse.detection.scoring import RULES, apply_rules, with_rule_flags
+from pyspark.sql import functions as F
+
+from fraud_lakehouse.detection import billing, duplicates, geography, history, night, statistics, velocity
+from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.scoring import RULES, apply_rules, fraud_score, risk_level
 from fraud_lakehouse_tests.rules.claims import CONFIG, at, claim, claims
+
+RULE_MODULES = (billing, duplicates, geography, history, night, statistics, velocity)
+
+
+def test_every_rule_is_defined_once_and_registered_once():
+    names = [rule.name for rule in RULES]
+    assert len(names) == len(set(names))
+    assert len({rule.hit for rule in RULES}) == len(RULES)
+    # every flag a rule module defines is one registered rule, under its own name; nothing else returns a flag
+    defined = {
+        function
+        for module in RULE_MODULES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__ and not name.startswith("_")
+        and list(inspect.signature(function).parameters) == ["config"]
+    }  # fmt: skip
+    assert defined == {rule.hit for rule in RULES}
+    assert all(rule.hit.__name__ == rule.name for rule in RULES)
 
 
 def _mixed_claims() -> list[dict]:
     rows = [
-        # an ordinary provider's month, then one huge claim: z-scores and the IQR fence
+        # an ordinary procedure's month, then one huge claim
         *[claim(f"o{i}", customer_key=f"k{i}", provider_id="prov-9", amount=50.0 + i % 7, at=at(i % 10, 12))
-          for i in range(30)],
+          for i in range(40)],
         claim("huge", customer_key="k99", provider_id="prov-9", amount=4000.0, at=at(12, 12)),
-        # an exact copy and a near copy
+        # an exact copy and a same-day re-bill
         claim("x1", customer_key="dup", amount=120.0, at=at(3, 10)),
         claim("x2", customer_key="dup", amount=120.0, at=at(3, 11)),
-        claim("n1", customer_key="dup", amount=122.0, at=at(4, 10)),
+        claim("n1", customer_key="dup", amount=122.0, at=at(3, 12)),
         # a night burst of one customer, minutes apart, far from home and out of state
         *[claim(f"night{i}", customer_key="owl", at=at(5, 2, 5 * i), amount=300.0 + i, provider_lat=47.6,
                 provider_long=-122.3, provider_state="WA") for i in range(4)],
@@ -27,15 +46,28 @@ def _mixed_claims() -> list[dict]:
     return rows
 
 
-def test_one_projection_gives_the_flags_of_each_rule_applied_alone(spark):
-    features = with_features(claims(spark, _mixed_claims()), CONFIG)
-    flag_columns = ["claim_id", *[rule.column for rule in RULES]]
-    one_projection = with_rule_flags(features, CONFIG).select(*flag_columns)
-    rule_by_rule = apply_rules(features, CONFIG).select(*flag_columns)
-    assert one_projection.exceptAll(rule_by_rule).count() == 0
-    assert rule_by_rule.exceptAll(one_projection).count() == 0
-    # the comparison covers rules that fire, not only quiet ones
-    rows = one_projection.collect()
-    fired = {rule.name for rule in RULES if any(row[rule.column] for row in rows)}
-    assert {"exact_duplicate", "near_duplicate", "category_z_score", "night_claim", "night_burst", "rapid_claims",
-            "far_from_home", "state_mismatch"} <= fired  # fmt: skip
+def test_a_rule_alone_flags_what_it_flags_among_all(spark):
+    frame = claims(spark, _mixed_claims())
+    all_rules = apply_rules(frame, CONFIG).cache()
+    for rule in RULES:
+        alone = apply_rules(frame, CONFIG, (rule,)).where(rule.column).select("claim_id")
+        together = all_rules.where(rule.column).select("claim_id")
+        assert sorted(alone.collect()) == sorted(together.collect()), rule.name
+    fired = {rule.name for rule in RULES if all_rules.where(rule.column).count()}
+    assert {"exact_duplicate", "near_duplicate", "amount_outlier", "amount_extreme", "night_claim", "night_burst",
+            "rapid_claims", "far_from_home", "state_mismatch"} <= fired  # fmt: skip
+
+
+def test_a_decisive_signal_reaches_high_alone_and_weak_hints_stay_low(spark):
+    config = DetectionConfig()
+    frame = apply_rules(claims(spark, _mixed_claims()), config)
+    scored = {
+        row.claim_id: row.level
+        for row in frame.select("claim_id", risk_level(fraud_score(), config).alias("level")).collect()
+    }
+    assert scored["huge"] == scored["x2"] == "high"
+    assert scored["o3"] == "low"
+    weak = [rule.name for rule in RULES if rule.weight < config.medium_risk_threshold]
+    assert "night_claim" in weak and "state_mismatch" in weak
+    one_weak = frame.where(F.col("claim_id") == "o3").select(fraud_score().alias("s")).first().s
+    assert one_weak < config.medium_risk_threshold

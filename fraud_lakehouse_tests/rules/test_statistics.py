@@ -4,33 +4,44 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection import statistics
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.rules.claims import at, claim, claims, flagged
+from fraud_lakehouse_tests.rules.claims import at, claim, claims, flagged, hits
 
 CONFIG = DetectionConfig(min_provider_claims=10)
 
 
-def _category(spark, outlier_amount: float):
-    rows = [claim(f"n{i}", customer_key=f"c{i}", amount=50.0 + (i % 5)) for i in range(30)]
-    return claims(spark, [*rows, claim("big", customer_key="cx", amount=outlier_amount)])
+def _procedure(outlier_amount: float, procedure: str = "grocery_pos") -> list[dict]:
+    rows = [claim(f"n{i}", customer_key=f"c{i}", amount=50.0 + (i % 5), procedure=procedure) for i in range(40)]
+    return [*rows, claim("big", customer_key="cx", amount=outlier_amount, procedure=procedure)]
 
 
-def test_category_z_score_flags_the_far_amount_only(spark):
-    result = statistics.category_z_score(_category(spark, 900.0), CONFIG)
-    assert flagged(result, "rule_category_z_score") == {"big"}
+def test_amount_outlier_within_its_procedure(spark):
+    assert hits(spark, _procedure(900.0), "amount_outlier", CONFIG) == {"big"}
+    assert hits(spark, _procedure(53.0), "amount_outlier", CONFIG) == set()
 
 
-def test_provider_z_score_flags_the_far_amount_only(spark):
-    result = statistics.provider_z_score(_category(spark, 900.0), CONFIG)
-    assert flagged(result, "rule_provider_z_score") == {"big"}
+def test_an_expensive_procedure_is_not_an_unusual_amount(spark):
+    cheap = _procedure(52.0)
+    expensive = [claim(f"s{i}", customer_key=f"s{i}", procedure="surgery", amount=4000.0 + 10 * i) for i in range(40)]
+    assert hits(spark, cheap + expensive, "amount_outlier", CONFIG) == set()
 
 
-def test_iqr_fence(spark):
-    result = statistics.iqr_outlier(_category(spark, 70.0), CONFIG)
-    assert flagged(result, "rule_iqr_outlier") == {"big"}
-    assert flagged(statistics.iqr_outlier(_category(spark, 55.0), CONFIG), "rule_iqr_outlier") == set()
+def test_a_rare_procedure_is_judged_against_every_claim(spark):
+    rows = [*_procedure(52.0), claim("rare", customer_key="r", procedure="rare_one", amount=5000.0)]
+    assert hits(spark, rows, "amount_outlier", CONFIG) == {"rare"}
 
 
-def test_large_amount_burst_flags_the_whole_day(spark):
+def test_one_outlier_cannot_hide_itself_by_widening_the_spread(spark):
+    # ten huge amounts among 40 ordinary ones: a mean and standard deviation would stretch to cover them
+    rows = _procedure(53.0)[:-1] + [claim(f"x{i}", customer_key=f"x{i}", amount=2000.0 + i) for i in range(10)]
+    assert hits(spark, rows, "amount_outlier", CONFIG) == {f"x{i}" for i in range(10)}
+
+
+def test_an_extreme_amount_is_decisive_and_a_moderately_high_one_is_not(spark):
+    assert hits(spark, _procedure(5000.0), "amount_extreme", CONFIG) == {"big"}
+    assert hits(spark, _procedure(70.0), "amount_extreme", CONFIG) == set()
+
+
+def test_large_amount_burst_raises_the_large_amounts_only(spark):
     base = [claim(f"n{i}", customer_key=f"c{i % 10}", amount=50.0 + (i % 7)) for i in range(60)]
     burst = [
         claim("b1", customer_key="victim", amount=900.0, at=at(0, 1)),
@@ -38,26 +49,41 @@ def test_large_amount_burst_flags_the_whole_day(spark):
         claim("probe", customer_key="victim", amount=5.0, at=at(0, 3)),
         claim("one_big", customer_key="spender", amount=900.0),
     ]
-    result = statistics.large_amount_burst(claims(spark, base + burst), CONFIG)
-    assert flagged(result, "rule_large_amount_burst") == {"b1", "b2", "probe"}
+    assert hits(spark, base + burst, "large_amount_burst", CONFIG) == {"b1", "b2"}
 
 
-def test_benford_deviation_is_zero_for_benford_digits_and_high_for_one_digit(spark):
+def _benford_and_nines() -> tuple[list[dict], list[dict]]:
     # 100 amounts whose first digits follow Benford's law as closely as whole counts allow
     counts = {d: round(100 * math.log10(1 + 1 / d)) for d in range(1, 10)}
     benford = [claim(f"b{d}-{i}", amount=float(d) * 10 + 0.5) for d, n in counts.items() for i in range(n)]
     nines = [claim(f"n{i}", provider_id="prov-9", amount=95.0 + i % 4) for i in range(100)]
-    deviation = {
-        r.provider_id: r.benford_deviation
-        for r in statistics.benford_deviation(claims(spark, benford + nines)).collect()
+    return benford, nines
+
+
+def test_benford_deviation_is_zero_for_benford_digits_and_high_for_one_digit(spark):
+    benford, nines = _benford_and_nines()
+    deviation = {r.provider_id: r for r in statistics.benford_deviation(claims(spark, benford + nines)).collect()}
+    assert deviation["prov-1"].benford_deviation < 0.02 and deviation["prov-1"].chi_square < 2
+    assert deviation["prov-9"].benford_deviation > 0.9 and deviation["prov-9"].chi_square > 1000
+    assert hits(spark, benford + nines, "benford_provider", DetectionConfig(benford_min_claims=50)) == {
+        row["claim_id"] for row in nines
     }
-    assert deviation["prov-1"] < 0.02
-    assert deviation["prov-9"] > 0.9
-    result = statistics.benford_provider(claims(spark, benford + nines), DetectionConfig(benford_min_claims=50))
-    assert flagged(result, "rule_benford_provider") == {row["claim_id"] for row in nines}
+
+
+def test_benford_needs_significance_for_the_providers_size(spark):
+    # 54 claims, first digits 1-9 evenly: 0.27 from Benford by distance, but chi-square 21.7: chance at 54 claims
+    rows = [claim(f"e{i}", provider_id="small", amount=float(1 + i % 9) * 10 + 0.5) for i in range(54)]
+    deviation = statistics.benford_deviation(claims(spark, rows)).first()
+    assert deviation.benford_deviation > 0.15
+    assert hits(spark, rows, "benford_provider", DetectionConfig(benford_min_claims=50)) == set()
 
 
 def test_first_digit(spark):
     frame = spark.createDataFrame([(0.5,), (9.99,), (10.0,), (123.0,), (1000.0,)], "amount double")
     digits = [r.d for r in frame.select(statistics.first_digit().alias("d")).orderBy(F.col("amount")).collect()]
     assert digits == [5, 9, 1, 1, 1]
+
+
+def test_flagged_helper_reads_rule_columns(spark):
+    frame = claims(spark, [claim("a")]).withColumn("rule_x", F.lit(True))
+    assert flagged(frame, "rule_x") == {"a"}

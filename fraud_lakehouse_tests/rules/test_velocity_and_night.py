@@ -1,33 +1,30 @@
-from fraud_lakehouse.detection import night, velocity
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.rules.claims import CONFIG, at, claim, claims, flagged
+from fraud_lakehouse_tests.rules.claims import at, claim, hits
 
 
 def test_rapid_claims_within_the_window(spark):
     rows = [claim("a", at=at(0, 10, 0)), claim("b", at=at(0, 10, 20)), claim("c", at=at(0, 10, 50))]
     rows += [claim("d", at=at(0, 12, 0)), claim("other", customer_key="cust-2", at=at(0, 10, 30))]
-    result = velocity.rapid_claims(claims(spark, rows), CONFIG)
-    assert flagged(result, "rule_rapid_claims") == {"c"}
+    assert hits(spark, rows, "rapid_claims") == {"c"}
 
 
 def test_daily_surge_against_the_customers_usual(spark):
     history = [claim(f"h{d}", at=at(d, 12)) for d in range(10)]  # one claim a day
     surge_day = [claim(f"s{i}", at=at(10, 8 + i)) for i in range(6)]
     busy_newcomer = [claim(f"n{i}", customer_key="new", at=at(10, 8 + i)) for i in range(6)]
-    result = velocity.daily_surge(claims(spark, history + surge_day + busy_newcomer), DetectionConfig(lookback_days=30))
+    flagged = hits(spark, history + surge_day + busy_newcomer, "daily_surge", DetectionConfig(lookback_days=30))
     # the newcomer has no earlier day to compare with: not judged
-    assert flagged(result, "rule_daily_surge") == {f"s{i}" for i in range(6)}
+    assert flagged == {f"s{i}" for i in range(6)}
 
 
 def test_night_claim_hours(spark):
     rows = [claim("late", at=at(0, 23)), claim("early", at=at(0, 3, 59)), claim("dawn", at=at(0, 4)), claim("noon")]
-    result = night.night_claim(claims(spark, rows), CONFIG)
-    assert flagged(result, "rule_night_claim") == {"late", "early"}
+    assert hits(spark, rows, "night_claim") == {"late", "early"}
 
 
-def test_night_burst_and_pair_flag_the_whole_day(spark):
+def test_night_burst_and_pair_raise_the_night_claims_not_the_day(spark):
     burst = [claim(f"b{i}", at=at(0, 1 + i)) for i in range(3)] + [claim("b_day", at=at(0, 14))]
     pair = [claim(f"p{i}", customer_key="cust-2", at=at(0, 2 + i)) for i in range(2)]
-    frame = claims(spark, burst + pair + [claim("alone", customer_key="cust-3", at=at(0, 2))])
-    assert flagged(night.night_burst(frame, CONFIG), "rule_night_burst") == {"b0", "b1", "b2", "b_day"}
-    assert flagged(night.night_pair(frame, CONFIG), "rule_night_pair") == {"b0", "b1", "b2", "b_day", "p0", "p1"}
+    rows = burst + pair + [claim("alone", customer_key="cust-3", at=at(0, 2))]
+    assert hits(spark, rows, "night_burst") == {"b0", "b1", "b2"}
+    assert hits(spark, rows, "night_pair") == {"b0", "b1", "b2", "p0", "p1"}
