@@ -46,9 +46,10 @@ def weekend_provider(config: DetectionConfig) -> Column:
 
 
 def round_amount(config: DetectionConfig) -> Column:
-    """An exact round charge (a multiple of 100) for a procedure whose charges are almost never round."""
-    enough = F.col("__procedure_claims") >= config.min_group_claims
-    return flag(is_round() & enough & (F.col("__procedure_round_share") < config.round_share_rare))
+    """An exact round charge (a multiple of 100) for a procedure whose charges are almost never round (a rare
+    procedure: judged by every claim's charges)."""
+    enough = F.col("__amount_claims") >= config.min_group_claims
+    return flag(is_round() & enough & (F.col("__round_share") < config.round_share_rare))
 
 
 def new_provider_burst(config: DetectionConfig) -> Column:

@@ -15,14 +15,17 @@ from pydantic import Field
 # Earlier days of silver a gold day reads by default; gold's lineage declares them (a re-run of one of them makes
 # the gold days that read it stale).
 DEFAULT_LOOKBACK_DAYS = 30
+DEFAULT_MIN_GROUP_CLAIMS = 50
 
 
 class DetectionConfig(Config):
     lookback_days: int = Field(
         default=DEFAULT_LOOKBACK_DAYS, ge=0, le=366, description="earlier days of silver claims rules may read"
     )
-    high_risk_threshold: float = Field(default=0.7, gt=0, le=1, description="fraud_score at or above: high risk")
-    medium_risk_threshold: float = Field(default=0.4, gt=0, le=1, description="fraud_score at or above: medium")
+    # fraud_score is the fitted chance that a claim is fraud (benchmarks/fit_weights.py): high = more likely
+    # fraud than not, medium = one in five or more
+    high_risk_threshold: float = Field(default=0.5, gt=0, le=1, description="fraud_score at or above: high risk")
+    medium_risk_threshold: float = Field(default=0.2, gt=0, le=1, description="fraud_score at or above: medium")
 
     # billing patterns
     provider_procedure_daily_max: int = Field(default=50, description="claims per provider and procedure in a day")
@@ -43,10 +46,13 @@ class DetectionConfig(Config):
 
     # statistics
     min_group_claims: int = Field(
-        default=30, description="amounts a procedure needs for its own statistics (else every claim's are used)"
+        default=DEFAULT_MIN_GROUP_CLAIMS,
+        description="amounts a procedure needs for its own statistics (else every claim's are used)",
     )
-    amount_z_max: float = Field(default=4.0, description="robust z of the amount within its procedure")
-    amount_extreme_z: float = Field(default=12.0, description="robust z that is decisive on its own")
+    amount_tail_outlier: float = Field(
+        default=4.0, description="(amount - median) / (90th percentile - median) of its procedure: an outlier"
+    )
+    amount_tail_extreme: float = Field(default=8.0, description="the same ratio that is decisive on its own")
     benford_deviation_max: float = Field(default=0.15, description="provider's first-digit distance from Benford")
     benford_chi2_min: float = Field(default=26.12, description="and its chi-square (8 df) above this (p<0.001)")
     burst_z_score: float = Field(default=2.0, description="robust z of an amount in its procedure that is large")
@@ -72,6 +78,9 @@ class DetectionConfig(Config):
 
     # geography
     distance_max_miles: float = Field(default=500.0, description="customer to provider distance")
+    unusual_state_share: float = Field(
+        default=0.02, description="share of a provider's claims from a customer's state under which it is unusual"
+    )
 
     # amount against the customer's own history
     history_min_claims: int = Field(default=5, description="earlier claims the customer needs")

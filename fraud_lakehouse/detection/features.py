@@ -27,7 +27,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.config import DEFAULT_MIN_GROUP_CLAIMS, DetectionConfig
 from fraud_lakehouse.detection.customer_features import CATEGORY_Z, similarity, with_per_customer_features
 from fraud_lakehouse.frames import collected, with_lookup
 
@@ -49,23 +49,25 @@ def is_round() -> Column:
 # A robust standard deviation from the interquartile range (exact for a normal distribution): one unusual
 # amount cannot widen it, unlike a mean and standard deviation that the outliers themselves inflate.
 IQR_TO_SIGMA = 1.349
-AMOUNT_STATS = ("__amount_claims", "__amount_median", "__amount_scale", "__amount_usual_max")
+AMOUNT_STATS = ("__amount_claims", "__amount_median", "__amount_scale", "__amount_high")
+# (amount - median) / (90th percentile - median) of the claim's procedure
+AMOUNT_TAIL = "__amount_tail"
 
 
 def _amount_quantiles(prefix: str) -> list[Column]:
     # one exact percentile call: one copy of the amounts, the same figures on every engine and partitioning
     return [
         F.count("amount").alias(f"{prefix}_claims"),
-        F.expr("percentile(amount, array(0.25, 0.5, 0.75, 0.99))").alias(f"{prefix}_quantiles"),
+        F.expr("percentile(amount, array(0.25, 0.5, 0.75, 0.9))").alias(f"{prefix}_quantiles"),
         F.avg(is_round().cast("double")).alias(f"{prefix}_round_share"),
     ]
 
 
-def category_stats(claims: DataFrame, min_claims: int = 30) -> DataFrame:
-    """Per procedure: how amounts usually look, robustly (median, a robust scale from the quartiles, the 99th
-    percentile as the usual maximum), from the procedure's own claims when it has at least ``min_claims`` with
+def category_stats(claims: DataFrame, min_claims: int = DEFAULT_MIN_GROUP_CLAIMS) -> DataFrame:
+    """Per procedure: how amounts usually look, robustly (median, a robust scale from the quartiles, the 90th
+    percentile as the usual high amount), from the procedure's own claims when it has at least ``min_claims`` with
     an amount, else from every claim (a rare procedure is judged against the broader group); and the share of
-    the procedure's charges that are exact round amounts."""
+    the charges that are exact round amounts, from the same group."""
     by_procedure = claims.groupBy("procedure").agg(*_amount_quantiles("__own"))
     everything = claims.agg(*_amount_quantiles("__all"))
     own = F.col("__own_claims") >= min_claims
@@ -78,20 +80,31 @@ def category_stats(claims: DataFrame, min_claims: int = 30) -> DataFrame:
         F.when(own, F.col("__own_claims")).otherwise(F.col("__all_claims")).alias("__amount_claims"),
         median.alias("__amount_median"),
         scale.alias("__amount_scale"),
-        quantiles[3].alias("__amount_usual_max"),
+        quantiles[3].alias("__amount_high"),
         F.col("__own_claims").alias("__procedure_claims"),
-        F.col("__own_round_share").alias("__procedure_round_share"),
+        F.when(own, F.col("__own_round_share")).otherwise(F.col("__all_round_share")).alias("__round_share"),
     )
 
 
-def with_category_stats(claims: DataFrame, stats: DataFrame | None = None, min_claims: int = 30) -> DataFrame:
-    """Adds the category statistics (``stats``, by default those of ``claims``) and ``category_z``, the amount's
-    robust z-score within its procedure: (amount - median) / robust scale."""
+def with_category_stats(
+    claims: DataFrame, stats: DataFrame | None = None, min_claims: int = DEFAULT_MIN_GROUP_CLAIMS
+) -> DataFrame:
+    """Adds the category statistics (``stats``, by default those of ``claims``), ``category_z``, the amount's
+    robust z-score within its procedure ((amount - median) / robust scale), and ``__amount_tail``."""
     if CATEGORY_Z in claims.columns:
         return claims
     joined = with_lookup(claims, category_stats(claims, min_claims) if stats is None else stats, "procedure",
                          small=True)  # fmt: skip
-    return joined.withColumn(CATEGORY_Z, (F.col("amount") - F.col("__amount_median")) / F.col("__amount_scale"))
+    median = F.col("__amount_median")
+    # how far into the procedure's own upper tail, in units of its median-to-90th-percentile distance: a
+    # heavy-tailed procedure (card categories) and a narrow one (a fee-scheduled visit) are each measured on
+    # their own tail; the 90th percentile moves only once a tenth of the amounts are outliers
+    tail = F.greatest(F.col("__amount_high") - median, F.col("__amount_scale"))
+    return joined.select(
+        "*",
+        ((F.col("amount") - median) / F.col("__amount_scale")).alias(CATEGORY_Z),
+        ((F.col("amount") - median) / tail).alias(AMOUNT_TAIL),
+    )
 
 
 # -- per provider ------------------------------------------------------------
@@ -128,6 +141,18 @@ def with_provider_stats(claims: DataFrame) -> DataFrame:
     if "__provider_claims" in claims.columns:
         return claims
     return with_lookup(claims, provider_stats(claims), "provider_id", small=True)
+
+
+PROVIDER_PATIENT_STATE = ("provider_id", "customer_state")
+
+
+def provider_patient_state_counts(claims: DataFrame) -> DataFrame:
+    """How many claims each provider has from customers of each state."""
+    return (
+        claims.where(F.col("customer_state").isNotNull())
+        .groupBy(*PROVIDER_PATIENT_STATE)
+        .agg(F.count("*").alias("__provider_state_claims"))
+    )
 
 
 def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
@@ -172,4 +197,5 @@ def with_features(claims: DataFrame, config: DetectionConfig, keep: str | None =
     if keep is not None:
         frame = frame.where(keep)
     by_provider = with_lookup(provider_procedure_day_counts(claims), provider_stats(claims), "provider_id", small=True)
-    return with_lookup(frame, by_provider, PROVIDER_PROCEDURE_DAY)
+    frame = with_lookup(frame, by_provider, PROVIDER_PROCEDURE_DAY)
+    return with_lookup(frame, provider_patient_state_counts(claims), PROVIDER_PATIENT_STATE)

@@ -10,8 +10,9 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.features import CATEGORY_Z
 
-__all__ = ["is_night", "night_burst", "night_claim", "night_pair"]
+__all__ = ["is_night", "large_night_spree", "night_burst", "night_claim", "night_pair"]
 
 
 def night_claim(config: DetectionConfig) -> Column:
@@ -27,3 +28,13 @@ def night_burst(config: DetectionConfig) -> Column:
 def night_pair(config: DetectionConfig) -> Column:
     """A night claim of a customer's day with at least two (weaker than a burst)."""
     return flag(is_night(config) & (F.col("__day_night_claims") >= 2))
+
+
+def large_night_spree(config: DetectionConfig) -> Column:
+    """A large night claim (robust z in its procedure above the burst limit) of a customer's day with several
+    night claims and several large ones: the stolen-card session, where each hint alone is ordinary (night
+    shopping, a big purchase) and only together they are rare. The score's noisy-OR adds hints as independent;
+    this rule is their conjunction, weighed on its own."""
+    large = F.col(CATEGORY_Z) > config.burst_z_score
+    session = (F.col("__day_night_claims") >= 2) & (F.col("__day_large_claims") >= config.burst_min_claims)
+    return flag(is_night(config) & large & session)

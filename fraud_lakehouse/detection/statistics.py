@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import CATEGORY_Z, first_digit, provider_stats
+from fraud_lakehouse.detection.features import AMOUNT_TAIL, CATEGORY_Z, first_digit, provider_stats
 
 BENFORD = {digit: math.log10(1 + 1 / digit) for digit in range(1, 10)}
 
@@ -27,14 +27,16 @@ def _judged(config: DetectionConfig) -> Column:
 
 
 def amount_outlier(config: DetectionConfig) -> Column:
-    """The amount's robust z within its procedure above the limit."""
-    return flag(_judged(config) & (F.col(CATEGORY_Z) > config.amount_z_max))
+    """An amount far into its procedure's own upper tail: (amount - median) over (90th percentile - median)
+    above the limit."""
+    return flag(_judged(config) & (F.col(AMOUNT_TAIL) > config.amount_tail_outlier))
 
 
 def amount_extreme(config: DetectionConfig) -> Column:
-    """An amount so far above its procedure's usual (robust z above the decisive limit) that it is evidence on
-    its own."""
-    return flag(_judged(config) & (F.col(CATEGORY_Z) > config.amount_extreme_z))
+    """An amount so far into its procedure's upper tail that it is evidence on its own (twice the outlier
+    limit: for normal amounts 10 standard deviations, for exponential ones 14 means; several times the usual
+    maximum for a narrow price)."""
+    return flag(_judged(config) & (F.col(AMOUNT_TAIL) > config.amount_tail_extreme))
 
 
 def large_amount_burst(config: DetectionConfig) -> Column:

@@ -33,7 +33,7 @@ def _mixed_claims() -> list[dict]:
     rows = [
         # an ordinary procedure's month, then one huge claim
         *[claim(f"o{i}", customer_key=f"k{i}", provider_id="prov-9", amount=50.0 + i % 7, at=at(i % 10, 12))
-          for i in range(40)],
+          for i in range(60)],
         claim("huge", customer_key="k99", provider_id="prov-9", amount=4000.0, at=at(12, 12)),
         # an exact copy and a same-day re-bill
         claim("x1", customer_key="dup", amount=120.0, at=at(3, 10)),

@@ -1,0 +1,213 @@
+"""Benchmark: detection quality on every evaluation source, each run as a user runs it, in one table.
+
+Each source gets a new Dagster home with its files landed under ``.lakehouse/landing/claims/<date>/`` and
+one single-run backfill through the CLI (``fraud-lakehouse backfill [--claims-only] --from A --to B``); the
+scores are then read from ``gold/flagged_claims`` and compared with the source's labels:
+
+- ``synthetic``: this project's generator (1,000 customers, 30 days), the synthetic feed on;
+- ``sparkov``: the original Sparkov generator's real output (``--sparkov FILE``, e.g.
+  ``../shared/reference/sparkov/output/sparkov_250cust_2024_seed7.csv.gz``), landed one file per
+  ``trans_date`` in its native ``|`` layout, labels in its ``is_fraud`` column;
+- ``injected-<seed>``: the independent insurance-claims injector (``benchmarks/claims_injector.py``) on held-out
+  seeds, landed one file per submitted date with an ``is_fraud`` column; recall is also reported per typology.
+
+Figures per source: ROC-AUC of fraud_score (ties count one half), precision and recall at high risk, the
+precision of each band, and the rules behind the high band's false alarms. Nothing is fitted here: the
+weights were fitted on other seeds (``benchmarks/fit_weights.py``).
+
+    python benchmarks/detection_quality.py \
+        --sparkov ../shared/reference/sparkov/output/sparkov_250cust_2024_seed7.csv.gz
+    python benchmarks/detection_quality.py --sources injected --seeds 101 102
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import claims_injector  # noqa: E402  (benchmarks/ is not a package: the injector sits beside this script)
+
+EVALUATION_SEEDS = (101, 102, 103)
+INJECTED_START = dt.date(2025, 1, 1)
+INJECTED_DAYS = 90
+SYNTHETIC_START = dt.date(2025, 1, 1)
+SYNTHETIC_DAYS = 30
+
+
+def new_home(root: Path, start: dt.date, synthetic_feed: bool) -> dict[str, str]:
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(REPO / name, root / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
+    env |= {
+        "DAGSTER_HOME": str(root),
+        "FRAUD_LAKEHOUSE_START_DATE": start.isoformat(),
+        "FRAUD_LAKEHOUSE_SYNTHETIC_FEED": "on" if synthetic_feed else "off",
+    }
+    subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=root, env=env, check=True, capture_output=True)
+    return env
+
+
+def backfill(root: Path, env: dict[str, str], start: dt.date, end: dt.date, claims_only: bool) -> float:
+    command = [str(BIN / "fraud-lakehouse"), "backfill", "--from", start.isoformat(), "--to", end.isoformat()]
+    if claims_only:
+        command.append("--claims-only")
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def flagged_claims(root: Path) -> pd.DataFrame:
+    from deltalake import DeltaTable
+
+    columns = ["claim_id", "source", "fraud_score", "risk_level", "rules_triggered", "is_fraud", "detection_date"]
+    return DeltaTable(str(root / ".lakehouse" / "lake" / "gold" / "flagged_claims")).to_pandas(columns=columns)
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Mann-Whitney: the chance a fraud scores above a normal claim, a tie counting one half."""
+    positives, negatives = int(labels.sum()), int((1 - labels).sum())
+    if not positives or not negatives:
+        return None
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def quality(flagged: pd.DataFrame, truth: pd.Series | None = None) -> dict:
+    """Figures of one source; ``truth`` (claim id -> typology) adds recall per typology."""
+    labelled = flagged[flagged["is_fraud"].notna()]
+    labels = labelled["is_fraud"].astype(int).to_numpy()
+    high = (labelled["risk_level"] == "high").to_numpy()
+    true_positives = int((high & (labels == 1)).sum())
+    bands = {}
+    for band in ("high", "medium", "low"):
+        in_band = (labelled["risk_level"] == band).to_numpy()
+        bands[band] = {
+            "claims": int(in_band.sum()),
+            "precision": round(float(labels[in_band].mean()), 4) if in_band.any() else None,
+        }
+    false_alarms = labelled[(labelled["risk_level"] == "high") & (labelled["is_fraud"] == 0)]
+    alarm_rules = Counter(rule for rules in false_alarms["rules_triggered"] for rule in rules)
+    result = {
+        "claims": len(flagged),
+        "labelled": len(labelled),
+        "positives": int(labels.sum()),
+        "roc_auc": round(roc_auc(labelled["fraud_score"].to_numpy(), labels), 4) if len(labelled) else None,
+        "precision_high": round(true_positives / high.sum(), 4) if high.any() else None,
+        "recall_high": round(true_positives / labels.sum(), 4) if labels.sum() else None,
+        "bands": bands,
+        "false_alarm_rules_at_high": dict(alarm_rules.most_common(6)),
+    }
+    if truth is not None:
+        typed = labelled.assign(fraud_type=labelled["claim_id"].map(truth).fillna(""))
+        result["recall_high_by_typology"] = {
+            typology: {
+                "claims": len(rows),
+                "recall_high": round(float((rows["risk_level"] == "high").mean()), 4),
+                "recall_medium_or_high": round(float((rows["risk_level"] != "low").mean()), 4),
+            }
+            for typology, rows in typed[typed["fraud_type"] != ""].groupby("fraud_type")
+        }
+    return result
+
+
+def run_synthetic(work: Path) -> tuple[pd.DataFrame, None, float]:
+    root = work / "synthetic"
+    env = new_home(root, SYNTHETIC_START, synthetic_feed=True)
+    end = SYNTHETIC_START + dt.timedelta(days=SYNTHETIC_DAYS - 1)
+    seconds = backfill(root, env, SYNTHETIC_START, end, claims_only=False)
+    return flagged_claims(root), None, seconds
+
+
+def run_sparkov(work: Path, path: Path) -> tuple[pd.DataFrame, None, float]:
+    root = work / "sparkov"
+    transactions = pd.read_csv(path, sep="|", dtype=str)
+    days = sorted(transactions["trans_date"].unique())
+    start, end = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
+    env = new_home(root, start, synthetic_feed=False)
+    for day, rows in transactions.groupby("trans_date"):
+        target = root / ".lakehouse" / "landing" / "claims" / day / "sparkov.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(target, sep="|", index=False)
+    seconds = backfill(root, env, start, end, claims_only=True)
+    return flagged_claims(root), None, seconds
+
+
+def run_injected(work: Path, seed: int) -> tuple[pd.DataFrame, pd.Series, float]:
+    root = work / f"injected-{seed}"
+    claims, _ = claims_injector.labelled_claims(seed, INJECTED_START, INJECTED_DAYS)
+    env = new_home(root, INJECTED_START, synthetic_feed=False)
+    files = claims_injector.land(claims, root / ".lakehouse" / "landing" / "claims")
+    end = max(dt.date.fromisoformat(path.parent.name) for path in files)
+    seconds = backfill(root, env, INJECTED_START, end, claims_only=True)
+    return flagged_claims(root), claims.set_index("claim_id")["fraud_type"], seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sources", nargs="+", default=["synthetic", "sparkov", "injected"],
+                        choices=["synthetic", "sparkov", "injected"])  # fmt: skip
+    parser.add_argument("--sparkov", type=Path, help="a Sparkov output file (| separated, gzip or not)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS), help="injector seeds")
+    parser.add_argument("--work", type=Path, help="keep the lakes here (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="detection-quality-"))
+    runs: dict[str, tuple] = {}
+    if "synthetic" in args.sources:
+        runs["synthetic"] = run_synthetic(work)
+    if "sparkov" in args.sources:
+        if args.sparkov is None:
+            print("sparkov: no --sparkov file given: not evaluated", file=sys.stderr)
+        else:
+            runs["sparkov"] = run_sparkov(work, args.sparkov)
+    if "injected" in args.sources:
+        for seed in args.seeds:
+            runs[f"injected-{seed}"] = run_injected(work, seed)
+    figures = {}
+    for name, (flagged, truth, seconds) in runs.items():
+        figures[name] = quality(flagged, truth) | {"backfill_seconds": round(seconds, 1)}
+        print(f"{name}: {json.dumps(figures[name])}", file=sys.stderr)
+    print("\n| source | claims | fraud | ROC-AUC | precision at high | recall at high | precision by band h / m / l |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, figure in figures.items():
+        bands = " / ".join(str(figure["bands"][band]["precision"]) for band in ("high", "medium", "low"))
+        print(f"| {name} | {figure['labelled']:,} | {figure['positives']:,} | {figure['roc_auc']} | "
+              f"{figure['precision_high']} | {figure['recall_high']} | {bands} |")  # fmt: skip
+    typologies = sorted({t for f in figures.values() for t in f.get("recall_high_by_typology", {})})
+    if typologies:
+        print("\n| typology | " + " | ".join(n for n in figures if n.startswith("injected")) + " |")
+        print("|---|" + "---:|" * sum(n.startswith("injected") for n in figures))
+        for typology in typologies:
+            cells = [
+                str(f["recall_high_by_typology"].get(typology, {}).get("recall_high"))
+                for n, f in figures.items()
+                if n.startswith("injected")
+            ]
+            print(f"| {typology} | " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

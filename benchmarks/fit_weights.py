@@ -1,0 +1,114 @@
+"""Fit the rule weights by maximum likelihood of the score's own model on labelled training data.
+
+The procedure (how the weights in ``fraud_lakehouse/detection/scoring.py`` were set):
+
+1. Training data, never used for evaluation: the independent injector (``benchmarks/claims_injector.py``) on
+   seeds 1, 2 and 3 (90 days each), and this project's generator on March 2025 (the evaluation uses January);
+   each run as a user runs it (``benchmarks/detection_quality.py``: landed files, one CLI backfill), with the
+   registry's current rules (their hits do not depend on the weights).
+2. The model is the score itself, noisy-OR: P(fraud | hits) = 1 - (1 - leak) x prod(1 - w_r) over the rules
+   that fired; ``leak`` is fraud no rule explains (fitted, not used in the score). With
+   theta_r = -log(1 - w_r) the log-likelihood is concave in theta >= 0, so projected gradient ascent finds
+   its maximum; claims are grouped by their pattern of hits first (a few thousand patterns).
+3. Each weight is capped at 0.97 (a rule that was never wrong in training is not certain), rounded to 0.01.
+   A rule that never fired in training keeps its weight: no evidence either way; the table says so.
+4. Also printed: each rule's precision over the claims it flagged, for reading the weights.
+
+Then the weights are copied into the registry by hand (a reviewed change, not a file read at run time) and
+``benchmarks/detection_quality.py`` measures them on the held-out sources.
+
+    python benchmarks/fit_weights.py              # prints the table: rule, flagged, precision, proposed, current
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import detection_quality
+
+TRAINING_SEEDS = (1, 2, 3)
+TRAINING_SYNTHETIC_START = dt.date(2025, 3, 1)
+
+
+WEIGHT_CAP = 0.97
+
+
+def fit_noisy_or(hits: np.ndarray, labels: np.ndarray, steps: int = 20000) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood weights of P(y | h) = 1 - (1 - leak) prod (1 - w)^h; returns (weights, leak)."""
+    patterns, inverse = np.unique(hits, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    count = np.bincount(inverse, minlength=len(patterns)).astype(float)
+    positive = np.bincount(inverse, weights=labels.astype(float), minlength=len(patterns))
+    design = np.hstack([np.ones((len(patterns), 1)), patterns.astype(float)])  # column 0: the leak
+    theta = np.full(design.shape[1], 0.05)
+    cap = -np.log(1 - WEIGHT_CAP)
+    learning, beta1, beta2 = 0.02, 0.9, 0.999
+    moment, second = np.zeros_like(theta), np.zeros_like(theta)
+    for step in range(1, steps + 1):
+        rate = np.maximum(design @ theta, 1e-9)
+        survive = np.exp(-rate)
+        # d LL / d rate per pattern: positives * e^-s / (1 - e^-s) - negatives
+        slope = positive * survive / -np.expm1(-rate) - (count - positive)
+        gradient = design.T @ slope / count.sum()
+        moment = beta1 * moment + (1 - beta1) * gradient
+        second = beta2 * second + (1 - beta2) * gradient**2
+        theta += learning * (moment / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + 1e-12)
+        theta = np.clip(theta, 0.0, cap)
+    weights = 1 - np.exp(-theta)
+    return weights[1:], float(weights[0])
+
+
+def training_claims(work: Path, seeds: tuple[int, ...]) -> pd.DataFrame:
+    frames = []
+    for seed in seeds:
+        flagged, _, _ = detection_quality.run_injected(work, seed)
+        frames.append(flagged)
+    detection_quality.SYNTHETIC_START = TRAINING_SYNTHETIC_START
+    flagged, _, _ = detection_quality.run_synthetic(work)
+    frames.append(flagged)
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> None:
+    from fraud_lakehouse.detection.scoring import RULES
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(TRAINING_SEEDS))
+    parser.add_argument("--work", type=Path, help="keep the lakes here (default: a temporary folder)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="fit-weights-"))
+    claims = training_claims(work, tuple(args.seeds))
+    labelled = claims[claims["is_fraud"].notna()]
+    labels = labelled["is_fraud"].astype(int).to_numpy()
+    names = [rule.name for rule in RULES]
+    hits = np.array([[name in fired for name in names] for fired in labelled["rules_triggered"]], dtype=bool)
+    weights, leak = fit_noisy_or(hits, labels)
+    print(f"training claims: {len(labelled):,}, fraud {int(labels.sum()):,}; fitted leak {leak:.4f}")
+    print("| rule | flagged | fraud | precision | fitted weight | current weight |")
+    print("|---|---:|---:|---:|---:|---:|")
+    proposals = {}
+    for index, rule in enumerate(RULES):
+        flagged = int(hits[:, index].sum())
+        fraud = int(labels[hits[:, index]].sum())
+        proposal = round(float(weights[index]), 2) if flagged else rule.weight
+        proposals[rule.name] = proposal
+        precision = f"{fraud / flagged:.3f}" if flagged else "never fired"
+        print(f"| {rule.name} | {flagged:,} | {fraud:,} | {precision} | {proposal} | {rule.weight} |")
+    print(json.dumps(proposals))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
