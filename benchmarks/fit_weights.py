@@ -2,16 +2,19 @@
 
 The procedure (how the weights in ``fraud_lakehouse/detection/scoring.py`` were set):
 
-1. Training data, never used for evaluation: the independent injector (``benchmarks/claims_injector.py``) on
-   seeds 1, 2 and 3 (90 days each), and this project's generator on March 2025 (the evaluation uses January);
+1. Training data, never used for evaluation, one set per domain: insurance claims from the independent
+   injector (``benchmarks/claims_injector.py``) on seeds 1, 2 and 3 (90 days each); card transactions from this
+   project's generator on March 2025 (the evaluation uses January, and Sparkov's own output);
    each run as a user runs it (``benchmarks/detection_quality.py``: landed files, one CLI backfill), with the
    registry's current rules (their hits do not depend on the weights).
-2. The model is the score itself, noisy-OR: P(fraud | hits) = 1 - (1 - leak) x prod(1 - w_r) over the rules
-   that fired; ``leak`` is fraud no rule explains (fitted, not used in the score). With
-   theta_r = -log(1 - w_r) the log-likelihood is concave in theta >= 0, so projected gradient ascent finds
-   its maximum; claims are grouped by their pattern of hits first (a few thousand patterns).
+2. Per domain (``scoring.DOMAINS``: a claim's source decides it), the model is the score itself, noisy-OR:
+   P(fraud | hits) = 1 - (1 - leak) x prod(1 - w_r) over the rules that fired; ``leak`` is fraud no rule
+   explains (fitted, not used in the score). Fitted by expectation-maximization, the textbook method for
+   noisy-OR (every step raises the likelihood); claims are grouped by their pattern of hits first.
 3. Each weight is capped at 0.97 (a rule that was never wrong in training is not certain), rounded to 0.01.
-   A rule that never fired in training keeps its weight: no evidence either way; the table says so.
+   A rule that never fired in a domain's training data (night rules on insurance claims, which have no time
+   of day; state rules on card transactions, which have no provider state; copies and volumes the synthetic
+   month does not hold) takes the other domain's fitted weight: no evidence either way; the table says so.
 4. Also printed: each rule's precision over the claims it flagged, for reading the weights.
 
 Then the weights are copied into the registry by hand (a reviewed change, not a file read at run time) and
@@ -44,28 +47,22 @@ TRAINING_SYNTHETIC_START = dt.date(2025, 3, 1)
 WEIGHT_CAP = 0.97
 
 
-def fit_noisy_or(hits: np.ndarray, labels: np.ndarray, steps: int = 20000) -> tuple[np.ndarray, float]:
-    """Maximum-likelihood weights of P(y | h) = 1 - (1 - leak) prod (1 - w)^h; returns (weights, leak)."""
+def fit_noisy_or(hits: np.ndarray, labels: np.ndarray, steps: int = 3000) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood weights of P(y | h) = 1 - (1 - leak) prod (1 - w)^h, by expectation-maximization
+    (each hit is a cause that fires with chance w; a fraud's causes share the credit w / P(fraud), a normal
+    claim's causes all stayed off), which climbs the likelihood at every step; returns (weights, leak)."""
     patterns, inverse = np.unique(hits, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     count = np.bincount(inverse, minlength=len(patterns)).astype(float)
     positive = np.bincount(inverse, weights=labels.astype(float), minlength=len(patterns))
     design = np.hstack([np.ones((len(patterns), 1)), patterns.astype(float)])  # column 0: the leak
-    theta = np.full(design.shape[1], 0.05)
-    cap = -np.log(1 - WEIGHT_CAP)
-    learning, beta1, beta2 = 0.02, 0.9, 0.999
-    moment, second = np.zeros_like(theta), np.zeros_like(theta)
-    for step in range(1, steps + 1):
-        rate = np.maximum(design @ theta, 1e-9)
-        survive = np.exp(-rate)
-        # d LL / d rate per pattern: positives * e^-s / (1 - e^-s) - negatives
-        slope = positive * survive / -np.expm1(-rate) - (count - positive)
-        gradient = design.T @ slope / count.sum()
-        moment = beta1 * moment + (1 - beta1) * gradient
-        second = beta2 * second + (1 - beta2) * gradient**2
-        theta += learning * (moment / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + 1e-12)
-        theta = np.clip(theta, 0.0, cap)
-    weights = 1 - np.exp(-theta)
+    present = design.T @ count  # claims each cause could explain
+    weights = np.full(design.shape[1], 0.1)
+    for _ in range(steps):
+        survive = np.exp(design @ np.log1p(-weights))
+        fraud_chance = np.maximum(1 - survive, 1e-12)
+        credit = design.T @ (positive / fraud_chance)  # sum over positives of 1 / P(y=1), per cause
+        weights = np.where(present > 0, np.minimum(weights * credit / np.maximum(present, 1), WEIGHT_CAP), 0.0)
     return weights[1:], float(weights[0])
 
 
@@ -81,7 +78,7 @@ def training_claims(work: Path, seeds: tuple[int, ...]) -> pd.DataFrame:
 
 
 def main() -> None:
-    from fraud_lakehouse.detection.scoring import RULES
+    from fraud_lakehouse.detection.scoring import CARD_SOURCES, DOMAINS, RULES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(TRAINING_SEEDS))
@@ -90,21 +87,25 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-weights-"))
     claims = training_claims(work, tuple(args.seeds))
     labelled = claims[claims["is_fraud"].notna()]
-    labels = labelled["is_fraud"].astype(int).to_numpy()
     names = [rule.name for rule in RULES]
-    hits = np.array([[name in fired for name in names] for fired in labelled["rules_triggered"]], dtype=bool)
-    weights, leak = fit_noisy_or(hits, labels)
-    print(f"training claims: {len(labelled):,}, fraud {int(labels.sum()):,}; fitted leak {leak:.4f}")
-    print("| rule | flagged | fraud | precision | fitted weight | current weight |")
-    print("|---|---:|---:|---:|---:|---:|")
-    proposals = {}
-    for index, rule in enumerate(RULES):
-        flagged = int(hits[:, index].sum())
-        fraud = int(labels[hits[:, index]].sum())
-        proposal = round(float(weights[index]), 2) if flagged else rule.weight
-        proposals[rule.name] = proposal
-        precision = f"{fraud / flagged:.3f}" if flagged else "never fired"
-        print(f"| {rule.name} | {flagged:,} | {fraud:,} | {precision} | {proposal} | {rule.weight} |")
+    domain_of = np.where(labelled["source"].isin(CARD_SOURCES), "card", "insurance")
+    proposals: dict[str, dict[str, float]] = {name: {} for name in names}
+    for domain in DOMAINS:
+        rows = labelled[domain_of == domain]
+        labels = rows["is_fraud"].astype(int).to_numpy()
+        hits = np.array([[name in fired for name in names] for fired in rows["rules_triggered"]], dtype=bool)
+        weights, leak = fit_noisy_or(hits, labels)
+        print(f"\n{domain}: training claims {len(rows):,}, fraud {int(labels.sum()):,}; fitted leak {leak:.4f}")
+        print("| rule | flagged | fraud | precision | fitted weight | current weight |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for index, rule in enumerate(RULES):
+            flagged = int(hits[:, index].sum())
+            fraud = int(labels[hits[:, index]].sum())
+            current = rule.weight(domain)
+            proposal = round(float(weights[index]), 2) if flagged else current
+            proposals[rule.name][domain] = proposal
+            precision = f"{fraud / flagged:.3f}" if flagged else "never fired"
+            print(f"| {rule.name} | {flagged:,} | {fraud:,} | {precision} | {proposal} | {current} |")
     print(json.dumps(proposals))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,27 +10,34 @@ from pyspark.sql import functions as F
 from fraud_lakehouse.claims.privacy import hmac_sha256, hmac_sha256_python
 from fraud_lakehouse.detection import gold
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.scoring import RULES, fraud_score, risk_level
+from fraud_lakehouse.detection.scoring import CARD_SOURCES, RULES, fraud_score, risk_level
 
 DAY = dt.date(2025, 1, 1)
 
 
-def _flags(spark, hits: list[set[str]]):
+def _flags(spark, hits: list[set[str]], source: str = "insurance"):
     names = [rule.name for rule in RULES]
-    rows = [tuple(name in hit for name in names) for hit in hits]
-    return spark.createDataFrame(rows, ", ".join(f"rule_{name} boolean" for name in names))
+    rows = [(source, *[name in hit for name in names]) for hit in hits]
+    return spark.createDataFrame(rows, "source string, " + ", ".join(f"rule_{name} boolean" for name in names))
 
 
-def test_the_score_is_noisy_or_of_the_weights_and_decisive_signals_reach_high_alone(spark):
-    weight = {rule.name: rule.weight for rule in RULES}
-    cases = [{"exact_duplicate"}, {"amount_outlier", "amount_extreme"}, {"round_amount"},
+@pytest.mark.parametrize("source", ["insurance", "sparkov", "synthetic"])
+def test_the_score_is_noisy_or_of_the_domains_weights(spark, source):
+    domain = "card" if source in CARD_SOURCES else "insurance"
+    weight = {rule.name: rule.weight(domain) for rule in RULES}
+    cases = [{"exact_duplicate"}, {"amount_outlier", "amount_extreme"}, {"round_amount", "night_claim"},
              {"night_claim", "state_mismatch"}, set()]  # fmt: skip
-    config = DetectionConfig()
-    scored = _flags(spark, cases).select(fraud_score().alias("s"), risk_level(fraud_score(), config).alias("r"))
+    scored = _flags(spark, cases, source).select(fraud_score().alias("s"))
     expected = [round(1 - math.prod(1 - weight[name] for name in case), 4) for case in cases]
-    rows = scored.collect()
-    assert [row.s for row in rows] == pytest.approx(expected, abs=1e-4)
-    assert [row.r for row in rows] == ["high", "high", "high", "low", "low"]
+    assert [row.s for row in scored.collect()] == pytest.approx(expected, abs=1e-4)
+
+
+def test_decisive_insurance_signals_reach_high_alone_and_weak_hints_stay_low(spark):
+    cases = [{"exact_duplicate"}, {"amount_outlier", "amount_extreme"}, {"round_amount"}, {"new_provider_burst"},
+             {"provider_procedure_volume"}, {"state_mismatch", "weekend_provider"}, set()]  # fmt: skip
+    config = DetectionConfig()
+    levels = [row.r for row in _flags(spark, cases).select(risk_level(fraud_score(), config).alias("r")).collect()]
+    assert levels == ["high", "high", "high", "high", "high", "low", "low"]
 
 
 def _reference_auc(labels: list[int], scores: list[float]) -> tuple[float, float]:
@@ -126,13 +133,21 @@ def test_flag_claims_scores_the_window_against_statistics_of_the_lookback_too(sp
 
     # 60 ordinary claims of one procedure on earlier days, then one huge claim in the scored window
     earlier = [
-        claim(f"e{i}", customer_key=f"k{i}", amount=50.0 + i % 7, at=at(i % 10, 12), provider_id="prov-9")
+        claim(
+            f"e{i}",
+            customer_key=f"k{i}",
+            amount=50.0 + i % 7,
+            at=at(i % 10, 12),
+            provider_id="prov-9",
+            source="insurance",
+        )
         for i in range(60)
     ]
     scored_day = at(12, 12)
-    huge = claim("huge", customer_key="k99", amount=4000.0, at=scored_day, provider_id="prov-9")
+    huge = claim("huge", customer_key="k99", amount=4000.0, at=scored_day, provider_id="prov-9", source="insurance")
     window = (scored_day.date(), scored_day.date() + dt.timedelta(days=1))
     flagged = gold.flag_claims(claims(spark, [*earlier, huge]), window, DetectionConfig()).collect()
-    # only the window's claim is scored, and the procedure's 61 claims made its own statistics count
+    # only the window's claim is scored, and the procedure's 61 claims made its own statistics count (an
+    # insurance claim: for a card an amount far into its category's tail is not fraud on its own)
     assert [row.claim_id for row in flagged] == ["huge"]
     assert flagged[0].rule_amount_outlier and flagged[0].risk_level == "high"

@@ -66,8 +66,11 @@ def flagged_claims(context: AssetExecutionContext, config: DetectionConfig) -> D
             "detection_config_version": config.version(),
             "lookback_days": config.lookback_days,
             "rules": MetadataValue.md(
-                "| rule | family | weight | what |\n|---|---|---|---|\n"
-                + "\n".join(f"| {r.name} | {r.family} | {r.weight} | {r.description} |" for r in RULES)
+                "| rule | family | weight (insurance) | weight (card) | what |\n|---|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {r.name} | {r.family} | {r.weights.insurance} | {r.weights.card} | {r.description} |"
+                    for r in RULES
+                )
             ),
         }
     )

@@ -26,6 +26,7 @@ Columns added (per claim):
   second) in [t - velocity window, t]; NULL for an untimed claim.
 - per customer and service date: ``__day_claims``, ``__day_night_claims``,
   ``__day_large_claims`` (category z above the burst limit),
+  ``__day_large_night_claims`` (those of them in the night hours),
   ``__day_max_amount``, ``__day_max_category_z``;
 - over the customer's earlier look-back days [d - L, d - 1] (L at least 1):
   ``__history_day_claims``, ``__history_claims`` (claims with an amount),
@@ -68,6 +69,7 @@ FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
     ("__day_claims", pa.int64(), "bigint"),
     ("__day_night_claims", pa.int64(), "bigint"),
     ("__day_large_claims", pa.int64(), "bigint"),
+    ("__day_large_night_claims", pa.int64(), "bigint"),
     ("__day_max_amount", pa.float64(), "double"),
     ("__day_max_category_z", pa.float64(), "double"),
     ("__history_day_claims", pa.int64(), "bigint"),
@@ -197,7 +199,13 @@ def _customer_days(
     n = customer.size
     out = {
         name: np.zeros(n, dtype=np.int64)
-        for name in ("__day_claims", "__day_night_claims", "__day_large_claims", "__history_day_claims")
+        for name in (
+            "__day_claims",
+            "__day_night_claims",
+            "__day_large_claims",
+            "__day_large_night_claims",
+            "__history_day_claims",
+        )
     }
     out |= {"__history_claims": np.zeros(n, dtype=np.int64), "__history_days_covered": np.zeros(n, dtype=np.int64)}
     out |= {name: np.full(n, np.nan) for name in ("__day_max_amount", "__day_max_category_z")}
@@ -224,7 +232,9 @@ def _customer_days(
     day_claims = np.diff(np.append(starts, rows.size))
     day_night = per_group(night[rows]).astype(np.int64)
     # NaN > limit is False: a claim without a z is not large
-    day_large = per_group((z > settings.burst_z_score).astype(np.float64)).astype(np.int64)
+    large = z > settings.burst_z_score
+    day_large = per_group(large.astype(np.float64)).astype(np.int64)
+    day_large_night = per_group((large & (night[rows] > 0)).astype(np.float64)).astype(np.int64)
     day_amounts = per_group(has_amount.astype(np.float64)).astype(np.int64)
     day_max_amount = np.maximum.reduceat(np.where(has_amount, amounts, -np.inf), starts)
     day_max_amount[day_amounts == 0] = np.nan
@@ -267,6 +277,7 @@ def _customer_days(
         ("__day_claims", day_claims),
         ("__day_night_claims", day_night),
         ("__day_large_claims", day_large),
+        ("__day_large_night_claims", day_large_night),
         ("__day_max_amount", day_max_amount),
         ("__day_max_category_z", day_max_z),
         ("__history_day_claims", history_day_claims),

@@ -12,7 +12,7 @@ from fraud_lakehouse.detection.common import flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import CATEGORY_Z
 
-__all__ = ["is_night", "large_night_spree", "night_burst", "night_claim", "night_pair"]
+__all__ = ["is_night", "large_night_spree", "night_burst", "night_claim", "night_pair", "night_spree"]
 
 
 def night_claim(config: DetectionConfig) -> Column:
@@ -31,10 +31,15 @@ def night_pair(config: DetectionConfig) -> Column:
 
 
 def large_night_spree(config: DetectionConfig) -> Column:
-    """A large night claim (robust z in its procedure above the burst limit) of a customer's day with several
-    night claims and several large ones: the stolen-card session, where each hint alone is ordinary (night
-    shopping, a big purchase) and only together they are rare. The score's noisy-OR adds hints as independent;
-    this rule is their conjunction, weighed on its own."""
+    """A large night claim (robust z in its procedure above the burst limit) of a customer's day with several:
+    the stolen-card session, where each hint alone is ordinary (night shopping, a big purchase) and only
+    together they are rare. The score's noisy-OR adds hints as independent; this rule is their conjunction,
+    weighed on its own."""
     large = F.col(CATEGORY_Z) > config.burst_z_score
-    session = (F.col("__day_night_claims") >= 2) & (F.col("__day_large_claims") >= config.burst_min_claims)
-    return flag(is_night(config) & large & session)
+    return flag(is_night(config) & large & (F.col("__day_large_night_claims") >= config.burst_min_claims))
+
+
+def night_spree(config: DetectionConfig) -> Column:
+    """A night claim of a day whose night holds several large claims: the session's small probes too, never
+    the customer's daytime claims of that day."""
+    return flag(is_night(config) & (F.col("__day_large_night_claims") >= config.burst_min_claims))

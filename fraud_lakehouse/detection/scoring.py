@@ -22,6 +22,19 @@ from fraud_lakehouse.detection.common import round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import with_features
 
+# Card transactions (Sparkov/Kaggle files, this project's bronze layout and synthetic feed) and insurance claims
+# are different domains: an amount far into its category's tail is common for a card and rare for a billed
+# procedure, and a claim has no time of day. Each rule has a weight per domain, fitted on that domain's
+# training data; a claim's source decides which it gets.
+CARD_SOURCES = ("sparkov", "bronze", "synthetic")
+DOMAINS = ("insurance", "card")
+
+
+@dataclass(frozen=True)
+class Weights:
+    insurance: float
+    card: float
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -29,9 +42,12 @@ class Rule:
 
     name: str
     family: str
-    weight: float
+    weights: Weights
     hit: Callable[[DetectionConfig], Column]
     description: str
+
+    def weight(self, domain: str) -> float:
+        return getattr(self.weights, domain)
 
     @property
     def column(self) -> str:
@@ -43,39 +59,49 @@ class Rule:
 # of 0 is a rule whose hits, given the others, said nothing about fraud in training: its flag is still
 # reported (rules_triggered, gold/fraud_by_rule), it does not move the score.
 RULES: tuple[Rule, ...] = (
-    Rule("exact_duplicate", "duplicates", 0.77, duplicates.exact_duplicate, "later copy of an earlier claim"),
-    Rule("near_duplicate", "duplicates", 0.38, duplicates.near_duplicate,
+    Rule("exact_duplicate", "duplicates", Weights(insurance=0.77, card=0.77), duplicates.exact_duplicate,
+         "later copy of an earlier claim"),
+    Rule("near_duplicate", "duplicates", Weights(insurance=0.52, card=0.01), duplicates.near_duplicate,
          "re-bill of an earlier claim of the same day with an altered amount"),
-    Rule("provider_procedure_volume", "billing", 0.97, billing.provider_procedure_volume,
+    Rule("provider_procedure_volume", "billing", Weights(insurance=0.97, card=0.97), billing.provider_procedure_volume,
          "provider bills one procedure more than N times a day"),
-    Rule("customer_daily_volume", "billing", 0.0, billing.customer_daily_volume,
+    Rule("customer_daily_volume", "billing", Weights(insurance=0.0, card=0.0), billing.customer_daily_volume,
          "customer has more than N claims a day"),
-    Rule("weekend_provider", "billing", 0.01, billing.weekend_provider,
+    Rule("weekend_provider", "billing", Weights(insurance=0.0, card=0.0), billing.weekend_provider,
          "weekend claim of a provider significantly weekend-heavy"),
-    Rule("round_amount", "billing", 0.97, billing.round_amount,
+    Rule("round_amount", "billing", Weights(insurance=0.97, card=0.0), billing.round_amount,
          "round charge for a procedure whose charges are almost never round"),
-    Rule("new_provider_burst", "new_provider", 0.97, billing.new_provider_burst,
+    Rule("new_provider_burst", "new_provider", Weights(insurance=0.97, card=0.97), billing.new_provider_burst,
          "claim of a new provider that bills only in a burst"),
-    Rule("amount_outlier", "statistics", 0.5, statistics.amount_outlier,
+    Rule("amount_outlier", "statistics", Weights(insurance=0.97, card=0.01), statistics.amount_outlier,
          "amount far above its procedure's usual (robust z)"),
-    Rule("amount_extreme", "statistics", 0.38, statistics.amount_extreme,
+    Rule("amount_extreme", "statistics", Weights(insurance=0.97, card=0.0), statistics.amount_extreme,
          "amount so far above its procedure's usual it is decisive"),
-    Rule("benford_provider", "statistics", 0.0, statistics.benford_provider,
+    Rule("benford_provider", "statistics", Weights(insurance=0.0, card=0.0), statistics.benford_provider,
          "first digit over-represented at a provider that significantly fails Benford"),
-    Rule("large_amount_burst", "statistics", 0.03, statistics.large_amount_burst,
+    Rule("large_amount_burst", "statistics", Weights(insurance=0.01, card=0.04), statistics.large_amount_burst,
          "one of several large amounts in the customer's day"),
-    Rule("rapid_claims", "velocity", 0.0, velocity.rapid_claims, "N claims of the customer within the window"),
-    Rule("daily_surge", "velocity", 0.01, velocity.daily_surge, "far more claims today than the customer's usual"),
-    Rule("night_claim", "night", 0.0, night.night_claim, "claim in the night hours"),
-    Rule("night_pair", "night", 0.0, night.night_pair, "night claim of a day with two or more"),
-    Rule("night_burst", "night", 0.04, night.night_burst, "night claim of a day with a burst of them"),
-    Rule("large_night_spree", "night", 0.47, night.large_night_spree,
-         "large night claim of a day with several night and several large claims"),
-    Rule("far_from_home", "geography", 0.0, geography.far_from_home, "provider far from the customer's home"),
-    Rule("state_mismatch", "state_mismatch", 0.01, geography.state_mismatch, "customer and provider states differ"),
-    Rule("unusual_patient_state", "state_mismatch", 0.31, geography.unusual_patient_state,
+    Rule("rapid_claims", "velocity", Weights(insurance=0.0, card=0.0), velocity.rapid_claims,
+         "N claims of the customer within the window"),
+    Rule("daily_surge", "velocity", Weights(insurance=0.0, card=0.01), velocity.daily_surge,
+         "far more claims today than the customer's usual"),
+    Rule("night_claim", "night", Weights(insurance=0.0, card=0.0), night.night_claim,
+         "claim in the night hours"),
+    Rule("night_pair", "night", Weights(insurance=0.0, card=0.0), night.night_pair,
+         "night claim of a day with two or more"),
+    Rule("night_burst", "night", Weights(insurance=0.01, card=0.01), night.night_burst,
+         "night claim of a day with a burst of them"),
+    Rule("large_night_spree", "night", Weights(insurance=0.21, card=0.21), night.large_night_spree,
+         "large night claim of a day with several large night claims"),
+    Rule("night_spree", "night", Weights(insurance=0.69, card=0.69), night.night_spree,
+         "night claim of a day with several large night claims"),
+    Rule("far_from_home", "geography", Weights(insurance=0.0, card=0.0), geography.far_from_home,
+         "provider far from the customer's home"),
+    Rule("state_mismatch", "state_mismatch", Weights(insurance=0.0, card=0.0), geography.state_mismatch,
+         "customer and provider states differ"),
+    Rule("unusual_patient_state", "state_mismatch", Weights(insurance=0.31, card=0.31), geography.unusual_patient_state,
          "customer from a state the provider almost never sees"),
-    Rule("amount_vs_history", "history", 0.01, history.amount_vs_history,
+    Rule("amount_vs_history", "history", Weights(insurance=0.12, card=0.01), history.amount_vs_history,
          "amount far above the customer's usual and its procedure's"),
 )  # fmt: skip
 
@@ -98,11 +124,22 @@ def apply_rules(claims: DataFrame, config: DetectionConfig, rules: tuple[Rule, .
     return with_rule_flags(with_features(claims, config), config, rules)
 
 
+def is_card() -> Column:
+    return F.col("source").isin(*CARD_SOURCES)
+
+
 def fraud_score(rules: tuple[Rule, ...] = RULES) -> Column:
-    """1 - prod(1 - weight) over the rules that fired, rounded half up to 4 decimals."""
+    """1 - prod(1 - weight) over the rules that fired, each with its weight for the claim's domain, rounded
+    half up to 4 decimals."""
+    card = is_card()
     survival = reduce(
         lambda left, right: left * right,
-        [F.when(F.col(rule.column), F.lit(1 - rule.weight)).otherwise(F.lit(1.0)) for rule in rules],
+        [
+            F.when(
+                F.col(rule.column), F.when(card, F.lit(1 - rule.weights.card)).otherwise(1 - rule.weights.insurance)
+            ).otherwise(F.lit(1.0))
+            for rule in rules
+        ],
     )
     return round_half_up(1 - survival, 4)
 

@@ -70,6 +70,9 @@ def _sql_definitions(frame: DataFrame, config: DetectionConfig) -> DataFrame:
         F.count("*").alias("__day_claims"),
         F.count(F.when(flag(is_night(config)), 1)).alias("__day_night_claims"),
         F.count(F.when(F.col(CATEGORY_Z) > config.burst_z_score, 1)).alias("__day_large_claims"),
+        F.count(F.when(flag(is_night(config)) & (F.col(CATEGORY_Z) > config.burst_z_score), 1)).alias(
+            "__day_large_night_claims"
+        ),
         F.max("amount").alias("__day_max_amount"),
         F.max(CATEGORY_Z).alias("__day_max_category_z"),
         F.count("amount").alias("__day_amounts"),
@@ -92,6 +95,7 @@ def _sql_definitions(frame: DataFrame, config: DetectionConfig) -> DataFrame:
         "__day_claims",
         "__day_night_claims",
         "__day_large_claims",
+        "__day_large_night_claims",
         "__day_max_amount",
         "__day_max_category_z",
         F.coalesce(F.sum("__day_claims").over(earlier), F.lit(0)).alias("__history_day_claims"),
