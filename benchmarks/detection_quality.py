@@ -11,8 +11,9 @@ scores are then read from ``gold/flagged_claims`` and compared with the source's
 - ``injected-<seed>``: the independent insurance-claims injector (``benchmarks/claims_injector.py``) on held-out
   seeds, landed one file per submitted date with an ``is_fraud`` column; recall is also reported per typology.
 
-Figures per source: ROC-AUC of fraud_score (ties count one half), precision and recall at high risk, the
-precision of each band, and the rules behind the high band's false alarms. Nothing is fitted here: the
+Figures per source: ROC-AUC of fraud_score (ties count one half; for the injector also without the typologies
+a claims file cannot reveal, ``HIDDEN_TYPOLOGIES``), precision and recall at high risk, the precision of each
+band, and the rules behind the high band's false alarms. Nothing is fitted here: the
 weights were fitted on other seeds (``benchmarks/fit_weights.py``).
 
     python benchmarks/detection_quality.py \
@@ -44,6 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import claims_injector  # noqa: E402  (benchmarks/ is not a package: the injector sits beside this script)
 
 EVALUATION_SEEDS = (101, 102, 103)
+# Typologies a claims file cannot reveal: an upcoded claim bills its family's top code at that code's normal
+# price, spread at random over honest providers, so it is a legitimate top-level claim in every column.
+HIDDEN_TYPOLOGIES = ("upcoded",)
 INJECTED_START = dt.date(2025, 1, 1)
 INJECTED_DAYS = 90
 SYNTHETIC_START = dt.date(2025, 1, 1)
@@ -118,6 +122,10 @@ def quality(flagged: pd.DataFrame, truth: pd.Series | None = None) -> dict:
     }
     if truth is not None:
         typed = labelled.assign(fraud_type=labelled["claim_id"].map(truth).fillna(""))
+        revealable = typed[~typed["fraud_type"].isin(HIDDEN_TYPOLOGIES)]
+        result["roc_auc_revealable"] = round(
+            roc_auc(revealable["fraud_score"].to_numpy(), revealable["is_fraud"].astype(int).to_numpy()), 4
+        )
         result["recall_high_by_typology"] = {
             typology: {
                 "claims": len(rows),
@@ -186,12 +194,14 @@ def main() -> None:
     for name, (flagged, truth, seconds) in runs.items():
         figures[name] = quality(flagged, truth) | {"backfill_seconds": round(seconds, 1)}
         print(f"{name}: {json.dumps(figures[name])}", file=sys.stderr)
-    print("\n| source | claims | fraud | ROC-AUC | precision at high | recall at high | precision by band h / m / l |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("\n| source | claims | fraud | ROC-AUC | ROC-AUC, revealable | precision at high | recall at high | "
+          "precision by band h / m / l |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, figure in figures.items():
         bands = " / ".join(str(figure["bands"][band]["precision"]) for band in ("high", "medium", "low"))
         print(f"| {name} | {figure['labelled']:,} | {figure['positives']:,} | {figure['roc_auc']} | "
-              f"{figure['precision_high']} | {figure['recall_high']} | {bands} |")  # fmt: skip
+              f"{figure.get('roc_auc_revealable', figure['roc_auc'])} | {figure['precision_high']} | "
+              f"{figure['recall_high']} | {bands} |")  # fmt: skip
     typologies = sorted({t for f in figures.values() for t in f.get("recall_high_by_typology", {})})
     if typologies:
         print("\n| typology | " + " | ".join(n for n in figures if n.startswith("injected")) + " |")

@@ -67,9 +67,14 @@ def category_stats(claims: DataFrame, min_claims: int = DEFAULT_MIN_GROUP_CLAIMS
     """Per procedure: how amounts usually look, robustly (median, a robust scale from the quartiles, the 90th
     percentile as the usual high amount), from the procedure's own claims when it has at least ``min_claims`` with
     an amount, else from every claim (a rare procedure is judged against the broader group); and the share of
-    the charges that are exact round amounts, from the same group."""
+    the procedure's charges that are exact round amounts (for a rare one, a typical procedure's share)."""
     by_procedure = claims.groupBy("procedure").agg(*_amount_quantiles("__own"))
-    everything = claims.agg(*_amount_quantiles("__all"))
+    # a rare procedure's round charges are judged by how often a typical procedure's are round (the median of
+    # the procedures with enough claims), not by every claim's share, which fee-scheduled procedures inflate
+    typical_round = by_procedure.where(F.col("__own_claims") >= min_claims).agg(
+        F.expr("percentile(__own_round_share, 0.5)").alias("__typical_round_share")
+    )
+    everything = claims.agg(*_amount_quantiles("__all")).crossJoin(typical_round)
     own = F.col("__own_claims") >= min_claims
     quantiles = F.when(own, F.col("__own_quantiles")).otherwise(F.col("__all_quantiles"))
     median, spread = quantiles[1], quantiles[2] - quantiles[0]
@@ -82,7 +87,7 @@ def category_stats(claims: DataFrame, min_claims: int = DEFAULT_MIN_GROUP_CLAIMS
         scale.alias("__amount_scale"),
         quantiles[3].alias("__amount_high"),
         F.col("__own_claims").alias("__procedure_claims"),
-        F.when(own, F.col("__own_round_share")).otherwise(F.col("__all_round_share")).alias("__round_share"),
+        F.when(own, F.col("__own_round_share")).otherwise(F.col("__typical_round_share")).alias("__round_share"),
     )
 
 

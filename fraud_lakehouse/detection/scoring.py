@@ -54,9 +54,9 @@ class Rule:
         return f"rule_{self.name}"
 
 
-# Weights fitted by benchmarks/fit_weights.py (maximum likelihood of the noisy-OR score on the injector's
-# training seeds and a month of synthetic data that the evaluation does not use; docs/detection.md). A weight
-# of 0 is a rule whose hits, given the others, said nothing about fraud in training: its flag is still
+# Weights fitted per domain by benchmarks/fit_weights.py (maximum likelihood of the noisy-OR score: insurance on
+# the injector's training seeds, card on a synthetic month, neither used by the evaluation; docs/detection.md).
+# A weight of 0 is a rule whose hits, given the others, said nothing about fraud in training: its flag is still
 # reported (rules_triggered, gold/fraud_by_rule), it does not move the score.
 RULES: tuple[Rule, ...] = (
     Rule("exact_duplicate", "duplicates", Weights(insurance=0.77, card=0.77), duplicates.exact_duplicate,
@@ -74,9 +74,9 @@ RULES: tuple[Rule, ...] = (
     Rule("new_provider_burst", "new_provider", Weights(insurance=0.97, card=0.97), billing.new_provider_burst,
          "claim of a new provider that bills only in a burst"),
     Rule("amount_outlier", "statistics", Weights(insurance=0.97, card=0.01), statistics.amount_outlier,
-         "amount far above its procedure's usual (robust z)"),
+         "amount far into its procedure's upper tail"),
     Rule("amount_extreme", "statistics", Weights(insurance=0.97, card=0.0), statistics.amount_extreme,
-         "amount so far above its procedure's usual it is decisive"),
+         "amount so far into its procedure's upper tail it is decisive"),
     Rule("benford_provider", "statistics", Weights(insurance=0.0, card=0.0), statistics.benford_provider,
          "first digit over-represented at a provider that significantly fails Benford"),
     Rule("large_amount_burst", "statistics", Weights(insurance=0.01, card=0.04), statistics.large_amount_burst,
