@@ -63,20 +63,25 @@ def moto_s3() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed by the test set-up when the machine lacks it (a browser test needs no download
-    of its own browser)."""
-    found = shutil.which("chromium")
+def debian_tool(name: str) -> str:
+    """The path of a Debian package's command of the same name, installed by the test set-up when the machine
+    lacks it."""
+    found = shutil.which(name)
     if found:
         return found
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    install = ["apt-get", "install", "-y", "--no-install-recommends", name]
     if subprocess.run(install, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update"], capture_output=True, check=True)
         subprocess.run(install, capture_output=True, check=True)
-    found = shutil.which("chromium")
-    assert found, "chromium did not install (apt-get install chromium)"
+    found = shutil.which(name)
+    assert found, f"{name} did not install (apt-get install {name})"
     return found
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (a browser test needs no download of its own browser)."""
+    return debian_tool("chromium")
 
 
 @pytest.fixture(scope="session")

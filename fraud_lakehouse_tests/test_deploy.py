@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,7 +20,7 @@ from fraud_lakehouse.resources.deployments import (
     STAGING_BUCKET_ENV,
     ProdSettings,
 )
-from fraud_lakehouse_tests.conftest import REPO_ROOT
+from fraud_lakehouse_tests.conftest import REPO_ROOT, debian_tool
 
 DEPLOY = REPO_ROOT / "deploy"
 # This machine's Node.js (20) is past jsii's support date; the banner it prints says nothing about the stack.
@@ -493,16 +492,7 @@ def test_template_passes_cfn_lint(synthesized):
 @pytest.fixture(scope="session")
 def shellcheck() -> str:
     """Debian's shellcheck, installed by the test set-up when the machine lacks it."""
-    found = shutil.which("shellcheck")
-    if found:
-        return found
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "shellcheck"]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], capture_output=True, check=True)
-        subprocess.run(install, capture_output=True, check=True)
-    found = shutil.which("shellcheck")
-    assert found, "shellcheck did not install (apt-get install shellcheck)"
-    return found
+    return debian_tool("shellcheck")
 
 
 def test_bootstrap_script_passes_shellcheck(shellcheck):

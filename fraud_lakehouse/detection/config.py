@@ -34,8 +34,10 @@ class DetectionConfig(Config):
     weekend_z_min: float = Field(
         default=3.09, description="and its weekend count this many standard errors above the data's share (p<0.001)"
     )
+    # Well above any plausible fraud rate (the injected round charges count in the share they are judged by),
+    # well below a fee schedule's (most of its charges round).
     round_share_rare: float = Field(
-        default=0.01, description="a round charge counts when under this share of its procedure's charges are round"
+        default=0.05, description="a round charge counts when under this share of its procedure's charges are round"
     )
     min_provider_claims: int = Field(default=20, description="claims a provider needs before its shares count")
     new_provider_history_days: int = Field(
