@@ -79,7 +79,7 @@ RULES: tuple[Rule, ...] = (
          "amount so far into its procedure's upper tail it is decisive"),
     Rule("benford_provider", "statistics", Weights(insurance=0.0, card=0.0), statistics.benford_provider,
          "first digit over-represented at a provider that significantly fails Benford"),
-    Rule("large_amount_burst", "statistics", Weights(insurance=0.01, card=0.04), statistics.large_amount_burst,
+    Rule("large_amount_burst", "statistics", Weights(insurance=0.0, card=0.04), statistics.large_amount_burst,
          "one of several large amounts in the customer's day"),
     Rule("rapid_claims", "velocity", Weights(insurance=0.0, card=0.0), velocity.rapid_claims,
          "N claims of the customer within the window"),
@@ -97,11 +97,11 @@ RULES: tuple[Rule, ...] = (
          "night claim of a day with several large night claims"),
     Rule("far_from_home", "geography", Weights(insurance=0.0, card=0.0), geography.far_from_home,
          "provider far from the customer's home"),
-    Rule("state_mismatch", "state_mismatch", Weights(insurance=0.0, card=0.0), geography.state_mismatch,
+    Rule("state_mismatch", "state_mismatch", Weights(insurance=0.01, card=0.01), geography.state_mismatch,
          "customer and provider states differ"),
     Rule("unusual_patient_state", "state_mismatch", Weights(insurance=0.31, card=0.31), geography.unusual_patient_state,
          "customer from a state the provider almost never sees"),
-    Rule("amount_vs_history", "history", Weights(insurance=0.12, card=0.01), history.amount_vs_history,
+    Rule("amount_vs_history", "history", Weights(insurance=0.0, card=0.01), history.amount_vs_history,
          "amount far above the customer's usual and its procedure's"),
 )  # fmt: skip
 
