@@ -49,7 +49,6 @@ def is_round() -> Column:
 # A robust standard deviation from the interquartile range (exact for a normal distribution): one unusual
 # amount cannot widen it, unlike a mean and standard deviation that the outliers themselves inflate.
 IQR_TO_SIGMA = 1.349
-QUANTILES = (0.25, 0.5, 0.75, 0.9)
 AMOUNT_STATS = ("__amount_claims", "__amount_median", "__amount_scale", "__amount_high")
 # (amount - median) / (90th percentile - median) of the claim's procedure
 AMOUNT_TAIL = "__amount_tail"
@@ -59,7 +58,7 @@ def _amount_quantiles(prefix: str) -> list[Column]:
     # one exact percentile call: one copy of the amounts, the same figures on every engine and partitioning
     return [
         F.count("amount").alias(f"{prefix}_claims"),
-        F.expr(f"percentile(amount, array({', '.join(map(str, QUANTILES))}))").alias(f"{prefix}_quantiles"),
+        F.expr("percentile(amount, array(0.25, 0.5, 0.75, 0.9))").alias(f"{prefix}_quantiles"),
         F.avg(is_round().cast("double")).alias(f"{prefix}_round_share"),
     ]
 
@@ -67,40 +66,21 @@ def _amount_quantiles(prefix: str) -> list[Column]:
 def category_stats(claims: DataFrame, min_claims: int = DEFAULT_MIN_GROUP_CLAIMS) -> DataFrame:
     """Per procedure: how amounts usually look, robustly (median, a robust scale from the quartiles, the 90th
     percentile as the usual high amount), from the procedure's own claims when it has at least ``min_claims`` with
-    an amount, else those of a typical procedure (the median of each figure over the procedures that have
-    enough claims, or over all when none has: a rare procedure is judged against the broader group); and the
-    share of the procedure's charges that are exact round amounts (for a rare one, a typical procedure's).
-
-    The broader group comes from the per-procedure figures, not from a second exact percentile over every
-    claim, which would sort all the amounts again."""
+    an amount, else from every claim (a rare procedure is judged against the broader group); and the share of
+    the procedure's charges that are exact round amounts (for a rare one, a typical procedure's share)."""
     by_procedure = claims.groupBy("procedure").agg(*_amount_quantiles("__own"))
-
-    def typical_of(procedures: DataFrame, prefix: str) -> DataFrame:
-        medians = [F.expr(f"percentile(__own_quantiles[{index}], 0.5)") for index in range(len(QUANTILES))]
-        return procedures.agg(
-            F.sum("__own_claims").alias(f"{prefix}_claims"),
-            F.array(*medians).alias(f"{prefix}_quantiles"),
-            F.expr("percentile(__own_round_share, 0.5)").alias(f"{prefix}_round_share"),
-        )
-
-    # the procedures with enough claims; when none has, every procedure
-    enough = typical_of(by_procedure.where(F.col("__own_claims") >= min_claims), "__enough")
-    pairs = (("claims", "__all_claims"), ("quantiles", "__all_quantiles"), ("round_share", "__typical_round_share"))
-    typical = enough.crossJoin(typical_of(by_procedure, "__any")).select(
-        # no procedure has enough claims: the sum is NULL (the quantiles an array of NULLs)
-        *[
-            F.when(F.col("__enough_claims").isNotNull(), F.col(f"__enough_{name}"))
-            .otherwise(F.col(f"__any_{name}"))
-            .alias(alias)
-            for name, alias in pairs
-        ]
+    # a rare procedure's round charges are judged by how often a typical procedure's are round (the median of
+    # the procedures with enough claims), not by every claim's share, which fee-scheduled procedures inflate
+    typical_round = by_procedure.where(F.col("__own_claims") >= min_claims).agg(
+        F.expr("percentile(__own_round_share, 0.5)").alias("__typical_round_share")
     )
+    everything = claims.agg(*_amount_quantiles("__all")).crossJoin(typical_round)
     own = F.col("__own_claims") >= min_claims
     quantiles = F.when(own, F.col("__own_quantiles")).otherwise(F.col("__all_quantiles"))
     median, spread = quantiles[1], quantiles[2] - quantiles[0]
     # a procedure billed at one price has no spread: a cent, or 5% of the price, is the least a scale can be
     scale = F.greatest(spread / IQR_TO_SIGMA, 0.05 * median, F.lit(0.01))
-    return by_procedure.crossJoin(typical).select(
+    return by_procedure.crossJoin(everything).select(
         "procedure",
         F.when(own, F.col("__own_claims")).otherwise(F.col("__all_claims")).alias("__amount_claims"),
         median.alias("__amount_median"),
