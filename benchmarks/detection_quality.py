@@ -26,23 +26,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
+import claims_injector
 import numpy as np
 import pandas as pd
-
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import claims_injector  # noqa: E402  (benchmarks/ is not a package: the injector sits beside this script)
+from user_home import BIN, new_home, timed
 
 EVALUATION_SEEDS = (101, 102, 103)
 # Typologies a claims file cannot reveal: an upcoded claim bills its family's top code at that code's normal
@@ -54,29 +47,17 @@ SYNTHETIC_START = dt.date(2025, 1, 1)
 SYNTHETIC_DAYS = 30
 
 
-def new_home(root: Path, start: dt.date, synthetic_feed: bool) -> dict[str, str]:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("dagster.yaml", "workspace.yaml"):
-        shutil.copy(REPO / name, root / name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
-    env |= {
-        "DAGSTER_HOME": str(root),
-        "FRAUD_LAKEHOUSE_START_DATE": start.isoformat(),
-        "FRAUD_LAKEHOUSE_SYNTHETIC_FEED": "on" if synthetic_feed else "off",
-    }
-    subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=root, env=env, check=True, capture_output=True)
-    return env
-
-
 def backfill(root: Path, env: dict[str, str], start: dt.date, end: dt.date, claims_only: bool) -> float:
     command = [str(BIN / "fraud-lakehouse"), "backfill", "--from", start.isoformat(), "--to", end.isoformat()]
-    if claims_only:
-        command.append("--claims-only")
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return time.perf_counter() - started
+    return timed([*command, "--claims-only"] if claims_only else command, root, env)
+
+
+def home_for(root: Path, start: dt.date, synthetic_feed: bool) -> dict[str, str]:
+    return new_home(
+        root,
+        FRAUD_LAKEHOUSE_START_DATE=start.isoformat(),
+        FRAUD_LAKEHOUSE_SYNTHETIC_FEED="on" if synthetic_feed else "off",
+    )
 
 
 def flagged_claims(root: Path) -> pd.DataFrame:
@@ -137,11 +118,11 @@ def quality(flagged: pd.DataFrame, truth: pd.Series | None = None) -> dict:
     return result
 
 
-def run_synthetic(work: Path) -> tuple[pd.DataFrame, None, float]:
+def run_synthetic(work: Path, start: dt.date = SYNTHETIC_START) -> tuple[pd.DataFrame, None, float]:
     root = work / "synthetic"
-    env = new_home(root, SYNTHETIC_START, synthetic_feed=True)
-    end = SYNTHETIC_START + dt.timedelta(days=SYNTHETIC_DAYS - 1)
-    seconds = backfill(root, env, SYNTHETIC_START, end, claims_only=False)
+    env = home_for(root, start, synthetic_feed=True)
+    end = start + dt.timedelta(days=SYNTHETIC_DAYS - 1)
+    seconds = backfill(root, env, start, end, claims_only=False)
     return flagged_claims(root), None, seconds
 
 
@@ -150,7 +131,7 @@ def run_sparkov(work: Path, path: Path) -> tuple[pd.DataFrame, None, float]:
     transactions = pd.read_csv(path, sep="|", dtype=str)
     days = sorted(transactions["trans_date"].unique())
     start, end = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
-    env = new_home(root, start, synthetic_feed=False)
+    env = home_for(root, start, synthetic_feed=False)
     for day, rows in transactions.groupby("trans_date"):
         target = root / ".lakehouse" / "landing" / "claims" / day / "sparkov.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +143,7 @@ def run_sparkov(work: Path, path: Path) -> tuple[pd.DataFrame, None, float]:
 def run_injected(work: Path, seed: int) -> tuple[pd.DataFrame, pd.Series, float]:
     root = work / f"injected-{seed}"
     claims, _ = claims_injector.labelled_claims(seed, INJECTED_START, INJECTED_DAYS)
-    env = new_home(root, INJECTED_START, synthetic_feed=False)
+    env = home_for(root, INJECTED_START, synthetic_feed=False)
     files = claims_injector.land(claims, root / ".lakehouse" / "landing" / "claims")
     end = max(dt.date.fromisoformat(path.parent.name) for path in files)
     seconds = backfill(root, env, INJECTED_START, end, claims_only=True)

@@ -71,8 +71,7 @@ def training_claims(work: Path, seeds: tuple[int, ...]) -> pd.DataFrame:
     for seed in seeds:
         flagged, _, _ = detection_quality.run_injected(work, seed)
         frames.append(flagged)
-    detection_quality.SYNTHETIC_START = TRAINING_SYNTHETIC_START
-    flagged, _, _ = detection_quality.run_synthetic(work)
+    flagged, _, _ = detection_quality.run_synthetic(work, TRAINING_SYNTHETIC_START)
     frames.append(flagged)
     return pd.concat(frames, ignore_index=True)
 

@@ -34,9 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from user_home import BIN, new_home, timed
+
 DAY = dt.date(2025, 1, 6)
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
 
 
 def make_files(work: Path, claims: int) -> dict[str, Path]:
@@ -136,25 +136,6 @@ def part_ingest(work: Path, claims: int, runs: int) -> dict:
     return {"cores": cores, "formats": results}
 
 
-def _new_home(root: Path) -> dict[str, str]:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("dagster.yaml", "workspace.yaml"):
-        shutil.copy(REPO / name, root / name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
-    env["DAGSTER_HOME"] = str(root)
-    subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=root, env=env, check=True, capture_output=True)
-    return env
-
-
-def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if result.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return seconds
-
-
 def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
     from fraud_lakehouse.claims.samples import insurance_claims
 
@@ -163,20 +144,20 @@ def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
     one_day, week, demo = [], [], []
     for index in range(runs):
         home = work / f"home-{index}"
-        env = _new_home(home)
+        env = new_home(home)
         landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat() / "claims.csv"
         landed.parent.mkdir(parents=True)
         frame.to_csv(landed, index=False)
-        one_day.append(_timed([*materialize, "--partition", DAY.isoformat()], home, env))
+        one_day.append(timed([*materialize, "--partition", DAY.isoformat()], home, env))
         print(f"1 M claims, one day, run {index + 1}: {one_day[-1]:.2f} s", file=sys.stderr)
         shutil.rmtree(home)
         home = work / f"week-{index}"
-        env = _new_home(home)
-        week.append(_timed([*materialize, "--partition-range", "2025-01-01...2025-01-07"], home, env))
+        env = new_home(home)
+        week.append(timed([*materialize, "--partition-range", "2025-01-01...2025-01-07"], home, env))
         shutil.rmtree(home)
         home = work / f"demo-{index}"
-        env = _new_home(home)
-        demo.append(_timed([str(BIN / "fraud-lakehouse"), "demo"], home, env))
+        env = new_home(home)
+        demo.append(timed([str(BIN / "fraud-lakehouse"), "demo"], home, env))
         shutil.rmtree(home)
         print(f"7 days: CLI {week[-1]:.2f} s, demo {demo[-1]:.2f} s", file=sys.stderr)
     return {
@@ -192,7 +173,7 @@ def part_year(work: Path) -> dict:
     from fraud_lakehouse.claims.samples import sparkov_claims, write_sample
 
     home = work / "year"
-    env = _new_home(home)
+    env = new_home(home)
     landing = home / ".lakehouse" / "landing" / "claims"
     start, rows = dt.date(2025, 1, 1), 0
     for offset in range(365):
@@ -202,7 +183,7 @@ def part_year(work: Path) -> dict:
         rows += len(frame)
         write_sample(frame, str(landing / day.isoformat() / "transactions.csv"))
     size = sum(path.stat().st_size for path in landing.rglob("*.csv"))
-    seconds = _timed(
+    seconds = timed(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*",
          "--partition-range", "2025-01-01...2025-12-31"],
         home,

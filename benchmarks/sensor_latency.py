@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from user_home import BIN, new_home
+
 from fraud_lakehouse.local_s3 import free_port, start_moto
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
 BUCKET = "latency"
 
 
@@ -88,18 +88,13 @@ def main() -> None:
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         home = work / "home"
-        home.mkdir()
-        for name in ("dagster.yaml", "workspace.yaml"):
-            shutil.copy(REPO / name, home / name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_LAKEHOUSE_")}
-        env.update(
-            DAGSTER_HOME=str(home),
+        env = new_home(
+            home,
             FRAUD_LAKEHOUSE_LANDING=f"s3://{BUCKET}/claims",
             FRAUD_LAKEHOUSE_LAKE_ROOT=f"s3://{BUCKET}/lake",
             FRAUD_LAKEHOUSE_SYNTHETIC_FEED="off",
             FRAUD_LAKEHOUSE_SENSOR_INTERVAL="5",
         )
-        subprocess.run([str(BIN / "fraud-lakehouse"), "init"], cwd=home, env=env, check=True, capture_output=True)
         subprocess.run(
             [str(BIN / "dagster"), "sensor", "start", "claims_landing_sensor", "-w", "workspace.yaml"],
             cwd=home, env=env, check=True, capture_output=True,

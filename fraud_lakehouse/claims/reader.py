@@ -126,13 +126,14 @@ def _layout_or_reject(names: list[str]) -> Layout:
     duplicates = sorted({name for name in names if names.count(name) > 1 and name})
     if duplicates:
         raise RejectedFile("bad_header", f"duplicate columns in the header: {', '.join(duplicates)}")
-    filled = [raw_target(name) for name in names if raw_target(name) is not None]
-    twice = sorted({target for target in filled if filled.count(target) > 1})
-    if twice:
-        names_of = {target: [name for name in names if raw_target(name) == target] for target in twice}
-        raise RejectedFile(
-            "bad_header", "columns that mean the same: " + "; ".join(" and ".join(n) for n in names_of.values())
-        )
+    names_of: dict[str, list[str]] = {}
+    for name in names:
+        target = raw_target(name)
+        if target is not None:
+            names_of.setdefault(target, []).append(name)
+    same = [" and ".join(both) for both in names_of.values() if len(both) > 1]
+    if same:
+        raise RejectedFile("bad_header", "columns that mean the same: " + "; ".join(same))
     return layout
 
 

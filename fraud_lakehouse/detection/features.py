@@ -49,7 +49,6 @@ def is_round() -> Column:
 # A robust standard deviation from the interquartile range (exact for a normal distribution): one unusual
 # amount cannot widen it, unlike a mean and standard deviation that the outliers themselves inflate.
 IQR_TO_SIGMA = 1.349
-AMOUNT_STATS = ("__amount_claims", "__amount_median", "__amount_scale", "__amount_high")
 # (amount - median) / (90th percentile - median) of the claim's procedure
 AMOUNT_TAIL = "__amount_tail"
 

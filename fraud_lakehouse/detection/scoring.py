@@ -17,6 +17,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from fraud_lakehouse.claims.model import BRONZE, SPARKOV, SYNTHETIC
 from fraud_lakehouse.detection import billing, duplicates, geography, history, night, statistics, velocity
 from fraud_lakehouse.detection.common import round_half_up
 from fraud_lakehouse.detection.config import DetectionConfig
@@ -26,7 +27,7 @@ from fraud_lakehouse.detection.features import with_features
 # are different domains: an amount far into its category's tail is common for a card and rare for a billed
 # procedure, and a claim has no time of day. Each rule has a weight per domain, fitted on that domain's
 # training data; a claim's source decides which it gets.
-CARD_SOURCES = ("sparkov", "bronze", "synthetic")
+CARD_SOURCES = (SPARKOV, BRONZE, SYNTHETIC)
 DOMAINS = ("insurance", "card")
 
 
