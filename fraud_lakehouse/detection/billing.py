@@ -32,15 +32,12 @@ def weekend_provider(config: DetectionConfig) -> Column:
     """A weekend claim of a provider whose weekend share is both above the limit and significantly above the
     data's own (a one-sided binomial z-test, continuity-corrected): a small provider's few weekend claims are
     chance."""
-    claims = F.col("__provider_claims").cast("double")
-    expected = F.col("__all_weekend_share")
-    spread = F.sqrt(claims * expected * (1 - expected))
-    # with a continuity correction: a count is whole, and a few claims must not pass on the normal tail alone
-    z = (F.col("__provider_weekend_claims") - 0.5 - claims * expected) / F.when(spread > 0, spread)
     heavy = (
         (F.col("__provider_claims") >= config.min_provider_claims)
-        & (F.col("__provider_weekend_claims") / claims > config.weekend_share_max)
-        & (z > config.weekend_z_min)
+        & (F.col("__provider_weekend_claims") > config.weekend_share_max * F.col("__provider_claims"))
+        # z = excess / spread above the limit
+        & (F.col("__provider_weekend_spread") > 0)
+        & (F.col("__provider_weekend_excess") > config.weekend_z_min * F.col("__provider_weekend_spread"))
     )
     return flag(is_weekend() & heavy)
 
@@ -55,7 +52,7 @@ def round_amount(config: DetectionConfig) -> Column:
 def new_provider_burst(config: DetectionConfig) -> Column:
     """A claim of a provider first seen after a week or more of data that bills only in a burst: many claims
     on one or two days."""
-    new = F.datediff(F.col("__provider_first_date"), F.col("__data_first_date")) >= config.new_provider_history_days
+    new = F.col("__provider_days_after_data_start") >= config.new_provider_history_days
     burst = (F.col("__provider_active_days") <= config.new_provider_max_days) & (
         F.col("__provider_claims") >= config.new_provider_min_claims
     )

@@ -291,22 +291,19 @@ def _customer_days(
 
 
 def _group_ids(codes: list[np.ndarray]) -> np.ndarray:
-    """One int64 per row, equal exactly when every code is (codes are >= 0)."""
+    """One int64 per row, equal exactly when every code is (codes are >= -1, -1 for NULL)."""
     packed = np.zeros(codes[0].size, dtype=np.int64)
     bits_used = 0
     for code in codes:
+        code = code + 1
         bits = max(int(code.max()).bit_length(), 1) if code.size else 1
-        bits_used += bits
-        if bits_used > 62:
-            break
+        if bits_used + bits > 62:
+            # too many distinct values to pack: number the groups so far densely (a hash table, no sort) and go on
+            packed = pd.factorize(packed)[0].astype(np.int64)
+            bits_used = max(int(packed.max()).bit_length(), 1) if packed.size else 1
         packed = (packed << bits) | code
-    else:
-        return packed
-    # too many distinct values to pack: number the groups of a full sort instead
-    order = np.lexsort(codes[::-1])
-    ids = np.empty(packed.size, dtype=np.int64)
-    ids[order] = np.cumsum(_group_starts([code[order] for code in codes])) - 1
-    return ids
+        bits_used += bits
+    return packed
 
 
 def _in_repeated_groups(group: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -24,6 +24,9 @@ gets NULL statistics, which no rule reads as a hit.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -121,16 +124,39 @@ def first_digit(amount_column: str = "amount") -> Column:
     return F.when(amount > 0, F.floor(scaled + F.lit(1e-9)).cast("int"))
 
 
+# Benford's law: the share of amounts whose first significant digit is d.
+BENFORD = {digit: math.log10(1 + 1 / digit) for digit in range(1, 10)}
+
+
+def _benford_columns(digits: Column, count_of: Callable[[int], Column]) -> list[Column]:
+    """A provider's first digits against Benford's law: the total variation distance, the chi-square, and which
+    digits are over-represented (bit d set for digit d)."""
+    share = {d: count_of(d) / F.when(digits > 0, digits) for d in BENFORD}
+    deviation = sum(F.abs(share[d] - F.lit(p)) for d, p in BENFORD.items()) / 2
+    chi_square = sum((count_of(d) - digits * p) ** 2 / F.when(digits > 0, digits * p) for d, p in BENFORD.items())
+    over = sum(F.when(count_of(d) > digits * p, F.lit(1 << d)).otherwise(F.lit(0)) for d, p in BENFORD.items())
+    return [
+        deviation.alias("__provider_benford_deviation"),
+        chi_square.alias("__provider_benford_chi_square"),
+        over.alias("__provider_over_digits"),
+    ]
+
+
 def provider_stats(claims: DataFrame) -> DataFrame:
-    """Per provider: claims, weekend claims and the weekend share of every claim (what a provider's share is
-    tested against), first-digit counts, the provider's first service date and active days, and the first
-    service date of the data (how much earlier history there is to call a provider new)."""
+    """Per provider: claims, weekend claims and the terms of a continuity-corrected binomial z-score against the
+    weekend share of every claim, how its first digits stray from Benford's law, the provider's first service
+    date and active days, and the first service date of the data (how much earlier history there is to call a
+    provider new).
+
+    What depends on the provider alone is computed here, once per provider, not on each of its claims: the
+    Benford and weekend tests evaluated per claim took Sail 1.5 s for 2 M claims.
+    """
     digit = first_digit()
     by_provider = claims.groupBy("provider_id").agg(
         F.count("*").alias("__provider_claims"),
         F.sum(is_weekend().cast("long")).alias("__provider_weekend_claims"),
         F.count(F.when(digit.between(1, 9), digit)).alias("__provider_digits"),
-        *[F.count(F.when(digit == d, digit)).alias(f"__provider_digit_{d}") for d in range(1, 10)],
+        *[F.count(F.when(digit == d, digit)).alias(f"__digit_{d}") for d in BENFORD],
         F.min("service_date").alias("__provider_first_date"),
         F.count_distinct("service_date").alias("__provider_active_days"),
     )
@@ -138,7 +164,30 @@ def provider_stats(claims: DataFrame) -> DataFrame:
         F.avg(is_weekend().cast("double")).alias("__all_weekend_share"),
         F.min("service_date").alias("__data_first_date"),
     )
-    return by_provider.crossJoin(everything)
+    provider_claims = F.col("__provider_claims").cast("double")
+    expected = F.col("__all_weekend_share")
+    # The weekend test's terms, for ``z = excess / spread`` without a division: on Sail 0.7 a filter on a quotient
+    # of both sides of the cross join is pushed into the join and raised "Division by zero" where no divisor is 0.
+    # With a continuity correction: a count is whole, and a few claims must not pass on the normal tail alone.
+    weekend_excess = F.col("__provider_weekend_claims") - 0.5 - provider_claims * expected
+    weekend_spread = F.sqrt(provider_claims * expected * (1 - expected))
+    with_benford = by_provider.select(
+        "*", *_benford_columns(F.col("__provider_digits"), lambda d: F.col(f"__digit_{d}"))
+    )
+    return with_benford.crossJoin(everything).select(
+        "provider_id",
+        "__provider_claims",
+        "__provider_weekend_claims",
+        weekend_excess.alias("__provider_weekend_excess"),
+        weekend_spread.alias("__provider_weekend_spread"),
+        "__provider_digits",
+        "__provider_benford_deviation",
+        "__provider_benford_chi_square",
+        "__provider_over_digits",
+        "__provider_first_date",
+        "__provider_active_days",
+        F.datediff("__provider_first_date", "__data_first_date").alias("__provider_days_after_data_start"),
+    )
 
 
 def with_provider_stats(claims: DataFrame) -> DataFrame:

@@ -7,16 +7,12 @@ not hide themselves by inflating a standard deviation, and an expensive procedur
 
 from __future__ import annotations
 
-import math
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import AMOUNT_TAIL, CATEGORY_Z, first_digit, provider_stats
-
-BENFORD = {digit: math.log10(1 + 1 / digit) for digit in range(1, 10)}
+from fraud_lakehouse.detection.features import AMOUNT_TAIL, BENFORD, CATEGORY_Z, first_digit, provider_stats
 
 __all__ = ["BENFORD", "amount_extreme", "amount_outlier", "benford_deviation", "benford_provider", "first_digit",
            "large_amount_burst"]  # fmt: skip
@@ -46,45 +42,28 @@ def large_amount_burst(config: DetectionConfig) -> Column:
     return flag(large & (F.col("__day_large_claims") >= config.burst_min_claims))
 
 
-def _digit_share(digits: Column, count_of) -> dict[int, Column]:
-    return {d: count_of(d) / F.when(digits > 0, digits) for d in BENFORD}
-
-
-def _deviation(digits: Column, count_of) -> Column:
-    """Total variation distance of a provider's first digits from Benford's law."""
-    shares = _digit_share(digits, count_of)
-    return sum(F.abs(shares[d] - F.lit(p)) for d, p in BENFORD.items()) / 2
-
-
-def _chi_square(digits: Column, count_of) -> Column:
-    return sum((count_of(d) - digits * p) ** 2 / (digits * p) for d, p in BENFORD.items())
-
-
 def benford_deviation(claims: DataFrame) -> DataFrame:
     """Per provider: the number of first digits, their distance from Benford's law and the chi-square."""
-    stats = provider_stats(claims)
-    digits = F.col("__provider_digits")
-    count_of = lambda d: F.col(f"__provider_digit_{d}")  # noqa: E731
-    return stats.where(digits > 0).select(
-        "provider_id",
-        digits.alias("digits"),
-        _deviation(digits, count_of).alias("benford_deviation"),
-        _chi_square(digits, count_of).alias("chi_square"),
+    return (
+        provider_stats(claims)
+        .where(F.col("__provider_digits") > 0)
+        .select(
+            "provider_id",
+            F.col("__provider_digits").alias("digits"),
+            F.col("__provider_benford_deviation").alias("benford_deviation"),
+            F.col("__provider_benford_chi_square").alias("chi_square"),
+        )
     )
 
 
 def benford_provider(config: DetectionConfig) -> Column:
     """A claim whose first digit is over-represented at a provider whose first digits stray from Benford's law,
     both by distance and significantly for its number of claims (chi-square, 8 degrees of freedom)."""
-    digits = F.col("__provider_digits")
-    count_of = lambda d: F.col(f"__provider_digit_{d}")  # noqa: E731
     strays = (
-        (digits >= config.benford_min_claims)
-        & (_deviation(digits, count_of) > config.benford_deviation_max)
-        & (_chi_square(digits, count_of) > config.benford_chi2_min)
+        (F.col("__provider_digits") >= config.benford_min_claims)
+        & (F.col("__provider_benford_deviation") > config.benford_deviation_max)
+        & (F.col("__provider_benford_chi_square") > config.benford_chi2_min)
     )
-    digit = first_digit()
-    over = F.lit(False)
-    for d, p in BENFORD.items():
-        over = over | ((digit == d) & (count_of(d) > digits * p))
+    # call_function: PySpark 3.5's shiftright takes the shift as a Python int only
+    over = F.call_function("shiftright", F.col("__provider_over_digits"), first_digit()).bitwiseAND(1) == 1
     return flag(strays & over)

@@ -200,7 +200,8 @@ def test_group_ids_are_equal_exactly_when_every_code_is(spread):
     import numpy as np
 
     rng = np.random.default_rng(4)
-    codes = [rng.integers(0, 3, 500) * spread, rng.integers(0, 4, 500) * spread, rng.integers(0, 2, 500)]
+    # the last code holds NULLs (-1)
+    codes = [rng.integers(0, 3, 500) * spread, rng.integers(0, 4, 500) * spread, rng.integers(-1, 2, 500)]
     ids = customer_features._group_ids(codes)
     tuples = list(zip(*(code.tolist() for code in codes), strict=True))
     for left in range(0, 500, 7):
