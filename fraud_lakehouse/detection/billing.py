@@ -19,8 +19,17 @@ __all__ = ["customer_daily_volume", "new_provider_burst", "provider_procedure_vo
 
 
 def provider_procedure_volume(config: DetectionConfig) -> Column:
-    """One of a provider's claims for a procedure it billed more than N times that day."""
-    return flag(F.col("__provider_procedure_day_claims") > config.provider_procedure_daily_max)
+    """One of a provider's claims for a procedure it billed more than N times that day, and several times more
+    than on its other days (when it billed it on other days): an impossible day, not a large practice's usual
+    volume (a fixed N alone flagged every claim of a 45,000-card population, whose merchants each sell about 100
+    times a day)."""
+    day = F.col("__provider_procedure_day_claims")
+    other_days = F.col("__provider_procedure_other_days")
+    # day > ratio x (mean of the other days), without a division
+    unusual = (other_days == 0) | (
+        day * other_days > config.provider_procedure_usual_ratio * F.col("__provider_procedure_other_claims")
+    )
+    return flag((day > config.provider_procedure_daily_max) & unusual)
 
 
 def customer_daily_volume(config: DetectionConfig) -> Column:

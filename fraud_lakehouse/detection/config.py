@@ -29,6 +29,9 @@ class DetectionConfig(Config):
 
     # billing patterns
     provider_procedure_daily_max: int = Field(default=50, description="claims per provider and procedure in a day")
+    provider_procedure_usual_ratio: float = Field(
+        default=3.0, gt=1, description="and more than this many times its mean on the pair's other days, if any"
+    )
     customer_daily_max: int = Field(default=5, description="claims per customer in a day")
     weekend_share_max: float = Field(default=0.30, description="provider's weekend share above which weekends flag")
     weekend_z_min: float = Field(

@@ -209,8 +209,21 @@ def provider_patient_state_counts(claims: DataFrame) -> DataFrame:
 
 
 def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
-    """How many claims each provider billed for each procedure on each day."""
-    return claims.groupBy(*PROVIDER_PROCEDURE_DAY).agg(F.count("*").alias("__provider_procedure_day_claims"))
+    """How many claims each provider billed for each procedure on each day, and on the pair's other days in
+    ``claims`` (claims and days): what is usual for that provider, so a large practice's ordinary day is not a
+    spike."""
+    per_day = claims.groupBy(*PROVIDER_PROCEDURE_DAY).agg(F.count("*").alias("__provider_procedure_day_claims"))
+    per_pair = per_day.groupBy("provider_id", "procedure").agg(
+        F.sum("__provider_procedure_day_claims").alias("__pair_claims"), F.count("*").alias("__pair_days")
+    )
+    # kept as a sum and a count, not their mean: a quotient after this join, filtered on, is what Sail 0.7 pushed
+    # into a join and failed with "Division by zero" (see provider_stats)
+    return with_lookup(per_day, per_pair, ["provider_id", "procedure"]).select(
+        *PROVIDER_PROCEDURE_DAY,
+        "__provider_procedure_day_claims",
+        (F.col("__pair_claims") - F.col("__provider_procedure_day_claims")).alias("__provider_procedure_other_claims"),
+        (F.col("__pair_days") - 1).alias("__provider_procedure_other_days"),
+    )
 
 
 def with_provider_procedure_day_counts(claims: DataFrame) -> DataFrame:

@@ -64,7 +64,9 @@ RULES: tuple[Rule, ...] = (
          "later copy of an earlier claim"),
     Rule("near_duplicate", "duplicates", Weights(insurance=0.52, card=0.01), duplicates.near_duplicate,
          "re-bill of an earlier claim of the same day with an altered amount"),
-    Rule("provider_procedure_volume", "billing", Weights(insurance=0.97, card=0.97), billing.provider_procedure_volume,
+    # card weight 0: a merchant has no daily capacity, a busy day is no evidence against a card (never fired in the
+    # card training data; the insurance weight borrowed would make a merchant's sale day all high)
+    Rule("provider_procedure_volume", "billing", Weights(insurance=0.97, card=0.0), billing.provider_procedure_volume,
          "provider bills one procedure more than N times a day"),
     Rule("customer_daily_volume", "billing", Weights(insurance=0.0, card=0.0), billing.customer_daily_volume,
          "customer has more than N claims a day"),

@@ -8,6 +8,16 @@ def test_provider_billing_one_procedure_too_often_in_a_day(spark):
     assert hits(spark, rows, "provider_procedure_volume", config) == {"p0", "p1", "p2", "p3"}
 
 
+def test_provider_volume_is_judged_against_the_providers_other_days(spark):
+    # busy: 6 claims of the procedure every day, an ordinary day for it; spiky: 1 a day, then 6 in one day
+    busy = [claim(f"b{d}-{i}", provider_id="busy", customer_key=f"c{i}", at=at(d, 10)) for d in range(4)
+            for i in range(6)]  # fmt: skip
+    spiky = [claim(f"s{d}", provider_id="spiky", customer_key=f"c{d}", at=at(d, 10)) for d in range(3)]
+    spiky += [claim(f"spike{i}", provider_id="spiky", customer_key=f"c{i}", at=at(3, 11)) for i in range(6)]
+    config = DetectionConfig(provider_procedure_daily_max=5)
+    assert hits(spark, busy + spiky, "provider_procedure_volume", config) == {f"spike{i}" for i in range(6)}
+
+
 def test_customer_with_too_many_claims_in_a_day(spark):
     rows = [claim(f"c{i}", at=at(0, 10 + i)) for i in range(6)] + [claim("next_day", at=at(1, 10))]
     assert hits(spark, rows, "customer_daily_volume") == {f"c{i}" for i in range(6)}
