@@ -15,6 +15,7 @@ The procedure (how the weights in ``fraud_lakehouse/detection/scoring.py`` were 
    A rule that never fired in a domain's training data (night rules on insurance claims, which have no time
    of day; state rules on card transactions, which have no provider state; copies and volumes the synthetic
    month does not hold) takes the other domain's fitted weight: no evidence either way; the table says so.
+   Except the rules in ``NOT_BORROWED``, each with its reason.
 4. Also printed: each rule's precision over the claims it flagged, for reading the weights.
 
 Then the weights are copied into the registry by hand (a reviewed change, not a file read at run time) and
@@ -45,6 +46,11 @@ TRAINING_SYNTHETIC_START = dt.date(2025, 3, 1)
 
 
 WEIGHT_CAP = 0.97
+# Rules that never fire in a domain's training data and do not borrow the other domain's weight, and why.
+NOT_BORROWED = {
+    # a merchant has no daily capacity: a busy day is no evidence against a card
+    ("provider_procedure_volume", "card"): 0.0,
+}
 
 
 def fit_noisy_or(hits: np.ndarray, labels: np.ndarray, steps: int = 3000) -> tuple[np.ndarray, float]:
@@ -89,22 +95,33 @@ def main() -> None:
     names = [rule.name for rule in RULES]
     domain_of = np.where(labelled["source"].isin(CARD_SOURCES), "card", "insurance")
     proposals: dict[str, dict[str, float]] = {name: {} for name in names}
+    tables = {}
     for domain in DOMAINS:
         rows = labelled[domain_of == domain]
         labels = rows["is_fraud"].astype(int).to_numpy()
         hits = np.array([[name in fired for name in names] for fired in rows["rules_triggered"]], dtype=bool)
         weights, leak = fit_noisy_or(hits, labels)
-        print(f"\n{domain}: training claims {len(rows):,}, fraud {int(labels.sum()):,}; fitted leak {leak:.4f}")
-        print("| rule | flagged | fraud | precision | fitted weight | current weight |")
+        tables[domain] = (len(rows), int(labels.sum()), leak, hits, labels)
+        for index, rule in enumerate(RULES):
+            if hits[:, index].any():
+                proposals[rule.name][domain] = round(float(weights[index]), 2)
+    for rule in RULES:  # never fired in a domain: the other domain's fitted weight, unless set apart
+        for domain, other in zip(DOMAINS, DOMAINS[::-1], strict=True):
+            if domain not in proposals[rule.name]:
+                proposals[rule.name][domain] = NOT_BORROWED.get(
+                    (rule.name, domain), proposals[rule.name].get(other, 0.0)
+                )
+    for domain in DOMAINS:
+        count, fraud_count, leak, hits, labels = tables[domain]
+        print(f"\n{domain}: training claims {count:,}, fraud {fraud_count:,}; fitted leak {leak:.4f}")
+        print("| rule | flagged | fraud | precision | proposed weight | current weight |")
         print("|---|---:|---:|---:|---:|---:|")
         for index, rule in enumerate(RULES):
             flagged = int(hits[:, index].sum())
             fraud = int(labels[hits[:, index]].sum())
-            current = rule.weight(domain)
-            proposal = round(float(weights[index]), 2) if flagged else current
-            proposals[rule.name][domain] = proposal
             precision = f"{fraud / flagged:.3f}" if flagged else "never fired"
-            print(f"| {rule.name} | {flagged:,} | {fraud:,} | {precision} | {proposal} | {current} |")
+            print(f"| {rule.name} | {flagged:,} | {fraud:,} | {precision} | {proposals[rule.name][domain]} | "
+                  f"{rule.weight(domain)} |")  # fmt: skip
     print(json.dumps(proposals))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
