@@ -88,8 +88,6 @@ RULES: tuple[Rule, ...] = (
          "N claims of the customer within the window"),
     Rule("daily_surge", "velocity", Weights(insurance=0.0, card=0.0), velocity.daily_surge,
          "far more claims today than the customer's usual"),
-    Rule("spending_spree", "velocity", Weights(insurance=0.0, card=0.26), velocity.spending_spree,
-         "large amount of a day with several, and far more claims than the customer's usual"),
     Rule("night_claim", "night", Weights(insurance=0.0, card=0.0), night.night_claim,
          "claim in the night hours"),
     Rule("night_pair", "night", Weights(insurance=0.0, card=0.0), night.night_pair,

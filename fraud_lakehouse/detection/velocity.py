@@ -7,9 +7,8 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.statistics import large_amount_burst
 
-__all__ = ["daily_surge", "rapid_claims", "spending_spree"]
+__all__ = ["daily_surge", "rapid_claims"]
 
 
 def rapid_claims(config: DetectionConfig) -> Column:
@@ -33,10 +32,3 @@ def daily_surge(config: DetectionConfig) -> Column:
         & (today >= config.daily_count_ratio * F.greatest(usual, F.lit(1.0)))
     )
     return flag(surge)
-
-
-def spending_spree(config: DetectionConfig) -> Column:
-    """A large amount of a customer's day that holds several (``large_amount_burst``) and far more claims than
-    the customer's usual (``daily_surge``): a stolen card spent in daylight. Each alone is common in honest
-    spending; together they are evidence the score cannot build from the two weak weights."""
-    return large_amount_burst(config) & daily_surge(config)

@@ -17,25 +17,6 @@ def test_daily_surge_against_the_customers_usual(spark):
     assert flagged == {f"s{i}" for i in range(6)}
 
 
-def test_spending_spree_needs_the_large_amounts_of_a_surge_day(spark):
-    usual = [claim(f"u{i}", customer_key=f"c{i % 20}", amount=50.0 + (i % 7)) for i in range(60)]
-
-    def history(customer: str) -> list[dict]:
-        return [claim(f"{customer}-h{d}", customer_key=customer, at=at(d, 12)) for d in range(10)]
-
-    # victim: its usual one claim a day, then six, two of them large
-    victim = history("victim") + [
-        claim(f"v{i}", customer_key="victim", amount=900.0 if i < 2 else 50.0, at=at(10, 8 + i)) for i in range(6)
-    ]
-    # spender: two large amounts on an ordinary day (no surge); busy: a surge of small claims (nothing large)
-    spender = history("spender") + [
-        claim(f"s{i}", customer_key="spender", amount=900.0, at=at(10, 9 + i)) for i in range(2)
-    ]
-    busy = history("busy") + [claim(f"b{i}", customer_key="busy", at=at(10, 8 + i)) for i in range(6)]
-    flagged = hits(spark, usual + victim + spender + busy, "spending_spree", DetectionConfig(lookback_days=30))
-    assert flagged == {"v0", "v1"}
-
-
 def test_night_claim_hours(spark):
     rows = [claim("late", at=at(0, 23)), claim("early", at=at(0, 3, 59)), claim("dawn", at=at(0, 4)), claim("noon")]
     assert hits(spark, rows, "night_claim") == {"late", "early"}
