@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +100,24 @@ class InstanceHome:
 
     def log(self, name: str) -> str:
         return (self.path / name).read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, home: InstanceHome, timeout: float = 120) -> None:
+    """Until the Dagster webserver at ``url`` answers (its log in the error when it does not)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, home.log("web.log")[-3000:]
+            time.sleep(1)
 
 
 def new_home(root: Path, **settings: str) -> InstanceHome:

@@ -8,9 +8,7 @@ the malformed file is rejected with its reason. The same running instance serves
 import datetime as dt
 import json
 import os
-import socket
 import time
-import urllib.request
 
 import boto3
 import pyarrow as pa
@@ -20,7 +18,7 @@ from deltalake import DeltaTable
 
 from fraud_lakehouse.sensors.claims_landing import RUN_TAG_KEYS
 from fraud_lakehouse_tests.conftest import S3_BUCKET
-from fraud_lakehouse_tests.instance_home import InstanceHome, new_home
+from fraud_lakehouse_tests.instance_home import InstanceHome, free_port, new_home, wait_until_serving
 
 HEADER = (
     "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
@@ -36,12 +34,6 @@ def claims_file(prefix: str, count: int, day: str) -> bytes:
         for i in range(count)
     ]
     return (HEADER + "\n".join(rows) + "\n").encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningInstance:
@@ -94,18 +86,11 @@ def running(tmp_path_factory, moto_s3):
     assert home.run("fraud-lakehouse", "init").returncode == 0
     started = home.run("dagster", "sensor", "start", "claims_landing_sensor", "-w", "workspace.yaml")
     assert started.returncode == 0, started.stderr[-2000:]
-    port = _free_port()
+    port = free_port()
     daemon = home.start("dagster-daemon", "run", "-w", "workspace.yaml", log="daemon.log")
     web = home.start("dagster-webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml", log="web.log")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/server_info", timeout=2)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, home.log("web.log")[-3000:]
-            time.sleep(1)
+    wait_until_serving(url, home)
     working_folder = os.getcwd()
     try:
         yield RunningInstance(home, prefix, url)

@@ -10,7 +10,6 @@ covers the range and the look-back days after it, whose gold reads the range's s
 import datetime as dt
 import json
 import os
-import socket
 import time
 import urllib.request
 
@@ -18,7 +17,7 @@ import pytest
 from dagster import DagsterInstance
 
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.instance_home import new_home
+from fraud_lakehouse_tests.instance_home import free_port, new_home, wait_until_serving
 
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
 SELECTION = [
@@ -44,12 +43,6 @@ mutation($params: LaunchBackfillParams!) {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _graphql(url: str, query: str, variables: dict) -> dict:
     request = urllib.request.Request(
         f"{url}/graphql",
@@ -64,20 +57,13 @@ def _graphql(url: str, query: str, variables: dict) -> dict:
 def backfill_runs(tmp_path_factory):
     home = new_home(tmp_path_factory.mktemp("ui_backfill") / "home", FRAUD_LAKEHOUSE_SYNTHETIC_FEED="on")
     assert home.run("fraud-lakehouse", "init").returncode == 0
-    port = _free_port()
+    port = free_port()
     daemon = home.start("dagster-daemon", "run", "-w", "workspace.yaml", log="daemon.log")
     web = home.start("dagster-webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml", log="web.log")
     url = f"http://127.0.0.1:{port}"
     working_folder = os.getcwd()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, home.log("web.log")[-3000:]
-                time.sleep(1)
+        wait_until_serving(url, home)
         params = {"assetSelection": [{"path": key} for key in SELECTION], "partitionNames": DAYS}
         launched = _graphql(url, LAUNCH, {"params": params})["data"]["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
