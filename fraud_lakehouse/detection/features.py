@@ -190,12 +190,6 @@ def provider_stats(claims: DataFrame) -> DataFrame:
     )
 
 
-def with_provider_stats(claims: DataFrame) -> DataFrame:
-    if "__provider_claims" in claims.columns:
-        return claims
-    return with_lookup(claims, provider_stats(claims), "provider_id", small=True)
-
-
 PROVIDER_PATIENT_STATE = ("provider_id", "customer_state")
 
 
@@ -224,12 +218,6 @@ def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
         (F.col("__pair_claims") - F.col("__provider_procedure_day_claims")).alias("__provider_procedure_other_claims"),
         (F.col("__pair_days") - 1).alias("__provider_procedure_other_days"),
     )
-
-
-def with_provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
-    if "__provider_procedure_day_claims" in claims.columns:
-        return claims
-    return with_lookup(claims, provider_procedure_day_counts(claims), PROVIDER_PROCEDURE_DAY)
 
 
 # -- per customer: velocity, days and history, copies ------------------------------
