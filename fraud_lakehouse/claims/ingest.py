@@ -6,11 +6,14 @@ and the batches of all the run's files stream into one Delta write
 run names. The rows never gather in memory, in the driver or the engine,
 and bronze gets every row of a file or none of them:
 
-- before the write, each file's start is checked (format, header, first
-  block), so almost every bad file is rejected before anything is written;
-- a file that fails part way (a truncated gzip, a read error) aborts the
-  write, which commits nothing; the file is recorded as rejected and the
-  write starts again without it.
+- a file's data files are opened only once its first batch is parsed, so a
+  file whose format, header or first block is bad writes nothing;
+- a file that fails part way (a truncated gzip, a read error) has the data
+  files it wrote deleted (no commit names them) and is recorded as rejected;
+  the other files of the run are written and committed.
+
+While one batch is encoded into Parquet (a writer thread; pyarrow releases
+the GIL), the next ones are read and parsed, so both cores work.
 
 The write holds the table's lock, as every write of the lake does.
 """
@@ -22,6 +25,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,13 +157,12 @@ class _DataFiles:
     def write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None or self._rows >= FILE_ROWS:
             self._close()
-            self._path = f"{self.folder}/part-{uuid.uuid4()}-c000.zstd.parquet"
+            self._path = f"{self.folder}/part-{uuid.uuid4()}-c000.snappy.parquet"
             self._sink = self.storage.open_output(join(self.table_uri, self._path))
             self._writer = pq.ParquetWriter(
                 self._sink,
                 FILE_SCHEMA,
-                compression="zstd",
-                compression_level=1,
+                compression="snappy",
                 use_dictionary=list(FILE_COLUMNS),
                 write_statistics=list(FILE_COLUMNS),
             )
@@ -217,13 +220,20 @@ class _DataFiles:
 def _write_file(
     landing: Landing, landed: LandedFile, day: dt.date, table_uri: str, at: dt.datetime, mark: str | None
 ) -> tuple[IngestedFile, list]:
-    """Stream one landed file into data files of the table (not yet committed)."""
+    """Stream one landed file into data files of the table (not yet committed). One batch is encoded on the
+    writer thread while the next is parsed: memory holds one more batch than the reader's."""
     files = _DataFiles(table_uri, day)
     try:
-        with landing.open(landed.uri) as stream:
+        with landing.open(landed.uri) as stream, ThreadPoolExecutor(1, thread_name_prefix="parquet-write") as writer:
             reader = ClaimsFile(landed.uri, stream)
+            encoding: Future | None = None
             for batch in reader.batches():
-                files.write(_file_columns(batch, reader.summary, landed.uri, mark, at, day))
+                rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day)
+                if encoding is not None:
+                    encoding.result()
+                encoding = writer.submit(files.write, rows)
+            if encoding is not None:
+                encoding.result()
         actions = files.finish()
     except BaseException:
         files.discard()
@@ -233,13 +243,6 @@ def _write_file(
         landed.uri, day, summary.layout, summary.records, summary.unsplittable, tuple(summary.ignored_columns)
     )
     return ingested, actions
-
-
-def check_file(landing: Landing, landed: LandedFile) -> None:
-    """Raise RejectedFile (or the read error) when the file's start shows it cannot be loaded: its format,
-    header and first block are read and parsed, nothing more."""
-    with landing.open(landed.uri) as stream:
-        next(ClaimsFile(landed.uri, stream).batches(), None)
 
 
 def _replaced_files(table, window: tuple[dt.date, dt.date], sources: tuple[str, ...] | None) -> tuple[list, list]:  # type: ignore[no-untyped-def]
@@ -309,7 +312,6 @@ def ingest_files(
         adds = []
         for landed, day in files:
             try:
-                check_file(landing, landed)
                 ingested, actions = _write_file(landing, landed, day, table_uri, ingested_at, decimal_mark)
             except Exception as error:  # a bad file never stops the other files
                 reject(landed, day, error)

@@ -161,6 +161,11 @@ def _rows_batch(columns: dict[str, pa.Array], row_numbers: np.ndarray, count: in
     return pa.RecordBatch.from_arrays(arrays, schema=ROW_SCHEMA)
 
 
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array, copied only when it has several chunks (a chunk parses into one)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _unsplittable_batch(records: list[tuple[int, str, str]]) -> pa.RecordBatch:
     """A batch of records that could not be split into fields: (record number, text, error)."""
     count = len(records)
@@ -193,7 +198,7 @@ class _Lines:
             block = self.stream.read(self.block_bytes)
 
     def __iter__(self) -> Iterator[tuple[bytes, int | None]]:
-        pending = bytearray()
+        carry = b""  # the start of a line no block has ended yet
         skipping: tuple[bytes, int] | None = None  # (kept prefix, length so far) of a line being skipped
         for block in self._blocks():
             if skipping is not None:
@@ -203,25 +208,28 @@ class _Lines:
                     continue
                 yield skipping[0], skipping[1] + end
                 skipping, block = None, block[end + 1 :]
-            pending += block
-            cut = pending.rfind(b"\n")
+            cut = block.rfind(b"\n")
             if cut == -1:
-                if len(pending) > self.max_record_bytes:
-                    skipping = (bytes(pending[:KEPT_TEXT_BYTES]), len(pending))
-                    pending = bytearray()
+                carry += block
+                if len(carry) > self.max_record_bytes:
+                    skipping, carry = (carry[:KEPT_TEXT_BYTES], len(carry)), b""
                 continue
-            chunk = bytes(pending[: cut + 1])
-            del pending[: cut + 1]
+            # one copy of the block's complete lines (a 4 MiB block is copied once, not three times)
+            chunk = b"".join((carry, memoryview(block)[: cut + 1]))
+            carry = block[cut + 1 :]
             yield from self._split_long(chunk)
         if skipping is not None:
             yield skipping[0], skipping[1]
-        elif pending:
-            if len(pending) > self.max_record_bytes:
-                yield bytes(pending[:KEPT_TEXT_BYTES]), len(pending)
+        elif carry:
+            if len(carry) > self.max_record_bytes:
+                yield carry[:KEPT_TEXT_BYTES], len(carry)
             else:
-                yield from self._split_long(bytes(pending) + b"\n")
+                yield from self._split_long(carry + b"\n")
 
     def _split_long(self, chunk: bytes) -> Iterator[tuple[bytes, int | None]]:
+        if len(chunk) <= self.max_record_bytes:  # no line of it can be too long
+            yield chunk, None
+            return
         ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
         lengths = np.diff(ends, prepend=-1) - 1
         too_long = np.flatnonzero(lengths > self.max_record_bytes)
@@ -591,9 +599,7 @@ class _CsvChunkParser:
         if parsed is None:
             parsed = self._line_by_line(chunk, starts, ends, visible, numbers)
         table, row_numbers, broken = parsed
-        columns = {
-            target: table.column(self.names[i]).combine_chunks() for i, target in enumerate(self.targets) if target
-        }
+        columns = {target: _one_chunk(table.column(self.names[i])) for i, target in enumerate(self.targets) if target}
         batches = [_rows_batch(columns, row_numbers, len(row_numbers))]
         if broken:
             batches.append(_unsplittable_batch(broken))
@@ -633,7 +639,7 @@ class _CsvChunkParser:
             line = chunk[int(starts[number - 1]) : int(ends[number - 1])].rstrip(b"\r")
             if line != text.rstrip("\r").encode("utf-8"):
                 return None
-        good = np.array([line for line in line_numbers if line not in bad_lines], dtype=np.int64)
+        good = line_numbers[~np.isin(line_numbers, np.fromiter(bad_lines, np.int64))] if bad_lines else line_numbers
         broken = [
             (int(numbers[line - 1]), text, f"wrong_field_count: expected {self.width} fields, found {found}")
             for line, text, found in invalid
