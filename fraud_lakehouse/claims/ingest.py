@@ -67,6 +67,9 @@ FILE_COLUMNS = ("layout", "source_file", "row_number", "decimal_mark", "ingested
 # Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
 FILE_ROWS = 8 * 1024 * 1024
+# Threads that encode a landed file's batches, each into its own data files (a file of more than one batch
+# becomes this many data files).
+WRITER_LANES = 2
 
 
 @dataclass(frozen=True)
@@ -220,23 +223,32 @@ class _DataFiles:
 def _write_file(
     landing: Landing, landed: LandedFile, day: dt.date, table_uri: str, at: dt.datetime, mark: str | None
 ) -> tuple[IngestedFile, list]:
-    """Stream one landed file into data files of the table (not yet committed). One batch is encoded on the
-    writer thread while the next is parsed: memory holds one more batch than the reader's."""
-    files = _DataFiles(table_uri, day)
+    """Stream one landed file into data files of the table (not yet committed).
+
+    Encoding Parquet costs about as much as parsing, so it runs beside it: the batches go in turn to
+    WRITER_LANES writer threads, each with its own data files, while the next batches are parsed. Memory
+    holds one more batch per lane than the reader's."""
+    lanes = [_DataFiles(table_uri, day) for _ in range(WRITER_LANES)]
     try:
-        with landing.open(landed.uri) as stream, ThreadPoolExecutor(1, thread_name_prefix="parquet-write") as writer:
+        with (
+            landing.open(landed.uri) as stream,
+            ThreadPoolExecutor(WRITER_LANES, thread_name_prefix="parquet-write") as writers,
+        ):
             reader = ClaimsFile(landed.uri, stream)
-            encoding: Future | None = None
-            for batch in reader.batches():
+            encoding: list[Future | None] = [None] * WRITER_LANES
+            for index, batch in enumerate(reader.batches()):
                 rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day)
-                if encoding is not None:
-                    encoding.result()
-                encoding = writer.submit(files.write, rows)
-            if encoding is not None:
-                encoding.result()
-        actions = files.finish()
+                lane = index % WRITER_LANES
+                if (previous := encoding[lane]) is not None:
+                    previous.result()  # a lane's batches are written in order, one at a time
+                encoding[lane] = writers.submit(lanes[lane].write, rows)
+            for pending in encoding:
+                if pending is not None:
+                    pending.result()
+        actions = [action for files in lanes for action in files.finish()]
     except BaseException:
-        files.discard()
+        for files in lanes:
+            files.discard()
         raise
     summary = reader.summary
     ingested = IngestedFile(
