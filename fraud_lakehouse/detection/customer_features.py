@@ -16,9 +16,10 @@ of money are sums of whole cents. What the kernel reads that depends on the
 session (night hours, the order time of an untimed claim) is computed in
 SQL before it. A claim whose customer key is NULL gets NULL features.
 
-Memory: a partition's rows are held while its kernel runs (the engine's
-shuffle partitions: Sail's default split 2 M claims into 30 of about
-72,000 rows; classic Spark uses spark.sql.shuffle.partitions).
+Memory: a partition's rows are held while its kernel runs. The claims are
+split into ``kernel_partitions(rows)`` partitions (about 256 Ki claims each,
+at least 4): a repartition that names no count keeps its input's partitions
+on Sail, so one landed day went to one partition and one core.
 
 Columns added (per claim):
 
@@ -59,6 +60,9 @@ from fraud_lakehouse.detection.common import is_night
 from fraud_lakehouse.detection.config import DetectionConfig
 
 CATEGORY_Z = "category_z"
+# Claims per partition of the per-customer pass, and the fewest partitions it has.
+KERNEL_PARTITION_ROWS = 262_144
+MIN_KERNEL_PARTITIONS = 4
 # Computed in SQL before the kernel (they depend on the session time zone), dropped after it.
 NIGHT_INPUT = "__in_night"
 ORDER_AT_INPUT = "__in_order_at"
@@ -483,4 +487,12 @@ def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> Da
         if gathered:
             yield from customer_feature_batch(pa.Table.from_batches(gathered), settings).to_batches(OUTPUT_BATCH_ROWS)
 
-    return prepared.repartition("customer_key").mapInArrow(kernel, schema)
+    # a count of the claims (from the table's statistics when they come from one) sizes the partitions
+    return prepared.repartition(kernel_partitions(claims.count()), "customer_key").mapInArrow(kernel, schema)
+
+
+def kernel_partitions(rows: int) -> int:
+    """How many partitions the per-customer pass splits ``rows`` claims into: enough that each core has one
+    (a repartition that names no count keeps its input's partitions on Sail: one day's file went to one core),
+    and more as the claims grow, so a partition stays a size one kernel call holds well."""
+    return max(MIN_KERNEL_PARTITIONS, -(-rows // KERNEL_PARTITION_ROWS))

@@ -217,3 +217,11 @@ def test_packing_refuses_what_does_not_fit_instead_of_mixing_customers():
         customer_features._packed(customers, np.array([0, 1 << 34], dtype=np.int64), 34, "seconds")
     packed = customer_features._packed(customers, np.array([5, 3], dtype=np.int64), 34, "seconds")
     assert packed.tolist() == [5, (1 << 34) | 3]
+
+
+def test_the_per_customer_pass_uses_several_partitions_and_more_as_claims_grow():
+    # one landed day arrives as one partition: the pass must still give every core a share
+    assert customer_features.kernel_partitions(1) == customer_features.MIN_KERNEL_PARTITIONS
+    assert customer_features.kernel_partitions(1_000_000) == customer_features.MIN_KERNEL_PARTITIONS
+    rows = 40 * customer_features.KERNEL_PARTITION_ROWS + 1
+    assert customer_features.kernel_partitions(rows) == 41
