@@ -19,8 +19,8 @@ from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,
     file_decimal_marks,
+    quarantine_candidates,
     quarantined_claims,
-    rest_of_raw,
     silver_claims,
     validate,
 )
@@ -189,12 +189,14 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
     silver_rows = silver_claims(validated).collect()
     silver = {(r.source_file, r.row_number) for r in silver_rows}
     quarantine = {(r.source_file, r.row_number): r for r in quarantined_claims(validated).collect()}
-    # the asset's way: quarantine is what silver did not take, typed again on its own, with every file's marks
+    # the asset's way: quarantine is what silver did not take (only the files silver holds fewer rows of are
+    # matched row by row), typed again on its own, with every file's marks
     written = spark.createDataFrame(silver_rows, silver_claims(validated).schema)
     marks = file_decimal_marks(raw)
-    rest = validate(candidates_from_raw(rest_of_raw(raw, written), "test-key", marks), rules, later_copies=True)
+    rest = validate(quarantine_candidates(raw, written, "test-key", marks), rules, later_copies=True)
     again = {(r.source_file, r.row_number): r for r in quarantined_claims(rest).collect()}
     assert again == quarantine
+    assert {name for name, _ in quarantine} < {name for name, _ in expected}  # some files lost no row
 
     assert len(silver) + len(quarantine) == raw.count() == len(expected)
     for key, reason in expected.items():
@@ -220,10 +222,8 @@ def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):
     assert "first" not in values and "dob" not in values  # identity columns are dropped
 
 
-def _validated_transactions(spark, rows: list[tuple]):
-    """Bronze transactions (``rows``) of one known customer, card 4263982640269299, typed and validated."""
-    from fraud_lakehouse.claims.silver import candidates_from_transactions
-
+def _bronze_transactions(spark, rows: list[tuple]):
+    """Bronze transactions (``rows``) of one known customer, card 4263982640269299, and the customer."""
     transactions = spark.createDataFrame(
         rows,
         "trans_num string, cc_num string, trans_date date, trans_time string, category string, amt double, "
@@ -237,9 +237,57 @@ def _validated_transactions(spark, rows: list[tuple]):
         [("4263982640269299", "TX", 30.0, -97.0, 1000)], "cc_num string, state string, lat double, long double, "
         "city_pop bigint",
     )  # fmt: skip
+    return transactions, customers
+
+
+def _validated_transactions(spark, rows: list[tuple]):
+    """Bronze transactions (``rows``) of one known customer, card 4263982640269299, typed and validated."""
+    from fraud_lakehouse.claims.silver import candidates_from_transactions
+
+    transactions, customers = _bronze_transactions(spark, rows)
     return validate(
         candidates_from_transactions(transactions, customers, "test-key"), ValidationRules(today=dt.date(2026, 1, 1))
     )
+
+
+def test_quarantine_takes_the_synthetic_and_landed_rows_silver_did_not(spark):
+    from fraud_lakehouse.claims.silver import candidates_from_transactions
+
+    later = DAY + dt.timedelta(days=1)
+    good = ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY)
+    transactions, customers = _bronze_transactions(
+        spark,
+        [
+            good,
+            ("t2", "4263982640269299", later, "01:02:03", "misc_pos", 9.0, 0, "fraud_Kirlin", 30.25, -97.5, later),
+            ("t3", "4263982640269299", later, "02:02:03", "misc_pos", -3.0, 0, "fraud_Kirlin", 30.25, -97.5, later),
+        ],
+    )
+    raw = raw_frame(
+        spark,
+        [
+            raw_table("good.csv", csv_file(claim("C1"), claim("C2")), DAY, dt.datetime(2025, 1, 2)),
+            raw_table("bad.csv", csv_file(claim("C3"), claim("C4", amount="x")), later, dt.datetime(2025, 1, 2)),
+            raw_table("none.csv", csv_file(claim("C5", service="soon")), later, dt.datetime(2025, 1, 2)),
+        ],
+    )
+    rules = ValidationRules(today=dt.date(2026, 1, 1))
+    marks = file_decimal_marks(raw)
+    candidates = candidates_from_raw(raw, "test-key", marks).unionByName(
+        candidates_from_transactions(transactions, customers, "test-key")
+    )
+    written = silver_claims(validate(candidates, rules))
+    written = spark.createDataFrame(written.collect(), written.schema)
+    rest = quarantine_candidates(raw, written, "test-key", marks, transactions, customers)
+    rejected = {
+        (row.source, row.claim_id, row.reason) for row in quarantined_claims(validate(rest, rules, True)).collect()
+    }
+    assert rejected == {
+        ("insurance", "C4", "bad_number_amount"),
+        ("insurance", "C5", "bad_date_service"),
+        ("synthetic", "t3", "amount_not_positive"),
+    }
+    assert written.count() == 4
 
 
 def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):

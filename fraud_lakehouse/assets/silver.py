@@ -25,9 +25,8 @@ from fraud_lakehouse.claims.silver import (
     candidates_from_raw,
     candidates_from_transactions,
     file_decimal_marks,
+    quarantine_candidates,
     quarantined_claims,
-    rest_of_raw,
-    rest_of_transactions,
     silver_claims,
     validate,
 )
@@ -146,11 +145,7 @@ def _silver(
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     written = lake.read_window(SILVER, "claims", start, end)
-    rest = candidates_from_raw(rest_of_raw(claims_raw, written), secret, marks)
-    if transactions is not None and customers is not None:
-        rest = rest.unionByName(
-            candidates_from_transactions(rest_of_transactions(transactions, written), customers, secret)
-        )
+    rest = quarantine_candidates(claims_raw, written, secret, marks, transactions, customers)
     yield Output(quarantined_claims(validate(rest, rules, later_copies=True)), output_name="claims_quarantine")
 
     # The checks read back what was written, so they test the tables, not the plan.

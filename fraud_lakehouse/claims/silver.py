@@ -567,6 +567,48 @@ def rest_of_transactions(transactions: DataFrame, silver: DataFrame) -> DataFram
     return transactions.join(kept, ["trans_num", PARTITION_COLUMN], "left_anti")
 
 
+def _short_groups(inputs: DataFrame, kept: DataFrame, key: str) -> list:
+    """The values of ``key`` whose input rows are not all in silver: an input row gives at most one silver row
+    with the same key, so a group with as many silver rows as input rows lost none."""
+    counts = (
+        inputs.groupBy(key)
+        .agg(F.count("*").alias("__in"))
+        .join(kept.groupBy(key).agg(F.count("*").alias("__kept")), key, "left")
+    )
+    return [row[key] for row in counts.where(F.coalesce(F.col("__kept"), F.lit(0)) < F.col("__in")).collect()]
+
+
+def _only(frame: DataFrame, key: str, values: list) -> DataFrame:
+    return frame.where(F.col(key).isin(values) if values else F.lit(False))
+
+
+def quarantine_candidates(
+    raw: DataFrame,
+    silver: DataFrame,
+    secret: str,
+    marks: DataFrame,
+    transactions: DataFrame | None = None,
+    customers: DataFrame | None = None,
+) -> DataFrame:
+    """What quarantine holds, as candidates for ``validate(..., later_copies=True)``: the input rows (landed, and
+    synthetic when given) that silver did not take. Most files and days lose no row: counting rows per file
+    and per day (a small job) finds those, and only the others are matched row by row (an anti-join of every
+    row took most of quarantine's time)."""
+    landed = silver.where(F.col("source") != F.lit(SYNTHETIC))
+    files = _short_groups(raw, landed, "source_file")
+    rest = candidates_from_raw(
+        rest_of_raw(_only(raw, "source_file", files), _only(landed, "source_file", files)), secret, marks
+    )
+    if transactions is not None and customers is not None:
+        synthetic = silver.where(F.col("source") == F.lit(SYNTHETIC))
+        days = _short_groups(transactions, synthetic, PARTITION_COLUMN)
+        missing = rest_of_transactions(
+            _only(transactions, PARTITION_COLUMN, days), _only(synthetic, PARTITION_COLUMN, days)
+        )
+        rest = rest.unionByName(candidates_from_transactions(missing, customers, secret))
+    return rest
+
+
 def _with_verdict(validated: DataFrame) -> DataFrame:
     """``validated`` with ``__rejected``, behind an expression the optimizer cannot move (it never changes the
     value): a filter on ``size(reasons)`` is pushed below the projection that types the rows, so the engine typed
