@@ -80,6 +80,9 @@ class DetectionConfig(Config):
     night_start_hour: int = Field(default=22, ge=0, le=23)
     night_end_hour: int = Field(default=4, ge=0, le=23, description="night is [start, 24) + [0, end)")
     night_claims_min: int = Field(default=3, description="night claims of a customer in a day: a night burst")
+    spree_day_z_score: float = Field(
+        default=5.0, description="robust z in its procedure of a daytime amount that joins its day's night spree"
+    )
 
     # geography
     distance_max_miles: float = Field(default=500.0, description="customer to provider distance")

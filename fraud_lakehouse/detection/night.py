@@ -1,6 +1,7 @@
 """Night-time rules: a claim in the night hours, and the night claims of a customer's day with several.
 
-A day with night claims raises only its night claims, never the customer's daytime claims of that day.
+A day with night claims raises its night claims; of its daytime claims, only those whose own amount is far
+into their procedure's tail (``spree_day_claim``), never the customer's ordinary daytime claims.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from fraud_lakehouse.detection.common import flag, is_night
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.detection.features import CATEGORY_Z
 
-__all__ = ["is_night", "large_night_spree", "night_burst", "night_claim", "night_pair", "night_spree"]
+__all__ = [
+    "is_night",
+    "large_night_spree",
+    "night_burst",
+    "night_claim",
+    "night_pair",
+    "night_spree",
+    "spree_day_claim",
+]
 
 
 def night_claim(config: DetectionConfig) -> Column:
@@ -43,3 +52,12 @@ def night_spree(config: DetectionConfig) -> Column:
     """A night claim of a day whose night holds several large claims: the session's small probes too, never
     the customer's daytime claims of that day."""
     return flag(is_night(config) & (F.col("__day_large_night_claims") >= config.burst_min_claims))
+
+
+def spree_day_claim(config: DetectionConfig) -> Column:
+    """A daytime claim whose amount is far into its procedure's tail, of a day whose night holds several large
+    claims: a stolen card is also used by day, for the largest purchases (Sparkov's fraud sessions run through
+    the day). The claim's own part is its amount; an ordinary daytime claim of that day is not raised."""
+    very_large = F.col(CATEGORY_Z) > config.spree_day_z_score
+    spree_day = F.col("__day_large_night_claims") >= config.burst_min_claims
+    return flag(~is_night(config) & very_large & spree_day)

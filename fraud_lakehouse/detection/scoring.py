@@ -62,7 +62,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("exact_duplicate", "duplicates", Weights(insurance=0.77, card=0.77), duplicates.exact_duplicate,
          "later copy of an earlier claim"),
-    Rule("near_duplicate", "duplicates", Weights(insurance=0.52, card=0.01), duplicates.near_duplicate,
+    Rule("near_duplicate", "duplicates", Weights(insurance=0.52, card=0.02), duplicates.near_duplicate,
          "re-bill of an earlier claim of the same day with an altered amount"),
     # card weight 0: a merchant has no daily capacity, a busy day is no evidence against a card (never fired in the
     # card training data; the insurance weight borrowed would make a merchant's sale day all high)
@@ -82,7 +82,7 @@ RULES: tuple[Rule, ...] = (
          "amount so far into its procedure's upper tail it is decisive"),
     Rule("benford_provider", "statistics", Weights(insurance=0.0, card=0.0), statistics.benford_provider,
          "first digit over-represented at a provider that significantly fails Benford"),
-    Rule("large_amount_burst", "statistics", Weights(insurance=0.0, card=0.04), statistics.large_amount_burst,
+    Rule("large_amount_burst", "statistics", Weights(insurance=0.0, card=0.02), statistics.large_amount_burst,
          "one of several large amounts in the customer's day"),
     Rule("rapid_claims", "velocity", Weights(insurance=0.0, card=0.0), velocity.rapid_claims,
          "N claims of the customer within the window"),
@@ -94,17 +94,19 @@ RULES: tuple[Rule, ...] = (
          "night claim of a day with two or more"),
     Rule("night_burst", "night", Weights(insurance=0.01, card=0.01), night.night_burst,
          "night claim of a day with a burst of them"),
-    Rule("large_night_spree", "night", Weights(insurance=0.21, card=0.21), night.large_night_spree,
+    Rule("large_night_spree", "night", Weights(insurance=0.22, card=0.22), night.large_night_spree,
          "large night claim of a day with several large night claims"),
     Rule("night_spree", "night", Weights(insurance=0.69, card=0.69), night.night_spree,
          "night claim of a day with several large night claims"),
+    Rule("spree_day_claim", "night", Weights(insurance=0.79, card=0.79), night.spree_day_claim,
+         "very large daytime claim of a day with several large night claims"),
     Rule("far_from_home", "geography", Weights(insurance=0.0, card=0.0), geography.far_from_home,
          "provider far from the customer's home"),
     Rule("state_mismatch", "state_mismatch", Weights(insurance=0.03, card=0.03), geography.state_mismatch,
          "customer and provider states differ"),
     Rule("unusual_patient_state", "state_mismatch", Weights(insurance=0.29, card=0.29), geography.unusual_patient_state,
          "customer from a state the provider almost never sees"),
-    Rule("amount_vs_history", "history", Weights(insurance=0.0, card=0.01), history.amount_vs_history,
+    Rule("amount_vs_history", "history", Weights(insurance=0.0, card=0.0), history.amount_vs_history,
          "amount far above the customer's usual and its procedure's"),
 )  # fmt: skip
 

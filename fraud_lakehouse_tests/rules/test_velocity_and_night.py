@@ -28,3 +28,22 @@ def test_night_burst_and_pair_raise_the_night_claims_not_the_day(spark):
     rows = burst + pair + [claim("alone", customer_key="cust-3", at=at(0, 2))]
     assert hits(spark, rows, "night_burst") == {"b0", "b1", "b2"}
     assert hits(spark, rows, "night_pair") == {"b0", "b1", "b2", "p0", "p1"}
+
+
+def test_a_spree_day_raises_its_very_large_daytime_claims_only(spark):
+    # the procedure's usual amounts: median about 53, a robust scale of a few units
+    base = [claim(f"n{i}", customer_key=f"c{i % 10}", amount=50.0 + (i % 7), at=at(0, 12)) for i in range(60)]
+    spree = [
+        claim("night1", customer_key="victim", amount=900.0, at=at(0, 1)),
+        claim("night2", customer_key="victim", amount=950.0, at=at(0, 2)),
+        claim("day_big", customer_key="victim", amount=800.0, at=at(0, 15)),
+        claim("day_usual", customer_key="victim", amount=52.0, at=at(0, 16)),
+        claim("next_day_big", customer_key="victim", amount=800.0, at=at(1, 15)),
+    ]
+    lone_night = [
+        claim("one_night", customer_key="spender", amount=900.0, at=at(0, 1)),
+        claim("spender_day_big", customer_key="spender", amount=800.0, at=at(0, 15)),
+    ]
+    assert hits(spark, base + spree + lone_night, "spree_day_claim") == {"day_big"}
+    # the night claims are the night rules' to judge
+    assert hits(spark, base + spree + lone_night, "large_night_spree") == {"night1", "night2"}
