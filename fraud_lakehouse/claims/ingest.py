@@ -61,8 +61,8 @@ assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
 # The columns of a data file: the table's, without the partition column (Delta keeps it in the log).
 FILE_SCHEMA = pa.schema([field for field in RAW_ARROW_SCHEMA if field.name != PARTITION_COLUMN])
 # The file's own columns: dictionaries and statistics (they prune reads by file and day). The raw values are text
-# of high cardinality that silver reads whole: no dictionary, no statistics (writing 1 M rows took 0.69 s against
-# 1.1-1.2 s with them). zstd level 1 gave the smallest files (22 MB per million claims) at the speed of LZ4.
+# of high cardinality that silver reads whole: no dictionary, no statistics (they made writing slower by half).
+# Snappy, Spark's default: zstd gave files half the size but took a third longer to encode (docs/performance.md).
 FILE_COLUMNS = ("layout", "source_file", "row_number", "decimal_mark", "ingested_at")
 # Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
