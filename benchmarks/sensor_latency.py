@@ -5,9 +5,12 @@ Dagster instance runs the daemon with claims_landing_sensor on at a 5 s
 interval (the synthetic feed off: the claims-only path). Each run uploads a
 100,000-claim insurance file under claims/DAY/ and measures the wall clock
 from the upload's return to the commit of that day's gold/flagged_claims
-(polled every 0.2 s). The same invocation measures the in-process compute of
-the same file: the claims path executed in one process (the engine started
-once, Python's imports done), on a separate lake.
+(polled every 0.2 s), and where it went: until the sensor requested the run,
+the queue and the run's process starting, the run itself (from the run's
+record in the instance). The same invocation measures the in-process compute
+of the same file: the claims path executed in one process (the engine started
+once, Python's imports done), on a separate lake on the same S3 endpoint (the
+ratio's baseline: the rest is what the sensor path adds) and on local disk.
 
     python benchmarks/sensor_latency.py            # 3 runs
 """
@@ -42,9 +45,9 @@ def claims_csv(claims: int, day: dt.date, seed: int) -> bytes:
     return out.getvalue().encode()
 
 
-def in_process(path: str, lake: str, day: str) -> dict:
-    """The claims path for one day in this process, from a landed file (the --one-run side)."""
-    os.environ.update(FRAUD_LAKEHOUSE_LANDING=str(Path(path).parent.parent), FRAUD_LAKEHOUSE_LAKE_ROOT=lake)
+def in_process(landing: str, lake: str, day: str) -> dict:
+    """The claims path for one day in this process, from a file landed under ``landing`` (the --one-run side)."""
+    os.environ.update(FRAUD_LAKEHOUSE_LANDING=landing, FRAUD_LAKEHOUSE_LAKE_ROOT=lake)
     os.environ["FRAUD_LAKEHOUSE_SYNTHETIC_FEED"] = "off"
     from dagster import DagsterInstance
 
@@ -59,17 +62,42 @@ def in_process(path: str, lake: str, day: str) -> dict:
     return {"seconds": seconds}
 
 
+def run_stages(home: Path, day: dt.date, uploaded_at: float, committed_at: float) -> dict:
+    """Where one upload's latency went, from the run the sensor requested for ``day``: until the sensor asked
+    for the run, until the run started (the queue, then the run's process starting and loading the code
+    location), and from its start to the gold commit (the claims path, engine start included)."""
+    from dagster import DagsterInstance, RunsFilter
+
+    here = os.getcwd()
+    os.chdir(home)  # the instance's storage folders are relative to its home
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            records = instance.get_run_records(RunsFilter(tags={"dagster/partition": day.isoformat()}))
+    finally:
+        os.chdir(here)
+    if not records:
+        return {}
+    record = min(records, key=lambda item: item.create_timestamp)
+    requested = record.create_timestamp.timestamp()
+    started = record.start_time or committed_at
+    return {
+        "until_the_run_was_requested": round(requested - uploaded_at, 2),
+        "queue_and_run_process_start": round(started - requested, 2),
+        "run_until_gold_committed": round(committed_at - started, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", help=argparse.SUPPRESS)
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
-        print(json.dumps(in_process(args.path, args.lake, args.day)))
+        print(json.dumps(in_process(args.landing, args.lake, args.day)))
         return
 
     work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-latency-"))
@@ -106,24 +134,34 @@ def main() -> None:
         )  # fmt: skip
         time.sleep(20)  # the daemon and its code server up, the sensor's first tick done
         today = dt.datetime.now(dt.UTC).date()
-        latencies, computes = [], []
+        latencies, computes, computes_local, stages = [], [], [], []
         for index in range(args.runs):
             day = today - dt.timedelta(days=index + 1)
             body = claims_csv(args.claims, day, seed=index)
-            # the same file, computed in one process on its own lake
-            local = work / f"in-process-{index}" / "claims" / day.isoformat() / "claims.csv"
+            # the same file, computed in one process on its own lake: on the same S3 endpoint (the baseline of
+            # the ratio: what the sensor path adds is the rest), and on local disk
+            prefix = f"in-process-{index}"
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/claims/{day.isoformat()}/claims.csv", Body=body)
+            local = work / prefix / "claims" / day.isoformat() / "claims.csv"
             local.parent.mkdir(parents=True)
             local.write_bytes(body)
-            one = subprocess.run(
-                [sys.executable, __file__, "--one-run", "--path", str(local), "--lake", str(work / f"lake-{index}"),
-                 "--day", day.isoformat()],
-                check=True, capture_output=True, text=True, env={**os.environ, **aws},
-            )  # fmt: skip
-            computes.append(json.loads(one.stdout.strip().splitlines()[-1])["seconds"])
+            places = {
+                "s3": (f"s3://{BUCKET}/{prefix}/claims", f"s3://{BUCKET}/{prefix}/lake"),
+                "local": (str(work / prefix / "claims"), str(work / f"lake-{index}")),
+            }
+            for storage, (landing, lake) in places.items():
+                one = subprocess.run(
+                    [sys.executable, __file__, "--one-run", "--landing", landing, "--lake", lake,
+                     "--day", day.isoformat()],
+                    check=True, capture_output=True, text=True, env={**os.environ, **aws},
+                )  # fmt: skip
+                seconds = json.loads(one.stdout.strip().splitlines()[-1])["seconds"]
+                (computes if storage == "s3" else computes_local).append(seconds)
             table = f"s3://{BUCKET}/lake/gold/flagged_claims"
             started = time.perf_counter()
             s3.put_object(Bucket=BUCKET, Key=f"claims/{day.isoformat()}/claims.csv", Body=body)
             uploaded = time.perf_counter()
+            uploaded_at = time.time()
             while True:
                 try:
                     actions = DeltaTable(table).get_add_actions(flatten=True)
@@ -136,8 +174,11 @@ def main() -> None:
                     raise RuntimeError(f"no gold for {day} after 300 s; see {work / 'daemon.log'}")
                 time.sleep(0.2)
             latencies.append(time.perf_counter() - uploaded)
-            print(f"{day}: upload took {uploaded - started:.2f} s, upload -> gold {latencies[-1]:.2f} s, "
-                  f"in-process compute {computes[-1]:.2f} s", file=sys.stderr)  # fmt: skip
+            committed_at = time.time()
+            stages.append(run_stages(home, day, uploaded_at, committed_at))
+            print(f"{day}: upload took {uploaded - started:.2f} s, upload -> gold {latencies[-1]:.2f} s "
+                  f"({stages[-1]}), in-process compute {computes[-1]:.2f} s (local disk {computes_local[-1]:.2f} s)",
+                  file=sys.stderr)  # fmt: skip
         latency, compute = statistics.median(latencies), statistics.median(computes)
         print(
             json.dumps(
@@ -149,6 +190,9 @@ def main() -> None:
                     "in_process_compute_median_seconds": round(compute, 2),
                     "in_process_compute_runs": [round(s, 2) for s in computes],
                     "ratio_latency_to_compute": round(latency / compute, 2),
+                    "in_process_compute_local_disk_median_seconds": round(statistics.median(computes_local), 2),
+                    "ratio_latency_to_local_disk_compute": round(latency / statistics.median(computes_local), 2),
+                    "stages_of_each_run_seconds": stages,
                 },
                 indent=2,
             )
