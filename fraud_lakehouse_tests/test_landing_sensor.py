@@ -187,3 +187,15 @@ def test_the_watermark_stops_short_of_a_file_that_waits():
     later = plan_tick([waiting], plan.cursor, now + dt.timedelta(days=3), settings, dt.date(2025, 1, 1),
                       dt.date(2025, 1, 9))  # fmt: skip
     assert [batch.partition for batch in later.batches] == ["2025-01-09"]
+
+
+@pytest.mark.parametrize("interval", [5, 10, 30])
+def test_the_sensor_ticks_at_the_interval_asked_for_not_every_other_daemon_loop(interval, monkeypatch):
+    # Dagster's sensor daemon checks every 5 s whether the time since the last tick started reaches the
+    # sensor's minimum interval; a tick starts a moment after its loop, so a whole interval later the check
+    # finds a little less than the interval has passed
+    monkeypatch.setenv("FRAUD_LAKEHOUSE_SENSOR_INTERVAL", str(interval))
+    sensor = build_claims_landing_sensor("claims_job")
+    elapsed_at_the_check = interval - 0.05
+    assert sensor.minimum_interval_seconds <= elapsed_at_the_check  # due: it ticks at the interval
+    assert sensor.minimum_interval_seconds >= interval - 1  # and never much earlier

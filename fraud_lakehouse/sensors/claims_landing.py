@@ -67,6 +67,8 @@ FULL_SCAN_EVERY = 20
 # already listed (a long multipart upload, a clock) is still seen if it completes within this.
 WATERMARK_LAG = dt.timedelta(hours=1)
 DIGEST_BYTES = 6
+# How much earlier than the interval a tick may come (see minimum_interval).
+TICK_SLACK_S = 1
 RUN_TAG_FILES = "fraud_lakehouse/landed_files"
 RUN_TAG_KEYS = "fraud_lakehouse/landed_keys"
 CURSOR_VERSION = 1
@@ -272,13 +274,26 @@ def run_request(batch: ClaimsBatch) -> RunRequest:
     )
 
 
+def minimum_interval(interval_s: int) -> int:
+    """The sensor's minimum interval for ticks ``interval_s`` apart.
+
+    Dagster's sensor daemon checks its sensors in a loop (every 5 s), and a
+    sensor is due when the time since its last tick started is at least its
+    minimum interval. A tick starts a moment after its loop does, so the check
+    a whole interval later finds a little less than the interval has passed:
+    with the interval itself as the minimum, the sensor ticked on every other
+    check (asked for 5 s, it ticked every 10 s). A second less gives the
+    interval asked for."""
+    return max(1, interval_s - TICK_SLACK_S)
+
+
 def build_claims_landing_sensor(job_name: str, running: bool = False):  # type: ignore[no-untyped-def]
     interval = _setting(INTERVAL_ENV, DEFAULT_INTERVAL_S)
 
     @sensor(
         name="claims_landing_sensor",
         job_name=job_name,
-        minimum_interval_seconds=interval,
+        minimum_interval_seconds=minimum_interval(interval),
         default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
         description="Claims files landed under the landing prefix start the claims path of their detection date "
         "(bronze/claims_raw -> silver -> gold), a run per batch of files of one date; an identical re-upload does "
