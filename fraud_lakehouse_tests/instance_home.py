@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -100,12 +99,6 @@ class InstanceHome:
 
     def log(self, name: str) -> str:
         return (self.path / name).read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_serving(url: str, home: InstanceHome, timeout: float = 120) -> None:

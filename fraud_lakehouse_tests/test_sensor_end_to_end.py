@@ -16,9 +16,10 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from deltalake import DeltaTable
 
+from fraud_lakehouse.local_s3 import free_port
 from fraud_lakehouse.sensors.claims_landing import RUN_TAG_KEYS
 from fraud_lakehouse_tests.conftest import S3_BUCKET
-from fraud_lakehouse_tests.instance_home import InstanceHome, free_port, new_home, wait_until_serving
+from fraud_lakehouse_tests.instance_home import InstanceHome, new_home, wait_until_serving
 
 HEADER = (
     "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"

@@ -17,7 +17,8 @@ import pytest
 from dagster import DagsterInstance
 
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse_tests.instance_home import free_port, new_home, wait_until_serving
+from fraud_lakehouse.local_s3 import free_port
+from fraud_lakehouse_tests.instance_home import new_home, wait_until_serving
 
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
 SELECTION = [
