@@ -62,8 +62,7 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     from fraud_lakehouse.claims.model import RAW_SCHEMA
     from fraud_lakehouse.claims.silver import (
         ValidationRules,
-        candidates_from_raw,
-        candidates_from_transactions,
+        claim_candidates,
         file_decimal_marks,
         quarantine_candidates,
         quarantined_claims,
@@ -93,9 +92,7 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     customers = spark.read.format("delta").load(f"{bronze}/customers")
     rules = ValidationRules(today=dt.date(2026, 1, 1))
     marks = collected(file_decimal_marks(raw))
-    candidates = candidates_from_raw(raw, SECRET, marks).unionByName(
-        candidates_from_transactions(transactions, customers, SECRET)
-    )
+    candidates = claim_candidates(raw, SECRET, marks, transactions, customers)
     write_delta(silver_claims(validate(candidates, rules)), f"{out}/silver/claims", window)
     stage("silver_claims")
     written = spark.read.format("delta").load(f"{out}/silver/claims").where(window_predicate(*window))

@@ -22,8 +22,7 @@ from fraud_lakehouse.claims.silver import (
     DEFAULT_AMOUNT_CAP,
     MAX_AMOUNT_CAP,
     ValidationRules,
-    candidates_from_raw,
-    candidates_from_transactions,
+    claim_candidates,
     file_decimal_marks,
     quarantine_candidates,
     quarantined_claims,
@@ -134,9 +133,7 @@ def _silver(
     secret = pseudonymizer.secret()
     rules = ValidationRules(amount_cap=config.amount_cap, today=dt.datetime.now(dt.UTC).date())
     marks = collected(file_decimal_marks(claims_raw))
-    candidates = candidates_from_raw(claims_raw, secret, marks)
-    if transactions is not None and customers is not None:
-        candidates = candidates.unionByName(candidates_from_transactions(transactions, customers, secret))
+    candidates = claim_candidates(claims_raw, secret, marks, transactions, customers)
     metadata = {**pseudonymizer.metadata(), "amount_cap": config.amount_cap}
     yield Output(silver_claims(validate(candidates, rules)), output_name="claims", metadata=metadata)
 

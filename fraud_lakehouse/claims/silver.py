@@ -567,6 +567,20 @@ def rest_of_transactions(transactions: DataFrame, silver: DataFrame) -> DataFram
     return transactions.join(kept, ["trans_num", PARTITION_COLUMN], "left_anti")
 
 
+def claim_candidates(
+    raw: DataFrame,
+    secret: str,
+    marks: DataFrame,
+    transactions: DataFrame | None = None,
+    customers: DataFrame | None = None,
+) -> DataFrame:
+    """Every input row as a candidate for ``validate``: the landed rows, and the synthetic feed's when given."""
+    candidates = candidates_from_raw(raw, secret, marks)
+    if transactions is not None and customers is not None:
+        candidates = candidates.unionByName(candidates_from_transactions(transactions, customers, secret))
+    return candidates
+
+
 def _short_groups(inputs: DataFrame, kept: DataFrame, key: str) -> list:
     """The values of ``key`` whose input rows are not all in silver: an input row gives at most one silver row
     with the same key, so a group with as many silver rows as input rows lost none."""
