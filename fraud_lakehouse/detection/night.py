@@ -24,6 +24,11 @@ __all__ = [
 ]
 
 
+def _spree_day(config: DetectionConfig) -> Column:
+    """The claim's customer-day holds several large night claims: a stolen card's session."""
+    return F.col("__day_large_night_claims") >= config.burst_min_claims
+
+
 def night_claim(config: DetectionConfig) -> Column:
     """A timed claim in the night hours."""
     return flag(is_night(config))
@@ -45,13 +50,13 @@ def large_night_spree(config: DetectionConfig) -> Column:
     together they are rare. The score's noisy-OR adds hints as independent; this rule is their conjunction,
     weighed on its own."""
     large = F.col(CATEGORY_Z) > config.burst_z_score
-    return flag(is_night(config) & large & (F.col("__day_large_night_claims") >= config.burst_min_claims))
+    return flag(is_night(config) & large & _spree_day(config))
 
 
 def night_spree(config: DetectionConfig) -> Column:
     """A night claim of a day whose night holds several large claims: the session's small probes too, never
     the customer's daytime claims of that day."""
-    return flag(is_night(config) & (F.col("__day_large_night_claims") >= config.burst_min_claims))
+    return flag(is_night(config) & _spree_day(config))
 
 
 def spree_day_claim(config: DetectionConfig) -> Column:
@@ -59,5 +64,4 @@ def spree_day_claim(config: DetectionConfig) -> Column:
     claims: a stolen card is also used by day, for the largest purchases (Sparkov's fraud sessions run through
     the day). The claim's own part is its amount; an ordinary daytime claim of that day is not raised."""
     very_large = F.col(CATEGORY_Z) > config.spree_day_z_score
-    spree_day = F.col("__day_large_night_claims") >= config.burst_min_claims
-    return flag(~is_night(config) & very_large & spree_day)
+    return flag(~is_night(config) & very_large & _spree_day(config))
