@@ -610,17 +610,15 @@ def quarantine_candidates(
     row took most of quarantine's time)."""
     landed = silver.where(F.col("source") != F.lit(SYNTHETIC))
     files = _short_groups(raw, landed, "source_file")
-    rest = candidates_from_raw(
-        rest_of_raw(_only(raw, "source_file", files), _only(landed, "source_file", files)), secret, marks
-    )
+    missing_raw = rest_of_raw(_only(raw, "source_file", files), _only(landed, "source_file", files))
+    missing_transactions = None
     if transactions is not None and customers is not None:
         synthetic = silver.where(F.col("source") == F.lit(SYNTHETIC))
         days = _short_groups(transactions, synthetic, PARTITION_COLUMN)
-        missing = rest_of_transactions(
+        missing_transactions = rest_of_transactions(
             _only(transactions, PARTITION_COLUMN, days), _only(synthetic, PARTITION_COLUMN, days)
         )
-        rest = rest.unionByName(candidates_from_transactions(missing, customers, secret))
-    return rest
+    return claim_candidates(missing_raw, secret, marks, missing_transactions, customers)
 
 
 def _with_verdict(validated: DataFrame) -> DataFrame:
