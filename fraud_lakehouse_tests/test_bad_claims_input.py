@@ -290,6 +290,16 @@ def test_quarantine_takes_the_synthetic_and_landed_rows_silver_did_not(spark):
     assert written.count() == 5  # C1, C2, C3, t1, t2
 
 
+def test_both_candidate_frames_have_the_columns_validation_names_without_asking(spark):
+    from fraud_lakehouse.claims.silver import CANDIDATE_COLUMNS, candidates_from_transactions
+
+    good = ("t1", "4263982640269299", DAY, "01:02:03", "misc_pos", 12.5, 0, "fraud_Kirlin", 30.25, -97.5, DAY)
+    transactions, customers = _bronze_transactions(spark, [good])
+    raw = raw_frame(spark, [raw_table("good.csv", csv_file(claim("C1")), DAY, dt.datetime(2025, 1, 2))])
+    assert candidates_from_raw(raw, "test-key").columns == list(CANDIDATE_COLUMNS)
+    assert candidates_from_transactions(transactions, customers, "test-key").columns == list(CANDIDATE_COLUMNS)
+
+
 def test_quarantined_synthetic_transactions_keep_their_bronze_values(spark):
     from fraud_lakehouse.claims.privacy import hmac_sha256_python
 

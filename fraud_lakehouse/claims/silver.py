@@ -219,6 +219,12 @@ RAW_STRUCT_TYPE = StructType(
 )
 
 
+# The columns of every candidate frame (``candidates_from_raw``, ``candidates_from_transactions``), in order:
+# written out so that the functions after them need not ask the engine (over Spark Connect each question
+# analyses the whole typing plan again: 0.04-0.08 s).
+CANDIDATE_COLUMNS = (*CLAIM_SCHEMA.fieldNames(), "reasons", "raw_values", RAW_TRANS_TIME, RAW_STRUCT)
+
+
 def _raw_struct(customer_key: Column) -> Column:
     fields = [
         F.when(F.col(name).isNotNull(), customer_key).alias(name)
@@ -448,7 +454,8 @@ def _transaction_raw_values() -> Column:
 
 
 def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool = False) -> DataFrame:
-    """Candidates with every failed check appended to ``reasons``; later copies of a claim id are duplicates.
+    """Candidates (``CANDIDATE_COLUMNS``) with every failed check appended to ``reasons``; later copies of a claim
+    id are duplicates.
 
     ``later_copies``: the candidates are what did not reach silver (``rest_of_raw``, ``rest_of_transactions``),
     so a row that passes every check is a later copy of a claim in silver.
@@ -525,7 +532,7 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
                 F.when(valid, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
                 if name == "reasons"
                 else F.col(name)
-                for name in candidates.columns
+                for name in CANDIDATE_COLUMNS
             ]
         )
     repeated = candidates.groupBy(*keys).count().where(F.col("count") > 1).select(*keys)
@@ -547,7 +554,7 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
             F.when(is_later_copy, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
             if name == "reasons"
             else F.col(name)
-            for name in candidates.columns
+            for name in CANDIDATE_COLUMNS
         ]
     )
 
@@ -641,7 +648,7 @@ def quarantined_claims(validated: DataFrame) -> DataFrame:
     """The rejected rows: raw values (pseudonymised), source file, row number and reason codes."""
     rejected = _with_verdict(validated).where(F.col("__rejected"))
     rejected = rejected.select(
-        *[name for name in validated.columns if name != "raw_values"],
+        *[name for name in CANDIDATE_COLUMNS if name != "raw_values"],
         F.expr("try_element_at(reasons, 1)").alias("reason"),
         F.coalesce(
             F.col("raw_values"),
