@@ -82,15 +82,18 @@ def delta_table_exists(uri: str) -> bool:
     return DeltaTable.is_deltatable(uri)
 
 
-def _row_counts(uri: str, window: tuple[dt.date, dt.date] | None) -> tuple[int | None, dict[str, int]]:
-    """The table's rows, and the window's rows per day, from the row counts every writer keeps in the Delta log
-    (no job on the engine); (None, {}) when a file has none."""
+def _log_figures(uri: str, window: tuple[dt.date, dt.date] | None) -> tuple[int | None, dict[str, int], int]:
+    """From the table's Delta log, read once by delta-rs (no job on the engine; on S3 each read of the log is
+    several requests): the table's rows and the window's rows per day, from the row counts every writer keeps
+    ((None, {}) when a file has none), and the table's latest version."""
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    actions = pa.table(DeltaTable(uri).get_add_actions(flatten=True))
+    table = DeltaTable(uri)
+    version = table.version()
+    actions = pa.table(table.get_add_actions(flatten=True))
     if "num_records" not in actions.column_names or actions.column("num_records").null_count:
-        return None, {}
+        return None, {}, version
     counts = actions.column("num_records").to_pylist()
     per_day: dict[str, int] = {}
     if window is not None:
@@ -99,17 +102,7 @@ def _row_counts(uri: str, window: tuple[dt.date, dt.date] | None) -> tuple[int |
             key = day.isoformat() if isinstance(day, dt.date) else str(day)
             if window[0].isoformat() <= key < window[1].isoformat():
                 per_day[key] = per_day.get(key, 0) + rows
-    return sum(counts), per_day
-
-
-def delta_version(uri: str) -> int | None:
-    """The table's latest version, read from its log by delta-rs (works for every writer)."""
-    from deltalake import DeltaTable
-
-    try:
-        return DeltaTable(uri).version()
-    except Exception:  # metadata is best effort: a missing version must not fail a written table
-        return None
+    return sum(counts), per_day, version
 
 
 @dataclass(frozen=True)
@@ -251,7 +244,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         table = spark.read.format("delta").load(uri)
         metadata: dict[str, Any] = {}
         preview_source = table if window is None else table.where(window_predicate(*window))
-        total, rows_per_day = _row_counts(uri, window)
+        total, rows_per_day, version = _log_figures(uri, window)
         if total is None:  # a writer that kept no row counts in the log: count with the engine
             total = table.count()
             if window is not None:
@@ -275,9 +268,7 @@ class DeltaLakeIOManager(ConfigurableIOManager):
         metadata["dagster/table_name"] = uri
         metadata["dagster/uri"] = uri
         metadata["dagster/storage_kind"] = "s3" if is_s3(uri) else "local"
-        version = delta_version(uri)
-        if version is not None:
-            metadata["delta_version"] = version
+        metadata["delta_version"] = version
         metadata["preview"] = _preview(preview_source)
         return metadata, rows_per_day
 
