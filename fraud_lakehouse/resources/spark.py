@@ -77,6 +77,13 @@ class _EmbeddedSail:
                 # Committing on demand: sys time 3.5 s, the run 1 s faster. Read
                 # when Sail's library loads, so only before the first server starts.
                 os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
+                # Even committed on demand, its pages were transparent huge pages,
+                # each zeroed whole (2 MiB) on first touch, and freed pages went
+                # back to the kernel to be faulted and zeroed again on reuse. Plain
+                # pages kept by the allocator for reuse: a third less system time
+                # for a landed 1M-claim file, same peak memory (docs/performance.md).
+                os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
+                os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
                 # Batches of 32 Ki rows instead of 8 Ki: fewer, longer vectorized
                 # steps. The detection benchmark, 3 runs each: 13.1 s (8 Ki),
                 # 12.0 s (32 Ki), 12.6 s (64 Ki); peak memory 2.6 -> 2.8 GiB.
