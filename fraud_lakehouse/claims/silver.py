@@ -527,14 +527,7 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
     # Sail); both are collected, so the engine broadcasts them instead of
     # shuffling every row.
     if later_copies:
-        return checked.select(
-            *[
-                F.when(valid, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
-                if name == "reasons"
-                else F.col(name)
-                for name in CANDIDATE_COLUMNS
-            ]
-        )
+        return _copies_marked(checked, valid)
     repeated = candidates.groupBy(*keys).count().where(F.col("count") > 1).select(*keys)
     repeated_rows = repeated.limit(COLLECT_MAX_ROWS + 1).collect()
     if not repeated_rows:
@@ -548,8 +541,12 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
         contenders = F.broadcast(lookup).join(checked, keys).where(valid)
         contested = collected(contenders.groupBy(*keys).agg(F.min(copy_order).alias("__first")))
         ranked = with_lookup(checked, contested, keys, small=True)
-    is_later_copy = valid & F.col("__first").isNotNull() & (copy_order != F.col("__first"))
-    return ranked.select(
+    return _copies_marked(ranked, valid & F.col("__first").isNotNull() & (copy_order != F.col("__first")))
+
+
+def _copies_marked(checked: DataFrame, is_later_copy: Column) -> DataFrame:
+    """The candidate columns, with ``duplicate_claim_id`` as the only reason of a later copy of a claim id."""
+    return checked.select(
         *[
             F.when(is_later_copy, F.array(F.lit(DUPLICATE_CLAIM_ID))).otherwise(F.col("reasons")).alias("reasons")
             if name == "reasons"
