@@ -85,14 +85,11 @@ def one_run(kind: str, path: Path, lake: Path | None) -> dict:
     # pandas is among them: a run's process has it (Dagster and the Spark client import it), and pyarrow
     # imports it on its first array from numpy, which would otherwise charge the import to the ingest.
     if kind == "ingest":
-        import fraud_lakehouse
+        import fraud_lakehouse.claims.ingest  # noqa: F401
     import deltalake  # noqa: F401
     import pandas  # noqa: F401
     import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
-
-    if kind == "ingest":
-        import fraud_lakehouse.claims.ingest  # noqa: F401
 
     started = time.perf_counter()
     rows = plain_read(path) if kind == "plain" else ingest(path, lake)
