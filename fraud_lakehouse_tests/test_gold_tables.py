@@ -120,6 +120,21 @@ def test_provider_risk_and_fraud_by_rule(spark):
     assert by_rule == {"exact_duplicate": (2, 110.0, 1), "night_claim": (1, 10.0, 0)}
 
 
+def test_a_provider_billed_under_several_names_gets_the_same_name_whatever_the_row_order(spark):
+    schema = (
+        "detection_date date, provider_id string, provider_name string, amount double, fraud_score double, "
+        "risk_level string, rules_triggered array<string>"
+    )
+    names = ["Clinic Round", "Clinic 9001", None, "Clinic 9001"]
+    named = set()
+    for order in (names, names[::-1], names[1:] + names[:1]):
+        rows = [(DAY, "PRV9001", name, 10.0, 0.1, "low", []) for name in order]
+        for partitions in (1, 3):
+            flagged = spark.createDataFrame(rows, schema).repartition(partitions)
+            named |= {row.provider_name for row in gold.provider_risk(flagged).collect()}
+    assert named == {"Clinic 9001"}
+
+
 def test_pseudonym_is_hmac_sha256(spark):
     frame = spark.createDataFrame([("4263982640269299",), ("P-77",), (None,)], "v string")
     long_key = "k" * 100  # longer than a SHA-256 block: hashed first, as RFC 2104 says

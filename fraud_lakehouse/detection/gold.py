@@ -78,7 +78,9 @@ def provider_risk(flagged: DataFrame) -> DataFrame:
     flagged_claim = F.size("rules_triggered") > 0
     high = F.col("risk_level") == "high"
     per_provider = flagged.groupBy(PARTITION_COLUMN, "provider_id").agg(
-        F.first("provider_name", ignorenulls=True).alias("provider_name"),
+        # A provider billed under several names that day gets the first of them in name order: `first` would
+        # pick whichever row an engine's partitioning met first, and a re-run could name it differently.
+        F.min("provider_name").alias("provider_name"),
         F.count("*").alias("claims"),
         F.sum(flagged_claim.cast("long")).alias("flagged_claims"),
         F.sum(high.cast("long")).alias("high_risk_claims"),
