@@ -7,6 +7,7 @@ import gzip
 
 from dagster import instance_for_test
 from deltalake import DeltaTable
+from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.ingest import ingest_files
 from fraud_lakehouse.claims.landing import Landing
@@ -132,3 +133,61 @@ def test_re_ingesting_one_file_keeps_the_others_rows_in_data_files_it_shares_wit
     assert not run.rejected
     rows = DeltaTable(uri).to_pyarrow_table(columns=["source_file", "claim_id"]).to_pylist()
     assert sorted(row["claim_id"] for row in rows) == ["B0", "B1", "B2", "B3", "B4", "N0", "N1", "N2"]
+
+
+def test_data_files_leave_out_the_columns_their_file_never_fills_and_read_them_as_nulls(tmp_path, spark):
+    """A landed file fills its layout's columns only; its data files leave the others out, and start again with
+    more columns when a later batch fills one (a label first seen part way through a JSON lines file, a broken
+    record after the first block). Read through the engine and delta-rs, every row has its values and nulls."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    count = 60_000  # more than one 4 MiB block in each file
+    csv_lines = _rows("C", count).splitlines(keepends=True)
+    csv_lines.insert(count - 5, b'C-broken,"an open quote,P1,PR1\n')
+    (folder / "claims.csv").write_bytes(HEADER.encode() + b"".join(csv_lines))
+    fields = HEADER.strip().split(",")
+    with open(folder / "claims.jsonl", "w") as out:
+        for i in range(count):
+            values = dict(zip(fields, _rows(f"J{i}-", 1).decode().strip().split(","), strict=True))
+            if i >= count - 10:
+                values["is_fraud"] = 1  # a label only in the file's last records
+            out.write(json.dumps(values) + "\n")
+    landing = Landing(str(tmp_path / "landing"))
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    run = ingest_files(landing, [(landed, DAY) for landed in landing.list_files()], uri,
+                       (DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC))  # fmt: skip
+    assert not run.rejected and run.records == 2 * count + 1
+
+    table = DeltaTable(uri)
+    widths = [len(pq.read_schema(path)) for path in table.file_uris()]
+    assert min(widths) < 20 < len(table.schema().fields)  # the Sparkov columns, among others, are left out
+    assert any("is_fraud" in pq.read_schema(path).names for path in table.file_uris())
+    assert any("raw_record" in pq.read_schema(path).names for path in table.file_uris())
+
+    rows = spark.read.format("delta").load(uri)
+    assert rows.count() == 2 * count + 1
+    by_layout = {
+        (row.source_file.rsplit(".", 1)[1], row.labelled, row.broken, row.sparkov): row["count"]
+        for row in rows.groupBy(
+            "source_file",
+            F.col("is_fraud").isNotNull().alias("labelled"),
+            F.col("raw_record").isNotNull().alias("broken"),
+            F.col("cc_num").isNotNull().alias("sparkov"),
+        )
+        .count()
+        .collect()
+    }
+    assert by_layout == {
+        ("csv", False, False, False): count,
+        ("csv", False, True, False): 1,
+        ("jsonl", False, False, False): count - 10,
+        ("jsonl", True, False, False): 10,
+    }
+    broken = rows.where(F.col("raw_record").isNotNull()).select("raw_record", "row_error", "claim_id").first()
+    assert broken.raw_record.startswith("C-broken") and broken.row_error.startswith("unclosed_quote")
+    assert broken.claim_id is None
+    assert table.to_pyarrow_table(columns=["cc_num", "claim_id"]).column("cc_num").null_count == 2 * count + 1

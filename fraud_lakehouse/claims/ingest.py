@@ -28,7 +28,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -67,6 +66,10 @@ FILE_COLUMNS = ("layout", "source_file", "row_number", "decimal_mark", "ingested
 # Of those, the ones with a dictionary: one value per landed file. Row numbers are all different: building a
 # dictionary for them and falling back to plain values took a sixth of a batch's encoding.
 DICTIONARY_COLUMNS = tuple(name for name in FILE_COLUMNS if name != "row_number")
+# Columns a data file leaves out when all its rows are null there. A landed file fills only its layout's value
+# columns (a third of them for most layouts), and writing the others as nulls took a fifth of the encoding. Delta
+# readers read a column a data file lacks as nulls, as they do after ALTER TABLE ADD COLUMNS.
+SPARSE_COLUMNS = frozenset((*RAW_VALUE_COLUMNS, "raw_record", "row_error"))
 # Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
 FILE_ROWS = 8 * 1024 * 1024
@@ -127,7 +130,7 @@ def _rejection(landed: LandedFile, day: dt.date, error: BaseException) -> Reject
 
 def _repeated(value: object, count: int, type_: pa.DataType) -> pa.Array:
     """``value`` ``count`` times, built without a Python list (a file's own columns on every batch)."""
-    return pa.array([value], type_).take(pa.array(np.zeros(count, dtype=np.int32)))
+    return pa.repeat(pa.scalar(value, type_), count)
 
 
 def _file_columns(
@@ -159,22 +162,32 @@ class _DataFiles:
         self._path = ""
         self._rows = 0
         self._stats: dict = {}
+        # The sparse columns this writer's data files hold: only grows, so a file of mixed batches (a bad record
+        # now and then) starts a new data file at most once per column.
+        self._filled: set[str] = set()
+        self._schema = FILE_SCHEMA
 
     def write(self, batch: pa.RecordBatch) -> None:
-        if self._writer is None or self._rows >= FILE_ROWS:
+        """Write a batch in RAW_ARROW_SCHEMA; a data file ends after FILE_ROWS rows, or when the batch has values
+        in a sparse column the file left out."""
+        filled = {name for name in SPARSE_COLUMNS if batch.column(name).null_count < batch.num_rows}
+        if self._writer is None or self._rows >= FILE_ROWS or not filled <= self._filled:
             self._close()
+            self._filled |= filled
+            self._schema = pa.schema(
+                [column for column in FILE_SCHEMA if column.name not in SPARSE_COLUMNS or column.name in self._filled]
+            )
             self._path = f"{self.folder}/part-{uuid.uuid4()}-c000.snappy.parquet"
             self._sink = self.storage.open_output(join(self.table_uri, self._path))
             self._writer = pq.ParquetWriter(
                 self._sink,
-                FILE_SCHEMA,
+                self._schema,
                 compression="snappy",
                 use_dictionary=list(DICTIONARY_COLUMNS),
                 write_statistics=list(FILE_COLUMNS),
             )
             self._rows, self._stats = 0, {}
-        file_batch = batch.drop_columns([PARTITION_COLUMN])
-        self._writer.write_batch(file_batch, row_group_size=ROW_GROUP_ROWS)
+        self._writer.write_batch(batch.select(self._schema.names), row_group_size=ROW_GROUP_ROWS)
         self._rows += batch.num_rows
         numbers = batch.column("row_number")
         low, high = pc.min(numbers).as_py(), pc.max(numbers).as_py()
@@ -294,7 +307,14 @@ def _rewrite_without(table_uri: str, path: str, day: dt.date, sources: tuple[str
         return []
     files = _DataFiles(table_uri, day)
     for batch in kept.to_batches():
-        files.write(batch.append_column(PARTITION_COLUMN, _repeated(day, batch.num_rows, pa.date32())))
+        # in the table's columns: the file may lack sparse ones, and the partition value lives in the log
+        present = {name: batch.column(name) for name in batch.schema.names}
+        present[PARTITION_COLUMN] = _repeated(day, batch.num_rows, pa.date32())
+        columns = [
+            present[column.name].cast(column.type) if column.name in present else pa.nulls(batch.num_rows, column.type)
+            for column in RAW_ARROW_SCHEMA
+        ]
+        files.write(pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA))
     return files.finish()
 
 
