@@ -501,3 +501,27 @@ def test_an_insurance_file_may_carry_a_label(spark, column):
         "C5": "bad_label",
         "C6": "bad_label",
     }
+
+
+@pytest.mark.parametrize(
+    ("lines", "ending", "expected"),
+    [
+        # a blank line (no record) and a carriage return inside a line, which pyarrow reads as two rows of the right
+        # width: the counts cancel out, and the records must still be numbered by line
+        ([claim("C1"), "", claim("C2") + "\r" + claim("C2b"), claim("C3")], "\n",
+         [(1, "C1", ""), (2, None, "bad_quoting"), (3, "C3", "")]),
+        ([claim("C1"), "", claim("C2").replace("Clinic", "Cl\rinic"), claim("C3")], "\n",
+         [(1, "C1", ""), (2, None, "bad_quoting"), (3, "C3", "")]),
+        ([claim("C1"), "  \t ", claim("C3"), "\t"], "\n", [(1, "C1", ""), (2, "C3", "")]),
+        ([claim("C1"), "", claim("C3"), claim("C4,x")], "\r\n",
+         [(1, "C1", ""), (2, "C3", ""), (3, None, "wrong_field_count")]),
+        ([" " + claim("C1"), claim("C2").replace("Clinic", "Clínica 日本")], "\n", [(1, " C1", ""), (2, "C2", "")]),
+    ],
+)  # fmt: skip
+def test_records_are_numbered_by_line_whatever_blank_lines_and_carriage_returns_a_chunk_holds(lines, ending, expected):
+    rows, summary = read_claims_bytes("claims.csv", (ending.join([HEADER, *lines]) + ending).encode())
+    got = sorted(
+        (row["row_number"], row["claim_id"], (row["row_error"] or "").split(":")[0])
+        for row in rows.select(["row_number", "claim_id", "row_error"]).to_pylist()
+    )
+    assert got == expected and summary.records == len(expected)
