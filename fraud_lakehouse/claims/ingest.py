@@ -59,6 +59,13 @@ assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
 
 # The columns of a data file: the table's, without the partition column (Delta keeps it in the log).
 FILE_SCHEMA = pa.schema([field for field in RAW_ARROW_SCHEMA if field.name != PARTITION_COLUMN])
+# RAW_ARROW_SCHEMA as an ingest writes it: a landed file's layout and name as dictionaries of one value.
+WRITTEN_SCHEMA = pa.schema(
+    [
+        column.with_type(pa.dictionary(pa.int32(), pa.string())) if column.name in ("layout", "source_file") else column
+        for column in RAW_ARROW_SCHEMA
+    ]
+)
 # The file's own columns: dictionaries and statistics (they prune reads by file and day). The raw values are text
 # of high cardinality that silver reads whole: no dictionary, no statistics (they made writing slower by half).
 # Snappy, Spark's default: zstd gave files half the size but took a third longer to encode (docs/performance.md).
@@ -133,9 +140,23 @@ def _repeated(value: object, count: int, type_: pa.DataType) -> pa.Array:
     return pa.repeat(pa.scalar(value, type_), count)
 
 
+def _as_dictionary(value: str, count: int) -> pa.DictionaryArray:
+    """``value`` ``count`` times as a dictionary of one value: Parquet's writer stores the value once and the
+    indices as runs, where a plain column would have the value hashed on every row."""
+    return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), count), pa.array([value], pa.string()))
+
+
 def _file_columns(
-    batch: pa.RecordBatch, summary: FileSummary, uri: str, mark: str | None, at: dt.datetime, day: dt.date
+    batch: pa.RecordBatch,
+    summary: FileSummary,
+    uri: str,
+    mark: str | None,
+    at: dt.datetime,
+    day: dt.date,
+    dictionaries: bool = False,
 ) -> pa.RecordBatch:
+    """The batch in the table's columns: RAW_ARROW_SCHEMA, or with ``dictionaries`` its layout and source file as
+    dictionaries (for a data file; the same text to any reader of the table)."""
     count = batch.num_rows
     columns = {name: batch.column(name) for name in ROW_SCHEMA.names}
     columns |= {
@@ -145,7 +166,12 @@ def _file_columns(
         "ingested_at": _repeated(at, count, pa.timestamp("us", tz="UTC")),
         PARTITION_COLUMN: _repeated(day, count, pa.date32()),
     }
-    return pa.RecordBatch.from_arrays([columns[name] for name in RAW_ARROW_SCHEMA.names], schema=RAW_ARROW_SCHEMA)
+    if dictionaries:
+        columns |= {
+            name: _as_dictionary(value, count) for name, value in (("layout", summary.layout), ("source_file", uri))
+        }
+    schema = WRITTEN_SCHEMA if dictionaries else RAW_ARROW_SCHEMA
+    return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
 class _DataFiles:
@@ -175,7 +201,11 @@ class _DataFiles:
             self._close()
             self._filled |= filled
             self._schema = pa.schema(
-                [column for column in FILE_SCHEMA if column.name not in SPARSE_COLUMNS or column.name in self._filled]
+                [
+                    batch.schema.field(column.name)
+                    for column in FILE_SCHEMA
+                    if column.name not in SPARSE_COLUMNS or column.name in self._filled
+                ]
             )
             self._path = f"{self.folder}/part-{uuid.uuid4()}-c000.snappy.parquet"
             self._sink = self.storage.open_output(join(self.table_uri, self._path))
@@ -185,6 +215,9 @@ class _DataFiles:
                 compression="snappy",
                 use_dictionary=list(DICTIONARY_COLUMNS),
                 write_statistics=list(FILE_COLUMNS),
+                # the table's schema is in the Delta log: a data file's own Arrow schema would tell pyarrow readers
+                # that layout and source_file are dictionaries
+                store_schema=False,
             )
             self._rows, self._stats = 0, {}
         self._writer.write_batch(batch.select(self._schema.names), row_group_size=ROW_GROUP_ROWS)
@@ -253,7 +286,7 @@ def _write_file(
             reader = ClaimsFile(landed.uri, stream)
             encoding: list[Future | None] = [None] * WRITER_LANES
             for index, batch in enumerate(reader.batches()):
-                rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day)
+                rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
                 lane = index % WRITER_LANES
                 if (previous := encoding[lane]) is not None:
                     previous.result()  # a lane's batches are written in order, one at a time
