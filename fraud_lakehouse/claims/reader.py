@@ -60,6 +60,9 @@ MAX_RECORD_BYTES = 8 * 1024**2
 KEPT_TEXT_BYTES = 64 * 1024
 # Bytes read from the file at a time; with the longest record, what one parse holds in memory.
 BLOCK_BYTES = 4 * 1024**2
+# Bytes read first, to tell the format (and for text, the encoding): a small first block also gets the parse
+# threads started sooner than a whole one would.
+SNIFF_BYTES = 64 * 1024
 # Threads that parse CSV chunks, and how many chunks may be read ahead of the one being written: memory holds
 # at most PARSE_AHEAD blocks and their rows.
 PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -299,7 +302,12 @@ class ClaimsFile:
         elif compressed_name:
             raise RejectedFile("not_gzip", "the name ends in .gz but the content is not gzip")
         try:
-            first = stream.read(self.block_bytes)
+            first = stream.read(min(SNIFF_BYTES, self.block_bytes))
+            while first and not first.strip() and len(first) < self.block_bytes:  # blank so far: look further
+                more = stream.read(self.block_bytes - len(first))
+                if not more:
+                    break
+                first += more
         except (OSError, EOFError, zlib.error) as error:
             raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
         base = lower.removesuffix(".gz").removesuffix(".gzip")
@@ -331,7 +339,7 @@ class ClaimsFile:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise RejectedFile("not_text", "the file is UTF-16 text: save it as UTF-8")
-        if b"\x00" in first[:65536]:
+        if b"\x00" in first[:SNIFF_BYTES]:
             raise RejectedFile("not_text", "the file holds binary data (NUL bytes), not CSV or JSON lines")
         first = first.removeprefix(b"\xef\xbb\xbf")
         sample = first[:4096].decode("utf-8", errors="replace")
