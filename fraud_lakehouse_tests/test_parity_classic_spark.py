@@ -8,17 +8,31 @@ transformations need neither.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
+from deltalake import DeltaTable
 
 from fraud_lakehouse_tests.conftest import REPO_ROOT
-from fraud_lakehouse_tests.parity.transformations import run_cases
+from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, run_cases
+
+INSURANCE_HEADER = (
+    "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
+    "charge_amount,paid_amount,patient_state,provider_state,place_of_service\n"
+)
+SPARKOV_FILE = (
+    "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
+    "long|city_pop\n"
+    "t1|4263982640269299|2025-02-28|02:03:04|1740708184|misc_net|5.5|1|Shop|30.1|-97.1|TX|30.2|-97.7|900000\n"
+    "t2|4263982640269299|2025-02-28|12:03:04|1740744184|grocery_pos|55.10|0|Shop|30.1|-97.1|TX|30.2|-97.7|900000\n"
+)
 
 REQUIREMENTS = REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "requirements-spark35.txt"
 VENV = REPO_ROOT / ".venv-spark35"
@@ -41,7 +55,38 @@ def _classic_python() -> str:
 
 
 @pytest.fixture(scope="module")
-def classic_results() -> dict:
+def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
+    """Data files of bronze/claims_raw as an ingest writes them (two layouts, each file leaving out the other's
+    columns; a record broken after the first batch), their paths handed to both engines' runs."""
+    from fraud_lakehouse.claims.ingest import ingest_files
+    from fraud_lakehouse.claims.landing import Landing
+
+    root = tmp_path_factory.mktemp("bronze_files")
+    day = dt.date(2025, 2, 28)
+    folder = root / "landing" / day.isoformat()
+    folder.mkdir(parents=True)
+    insurance = [
+        f"C{i},P{i % 97},PR{i % 13},Clinic {i % 13},99213,J45,{day},{day},{100 + i % 900}.25,90,CA,NV,11"
+        for i in range(45_000)  # more than one 4 MiB block
+    ]
+    insurance.insert(44_990, 'C-broken,"an open quote,P1')
+    (folder / "claims.csv").write_text(INSURANCE_HEADER + "\n".join(insurance) + "\n")
+    (folder / "cards.csv").write_text(SPARKOV_FILE)
+    landing = Landing(str(root / "landing"))
+    uri = str(root / "lake" / "bronze" / "claims_raw")
+    run = ingest_files(landing, [(landed, day) for landed in landing.list_files()], uri,
+                       (day, day + dt.timedelta(days=1)), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))  # fmt: skip
+    assert not run.rejected and run.records == 45_001 + SPARKOV_FILE.count("\n") - 1
+    paths = DeltaTable(uri).file_uris()
+    os.environ[BRONZE_FILES_VARIABLE] = os.pathsep.join(paths)
+    try:
+        yield paths
+    finally:
+        os.environ.pop(BRONZE_FILES_VARIABLE, None)
+
+
+@pytest.fixture(scope="module")
+def classic_results(bronze_files) -> dict:
     if shutil.which("java") is None:
         pytest.fail("classic Spark needs Java (17) on PATH")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -67,6 +112,7 @@ def test_classic_side_is_spark_3_5(classic_results):
 
 
 CASES = [
+    "bronze_data_files",
     "customers",
     "transactions",
     "silver_claims",
@@ -79,7 +125,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def sail_results(spark) -> dict:
+def sail_results(spark, bronze_files) -> dict:
     return json.loads(json.dumps(run_cases(spark), default=str))
 
 
@@ -91,3 +137,12 @@ def test_transformation_rows_match_between_classic_spark_and_sail(case, classic_
     assert classic["columns"] == sail["columns"]
     assert classic["sample"] == sail["sample"]
     assert (classic["rows"], classic["sha256"]) == (sail["rows"], sail["sha256"])
+
+
+def test_both_engines_read_every_row_of_data_files_that_leave_columns_out(bronze_files, classic_results, sail_results):
+    import pyarrow.parquet as pq
+
+    widths = {len(pq.read_schema(path).names) for path in bronze_files}
+    assert len(widths) > 1  # the two layouts' data files hold different columns
+    expected = 45_001 + SPARKOV_FILE.count("\n") - 1
+    assert classic_results["bronze_data_files"]["rows"] == sail_results["bronze_data_files"]["rows"] == expected

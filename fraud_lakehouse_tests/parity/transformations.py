@@ -10,10 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from fraud_lakehouse.claims.ingest import raw_frame, raw_table
+from fraud_lakehouse.claims.model import RAW_SCHEMA
 from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,
@@ -26,6 +30,7 @@ from fraud_lakehouse.detection import gold
 from fraud_lakehouse.detection.config import DetectionConfig
 from fraud_lakehouse.generator.params import GeneratorParams
 from fraud_lakehouse.generator.spark import customers_from_ids, transactions_from_units, unit_count
+from fraud_lakehouse.partitions import PARTITION_COLUMN
 
 PARAMS = GeneratorParams(seed=7, customers=300, fraud_share=0.5, epoch=dt.date(2025, 1, 1))
 START, END = dt.date(2025, 2, 27), dt.date(2025, 3, 2)
@@ -40,6 +45,23 @@ INSURANCE_FILE = (
     b'C3,P2,PR2,"Lab, North",80053,E11,2025-02-30,2025-03-01,$1,045.00,40,CA,CA,81\n'
     b"C4,P3,PR2,Lab\n"
 )
+
+
+# Parquet data files an ingest wrote into bronze/claims_raw (``ingest_files`` runs where delta-rs is installed; the
+# test passes their paths, separated by os.pathsep). Both engines read them as Parquet with the table's columns.
+BRONZE_FILES_VARIABLE = "FRAUD_LAKEHOUSE_PARITY_BRONZE_FILES"
+
+
+def bronze_data_files(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """The data files' rows in the table's columns (the partition value is in the Delta log, not the files): a
+    column a file leaves out reads as NULL. The ingest time is only checked present (engines render it alike
+    only in the same session time zone)."""
+    schema = StructType([field for field in RAW_SCHEMA.fields if field.name != PARTITION_COLUMN])
+    rows = spark.read.schema(schema).parquet(*paths)
+    return rows.select(
+        *[name for name in schema.fieldNames() if name != "ingested_at"],
+        F.col("ingested_at").isNotNull().alias("has_ingested_at"),
+    )
 
 
 def _canonical(rows) -> list[list]:
@@ -73,7 +95,9 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
         spark, gold.flag_claims(claims, (START + dt.timedelta(days=1), END + dt.timedelta(days=1)), config)
     )
     results = {}
+    bronze_files = os.environ.get(BRONZE_FILES_VARIABLE)
     cases = (
+        *((("bronze_data_files", bronze_data_files(spark, bronze_files.split(os.pathsep))),) if bronze_files else ()),
         ("customers", customers),
         ("transactions", transactions),
         ("silver_claims", claims),
