@@ -3,7 +3,8 @@
 The classic side runs in its own virtual environment (`.venv-spark35`, made
 on first use from parity/requirements-spark35.txt), on in-memory data: the
 machines that run CI cannot download the Delta or S3 jars, and the pure
-transformations need neither.
+transformations need neither. Both sides also read the Parquet data files an
+ingest wrote into bronze/claims_raw, as plain Parquet with the table's columns.
 """
 
 from __future__ import annotations
