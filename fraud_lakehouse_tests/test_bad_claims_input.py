@@ -525,3 +525,15 @@ def test_records_are_numbered_by_line_whatever_blank_lines_and_carriage_returns_
         for row in rows.select(["row_number", "claim_id", "row_error"]).to_pylist()
     )
     assert got == expected and summary.records == len(expected)
+
+
+def test_a_cr_only_file_whose_header_is_longer_than_the_first_read_keeps_its_records():
+    # the line endings are told from the first block read; this header has none in its first 64 KiB
+    extra = [f"extra_column_{i:05d}" for i in range(6_000)]
+    header = HEADER + "," + ",".join(extra)
+    rows = [claim(f"C{i}") + "," * len(extra) for i in range(3)]
+    content = ("\r".join([header, *rows]) + "\r").encode()
+    assert len(header) > 64 * 1024
+    table, summary = read_claims_bytes("claims.csv", content)
+    assert summary.records == 3 and summary.unsplittable == 0 and len(summary.ignored_columns) == len(extra)
+    assert table.column("claim_id").to_pylist() == ["C0", "C1", "C2"]

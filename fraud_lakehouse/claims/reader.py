@@ -303,10 +303,14 @@ class ClaimsFile:
             raise RejectedFile("not_gzip", "the name ends in .gz but the content is not gzip")
         try:
             first = stream.read(min(SNIFF_BYTES, self.block_bytes))
-            while first and not first.strip() and len(first) < self.block_bytes:  # blank so far: look further
-                more = stream.read(self.block_bytes - len(first))
-                if not more:
-                    break
+            # Text is read on, within one block, past leading blank space and to its first line feed: the first
+            # line and the line endings (CR-only files have no line feed) are told from this block.
+            while (
+                first[:4] != PARQUET_MAGIC
+                and len(first) < self.block_bytes
+                and (not first.strip() or b"\n" not in first)
+                and (more := stream.read(self.block_bytes - len(first)))
+            ):
                 first += more
         except (OSError, EOFError, zlib.error) as error:
             raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
