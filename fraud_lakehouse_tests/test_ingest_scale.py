@@ -191,3 +191,56 @@ def test_data_files_leave_out_the_columns_their_file_never_fills_and_read_them_a
     assert broken.raw_record.startswith("C-broken") and broken.row_error.startswith("unclosed_quote")
     assert broken.claim_id is None
     assert table.to_pyarrow_table(columns=["cc_num", "claim_id"]).column("cc_num").null_count == 2 * count + 1
+
+
+def test_a_parquet_files_dictionary_encoded_text_reaches_bronze_value_for_value(tmp_path, spark):
+    """Text columns a Parquet file stores dictionary-encoded are read and written as dictionaries (one value
+    decoded per distinct value); every value, NULLs included, reaches bronze as the file has it, over several
+    row groups, beside columns stored plain and columns of other types."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    count = 150_000
+    frame = pa.table(
+        {
+            "claim_id": [f"C{i}" for i in range(count)],  # unique: stored plain
+            "patient_id": [f"P{i % 997}" for i in range(count)],
+            "provider_id": [f"PR{i % 89}" for i in range(count)],
+            "provider_name": [None if i % 7 == 0 else f"Clínica {i % 89}" for i in range(count)],
+            "procedure_code": pa.array([str(99200 + i % 9) for i in range(count)], pa.large_string()),
+            "diagnosis_code": ["J45"] * count,
+            "service_date": [DAY] * count,  # a date, not text: read as text
+            "submitted_date": [str(DAY)] * count,
+            "charge_amount": [100.5 + i % 300 for i in range(count)],
+            "paid_amount": [str(90 + i % 50) for i in range(count)],
+            "patient_state": ["CA"] * count,
+            "provider_state": [["CA", "NV", None][i % 3] for i in range(count)],
+            "place_of_service": ["11"] * count,
+        }
+    )
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    pq.write_table(frame, folder / "claims.parquet", row_group_size=40_000)
+    landing = Landing(str(tmp_path / "landing"))
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    run = ingest_files(landing, [(landed, DAY) for landed in landing.list_files()], uri,
+                       (DAY, DAY + dt.timedelta(days=1)), dt.datetime.now(dt.UTC))  # fmt: skip
+    assert not run.rejected and run.records == count
+
+    written = pq.ParquetFile(DeltaTable(uri).file_uris()[0]).metadata.row_group(0)
+    encodings = {written.column(i).path_in_schema: written.column(i).encodings for i in range(written.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["provider_id"] and "RLE_DICTIONARY" not in encodings["claim_id"]
+    expected = frame.select(["claim_id", "provider_name", "procedure_code", "provider_state", "charge_amount"])
+    for name in ("procedure_code", "charge_amount"):
+        expected = expected.set_column(
+            expected.schema.get_field_index(name), name, expected.column(name).cast(pa.string())
+        )
+    rows = (
+        spark.read.format("delta")
+        .load(uri)
+        .select("claim_id", "provider_name", "procedure_code", "provider_state", "charge_amount", "row_number")
+        .orderBy("row_number")
+        .toArrow()
+    )
+    for name in expected.column_names:
+        assert rows.column(name).to_pylist() == expected.column(name).to_pylist(), name

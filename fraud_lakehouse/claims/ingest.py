@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from fraud_lakehouse.claims.landing import LandedFile, Landing
 from fraud_lakehouse.claims.model import RAW_SCHEMA, RAW_VALUE_COLUMNS, REJECTED_FILES_SCHEMA
 from fraud_lakehouse.claims.privacy import record_shape
-from fraud_lakehouse.claims.reader import ROW_SCHEMA, ClaimsFile, FileSummary, RejectedFile
+from fraud_lakehouse.claims.reader import ROW_SCHEMA, ClaimsFile, FileSummary, RejectedFile, plain_text
 from fraud_lakehouse.partitions import PARTITION_COLUMN
 from fraud_lakehouse.storage import join, storage_for, table_lock_uri
 
@@ -156,8 +156,11 @@ def _file_columns(
     dictionaries: bool = False,
 ) -> pa.RecordBatch:
     """The batch in the table's columns: RAW_ARROW_SCHEMA, or with ``dictionaries`` its layout and source file as
-    dictionaries (for a data file; the same text to any reader of the table)."""
+    dictionaries, and value columns that the reader gave as dictionaries kept so (for a data file; the same text
+    to any reader of the table)."""
     count = batch.num_rows
+    if not dictionaries:
+        batch = plain_text(batch)
     columns = {name: batch.column(name) for name in ROW_SCHEMA.names}
     columns |= {
         "layout": _repeated(summary.layout, count, pa.string()),
@@ -171,6 +174,7 @@ def _file_columns(
             name: _as_dictionary(value, count) for name, value in (("layout", summary.layout), ("source_file", uri))
         }
     schema = WRITTEN_SCHEMA if dictionaries else RAW_ARROW_SCHEMA
+    schema = pa.schema([field.with_type(columns[field.name].type) for field in schema])
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
@@ -213,7 +217,15 @@ class _DataFiles:
                 self._sink,
                 self._schema,
                 compression="snappy",
-                use_dictionary=list(DICTIONARY_COLUMNS),
+                # and the value columns the reader gave as dictionaries, written as they are
+                use_dictionary=list(
+                    dict.fromkeys(
+                        [
+                            *DICTIONARY_COLUMNS,
+                            *(field.name for field in self._schema if pa.types.is_dictionary(field.type)),
+                        ]
+                    )
+                ),
                 write_statistics=list(FILE_COLUMNS),
                 # the table's schema is in the Delta log: a data file's own Arrow schema would tell pyarrow readers
                 # that layout and source_file are dictionaries
@@ -418,7 +430,7 @@ def read_claims_bytes(name: str, data: bytes) -> tuple[pa.Table, FileSummary]:
     """One file's rows from its bytes, in memory (for tests and small files): the rows and what reading found.
     Raises RejectedFile."""
     reader = ClaimsFile(name, pa.BufferReader(data))
-    batches = list(reader.batches())
+    batches = [plain_text(batch) for batch in reader.batches()]
     table = pa.Table.from_batches(batches, schema=ROW_SCHEMA) if batches else ROW_SCHEMA.empty_table()
     return table, reader.summary
 
