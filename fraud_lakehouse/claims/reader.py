@@ -1,7 +1,8 @@
 """Reading one landed claims file as a stream of raw-row batches, with bounded memory.
 
 ``ClaimsFile(name, stream).batches()`` yields Arrow batches of raw rows
-(every value a string, with the record's number in the file) while it
+(every value text, with the record's number in the file; a Parquet file's
+dictionary-encoded text stays a dictionary, ``plain_text`` makes it plain) while it
 reads; nothing holds the whole file. A file is rejected as a whole
 (``RejectedFile``, raised before or during the batches) when it is empty,
 not text, not the compression or format its name says, or its header matches
