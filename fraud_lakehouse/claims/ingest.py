@@ -59,13 +59,6 @@ assert RAW_ARROW_SCHEMA.names == RAW_SCHEMA.fieldNames()
 
 # The columns of a data file: the table's, without the partition column (Delta keeps it in the log).
 FILE_SCHEMA = pa.schema([field for field in RAW_ARROW_SCHEMA if field.name != PARTITION_COLUMN])
-# RAW_ARROW_SCHEMA as an ingest writes it: a landed file's layout and name as dictionaries of one value.
-WRITTEN_SCHEMA = pa.schema(
-    [
-        column.with_type(pa.dictionary(pa.int32(), pa.string())) if column.name in ("layout", "source_file") else column
-        for column in RAW_ARROW_SCHEMA
-    ]
-)
 # The file's own columns: dictionaries and statistics (they prune reads by file and day). The raw values are text
 # of high cardinality that silver reads whole: no dictionary, no statistics (they made writing slower by half).
 # Snappy, Spark's default: zstd gave files half the size but took a third longer to encode (docs/performance.md).
@@ -162,19 +155,14 @@ def _file_columns(
     if not dictionaries:
         batch = plain_text(batch)
     columns = {name: batch.column(name) for name in ROW_SCHEMA.names}
+    for name, value in (("layout", summary.layout), ("source_file", uri)):
+        columns[name] = _as_dictionary(value, count) if dictionaries else _repeated(value, count, pa.string())
     columns |= {
-        "layout": _repeated(summary.layout, count, pa.string()),
-        "source_file": _repeated(uri, count, pa.string()),
         "decimal_mark": _repeated(mark, count, pa.string()),
         "ingested_at": _repeated(at, count, pa.timestamp("us", tz="UTC")),
         PARTITION_COLUMN: _repeated(day, count, pa.date32()),
     }
-    if dictionaries:
-        columns |= {
-            name: _as_dictionary(value, count) for name, value in (("layout", summary.layout), ("source_file", uri))
-        }
-    schema = WRITTEN_SCHEMA if dictionaries else RAW_ARROW_SCHEMA
-    schema = pa.schema([field.with_type(columns[field.name].type) for field in schema])
+    schema = pa.schema([field.with_type(columns[field.name].type) for field in RAW_ARROW_SCHEMA])
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
@@ -218,14 +206,11 @@ class _DataFiles:
                 self._schema,
                 compression="snappy",
                 # and the value columns the reader gave as dictionaries, written as they are
-                use_dictionary=list(
-                    dict.fromkeys(
-                        [
-                            *DICTIONARY_COLUMNS,
-                            *(field.name for field in self._schema if pa.types.is_dictionary(field.type)),
-                        ]
-                    )
-                ),
+                use_dictionary=[
+                    field.name
+                    for field in self._schema
+                    if field.name in DICTIONARY_COLUMNS or pa.types.is_dictionary(field.type)
+                ],
                 write_statistics=list(FILE_COLUMNS),
                 # the table's schema is in the Delta log: a data file's own Arrow schema would tell pyarrow readers
                 # that layout and source_file are dictionaries
