@@ -1,0 +1,102 @@
+"""A run's process started before its run: Python, Dagster and the code location already imported.
+
+Dagster's default launcher has its code server start a new Python process for each run, which then imports
+Dagster and the code location before the run's first step can start: a delay every run of the claims sensor
+waits through. ``LocalRunLauncher`` keeps one process of this program ready per code location. It imports
+what a run's process imports, then waits on its standard input for the command a run's process would have
+been started with (``dagster api execute_run ...``, one JSON list on one line) and runs that command in this
+process, through Dagster's own command line. One worker runs one run and exits, as a run's process does.
+
+If a source file of a module it imported changed while it waited (code edited after the worker started), or
+the import failed, the worker runs the command as a new process instead (``exec``), so a run never executes
+code older than its launch, and an import error is reported by the run as without a worker.
+
+    python -m fraud_lakehouse.run_worker [--working-directory DIR] MODULE...   # the code location's modules
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+SourceStamps = dict[str, tuple[int, int]]
+
+
+def loaded_sources() -> SourceStamps:
+    """(modification time, size) of the source file of every module imported in this process."""
+    stamps: SourceStamps = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        stamps[path] = (stat.st_mtime_ns, stat.st_size)
+    return stamps
+
+
+def changed_sources(stamps: SourceStamps) -> list[str]:
+    """The files among ``stamps`` that changed or went away since they were stamped."""
+    changed = []
+    for path, stamp in stamps.items():
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if (stat.st_mtime_ns, stat.st_size) != stamp:
+            changed.append(path)
+    return changed
+
+
+def _dagster_arguments(command: list[str]) -> list[str] | None:
+    """The arguments after the program in a ``... dagster api execute_run ARGS`` command, if it is one."""
+    if "api" not in command:
+        return None
+    arguments = command[command.index("api") :]
+    return arguments if arguments[:2] == ["api", "execute_run"] else None
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m fraud_lakehouse.run_worker")
+    parser.add_argument("--working-directory", help="where the code location's modules are imported from")
+    parser.add_argument("modules", nargs="*", help="the code location's modules, imported ahead")
+    options = parser.parse_args(argv)
+    try:
+        # What `python -m dagster api execute_run` imports before a run starts, then the code location,
+        # from its working directory as Dagster's loader imports it.
+        from dagster._cli import main as dagster_main
+
+        if options.working_directory:
+            sys.path.insert(0, options.working_directory)
+        for module in options.modules:
+            importlib.import_module(module)
+        stamps: SourceStamps | None = loaded_sources()
+    except KeyboardInterrupt:
+        return
+    except Exception:
+        # Broken code: the run reports the error itself, started as a new process.
+        stamps = None
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C in the terminal of `dagster dev` while this worker waited
+        return
+    if not line.strip():
+        return  # the launcher went away without a run for this worker
+    arguments = _dagster_arguments(json.loads(line))
+    if arguments is None:
+        raise SystemExit(f"run_worker: not a `dagster api execute_run` command: {line[:200]!r}")
+    if stamps is None or changed_sources(stamps):
+        # the same command as a new process of this Python, which imports the code as it is now
+        os.execv(sys.executable, [sys.executable, "-m", "dagster", *arguments])
+    sys.argv = ["dagster", *arguments]
+    dagster_main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

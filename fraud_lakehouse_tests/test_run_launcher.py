@@ -1,0 +1,202 @@
+"""The run launcher's workers started ahead (`fraud_lakehouse.run_worker`), through a real daemon: a run goes to
+the process that was waiting for it, a code edit made while a worker waited is what the run executes, the UI's
+terminate cancels a run from another process, and waiting workers leave with the daemon.
+
+The code location is a small one of its own (no engine), so each run takes a second or two."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+
+from fraud_lakehouse.run_launcher import RUN_WORKER_TAG
+
+BIN = Path(sys.executable).parent
+
+LOCATION = """
+import os
+import time
+
+from dagster import Definitions, asset, define_asset_job, in_process_executor
+
+VERSION = {version!r}
+
+
+@asset
+def answer(context) -> None:
+    context.add_output_metadata({{"version": VERSION, "pid": os.getpid()}})
+
+
+@asset
+def slow() -> None:
+    for _ in range(1200):
+        time.sleep(0.1)
+
+
+defs = Definitions(
+    assets=[answer, slow],
+    jobs=[define_asset_job("answer_job", [answer]), define_asset_job("slow_job", [slow])],
+    executor=in_process_executor,
+)
+"""
+
+INSTANCE = """
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+run_launcher:
+  module: fraud_lakehouse.run_launcher
+  class: LocalRunLauncher
+telemetry:
+  enabled: false
+"""
+
+
+def _children_running_worker(parent: int) -> list[int]:
+    """Processes of ``fraud_lakehouse.run_worker`` started by ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"fraud_lakehouse.run_worker" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _waiting_worker(home: Home) -> list[int]:
+    """The daemon's one worker process once the last run's worker has exited."""
+    return _wait_for(
+        lambda: len(workers := _children_running_worker(home.daemon.pid)) == 1 and workers,  # type: ignore[attr-defined]
+        60, "one worker started ahead",
+    )  # fmt: skip
+
+
+class Home:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.env = {**os.environ, "DAGSTER_HOME": str(path), "PYTHONUNBUFFERED": "1"}
+
+    def write_location(self, version: str) -> None:
+        (self.path / "tiny_location.py").write_text(textwrap.dedent(LOCATION.format(version=version)))
+
+    def launch(self, job: str) -> str:
+        result = subprocess.run(
+            [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", job],
+            cwd=self.path, env=self.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        with DagsterInstance.from_config(str(self.path)) as instance:
+            return instance.get_runs(limit=1)[0].run_id
+
+    def run_status(self, run_id: str) -> DagsterRunStatus:
+        with DagsterInstance.from_config(str(self.path)) as instance:
+            run = instance.get_run_by_id(run_id)
+            assert run is not None
+            return run.status
+
+    def finished(self, run_id: str, timeout: float = 120) -> DagsterRunStatus:
+        return _wait_for(
+            lambda: (status := self.run_status(run_id)) in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE,
+                                                          DagsterRunStatus.CANCELED) and status,
+            timeout, f"run {run_id} to finish",
+        )  # fmt: skip
+
+    def run_facts(self, run_id: str) -> tuple[int, int, str]:
+        """(pid in the run's worker tag, pid that executed it, the version its asset recorded)."""
+        with DagsterInstance.from_config(str(self.path)) as instance:
+            run = instance.get_run_by_id(run_id)
+            assert run is not None
+            tagged = int(run.tags[RUN_WORKER_TAG].split("@")[0])
+            started = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records
+            executed = next(
+                int(record.event_log_entry.dagster_event.event_specific_data.metadata["pid"].value)
+                for record in started
+                if "Started process for run" in (record.event_log_entry.dagster_event.message or "")
+            )
+            event = instance.get_latest_materialization_event(AssetKey("answer"))
+            assert event is not None and event.run_id == run_id
+            version = event.asset_materialization.metadata["version"].value
+            return tagged, executed, version
+
+
+@pytest.fixture
+def home(tmp_path):  # type: ignore[no-untyped-def]
+    home = Home(tmp_path)
+    (tmp_path / "dagster.yaml").write_text(INSTANCE)
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_module:\n      module_name: tiny_location\n      working_directory: .\n"
+    )
+    home.write_location("one")
+    with DagsterInstance.from_config(str(tmp_path)):
+        pass  # its storage made once, before the daemon and the commands open it at the same time
+    with open(tmp_path / "daemon.log", "w") as log:
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=tmp_path, env=home.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    home.daemon = daemon  # type: ignore[attr-defined]
+    try:
+        yield home
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+
+def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited(home):
+    first = home.launch("answer_job")
+    assert home.finished(first) == DagsterRunStatus.SUCCESS, (home.path / "daemon.log").read_text()[-3000:]
+    tagged, executed, version = home.run_facts(first)
+    assert tagged == executed and version == "one"
+
+    # the next run's process is already waiting, and the next run executes in it
+    (waiting,) = _waiting_worker(home)
+    second = home.launch("answer_job")
+    assert home.finished(second) == DagsterRunStatus.SUCCESS
+    assert home.run_facts(second) == (waiting, waiting, "one")
+
+    # code edited while a worker waited: the run executes the edited code (in the same process id, re-executed)
+    (waiting,) = _waiting_worker(home)
+    time.sleep(0.05)  # a later modification time, whatever the file system's time resolution
+    home.write_location("two, edited")
+    third = home.launch("answer_job")
+    assert home.finished(third) == DagsterRunStatus.SUCCESS
+    assert home.run_facts(third) == (waiting, waiting, "two, edited")
+
+    # a waiting worker leaves with the daemon that started it
+    (waiting,) = _waiting_worker(home)
+    home.daemon.terminate()
+    home.daemon.wait(timeout=60)
+    _wait_for(lambda: not Path(f"/proc/{waiting}").exists(), 30, "the waiting worker to exit")
+
+
+def test_terminate_from_another_process_cancels_a_run_in_a_worker(home):
+    run_id = home.launch("slow_job")
+    _wait_for(lambda: home.run_status(run_id) == DagsterRunStatus.STARTED, 120, "the slow run to start")
+    # as the UI's Terminate button does, from a process other than the daemon that launched the run
+    with DagsterInstance.from_config(str(home.path)) as instance:
+        assert instance.run_launcher.terminate(run_id)
+    assert home.finished(run_id, timeout=60) == DagsterRunStatus.CANCELED
