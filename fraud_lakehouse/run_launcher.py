@@ -125,20 +125,21 @@ class LocalRunLauncher(DefaultRunLauncher):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
-        origin = run.job_code_origin
-        if not self._warm_workers or origin is None or worker_command(origin) is None:
+        origin, remote_origin = run.job_code_origin, run.remote_job_origin
+        if not self._warm_workers or origin is None or remote_origin is None or worker_command(origin) is None:
             super().launch_run(context)
             return
         command = ExecuteRunArgs(
             job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref()
         ).get_command_args()
-        key = serialize_value(origin.repository_origin)
+        location = remote_origin.location_name
+        key = f"{location}\0{serialize_value(origin.repository_origin)}"
         with self._lock:
             self._running = [worker for worker in self._running if worker.poll() is None]
             worker = self._ready.pop(key, None)
             for _attempt in range(2):
                 if worker is None or worker.poll() is not None:
-                    worker = _start_worker(origin)
+                    worker = self._start_worker(origin, location)
                 self._instance.add_run_tags(run.run_id, {RUN_WORKER_TAG: f"{worker.pid}@{time.time():.3f}"})
                 try:
                     assert worker.stdin is not None
@@ -151,7 +152,14 @@ class LocalRunLauncher(DefaultRunLauncher):
             self._running.append(worker)
             self._run_ids.add(run.run_id)
             # the next run's process, importing while this run executes
-            self._ready[key] = _start_worker(origin)
+            self._ready[key] = self._start_worker(origin, location)
+
+    def _start_worker(self, origin: JobPythonOrigin, location: str) -> subprocess.Popen[str]:
+        command = worker_command(origin)
+        assert command is not None
+        command[-1:-1] = ["--instance-ref", serialize_value(self._instance.get_ref()), "--location-name", location]
+        # Its output goes where the launcher's goes, as a code server's run processes' does.
+        return subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
@@ -212,10 +220,3 @@ def worker_command(origin: JobPythonOrigin) -> list[str] | None:
     if pointer.working_directory:
         command += ["--working-directory", pointer.working_directory]
     return [*command, pointer.module]
-
-
-def _start_worker(origin: JobPythonOrigin) -> subprocess.Popen[str]:
-    command = worker_command(origin)
-    assert command is not None
-    # Its output goes where the launcher's goes, as a code server's run processes' does.
-    return subprocess.Popen(command, stdin=subprocess.PIPE, text=True)

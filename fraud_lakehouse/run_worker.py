@@ -62,9 +62,22 @@ def _dagster_arguments(command: list[str]) -> list[str] | None:
     return arguments if arguments[:2] == ["api", "execute_run"] else None
 
 
+def _inject_environment(instance_ref: str, location_name: str) -> None:
+    """The variables the instance's secrets loader gives the code location, set before its import, as a code
+    server started with ``--inject-env-vars-from-instance`` sets them."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._serdes import deserialize_value
+
+    with DagsterInstance.from_ref(deserialize_value(instance_ref, InstanceRef)) as instance:
+        instance.inject_env_vars(location_name)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m fraud_lakehouse.run_worker")
     parser.add_argument("--working-directory", help="where the code location's modules are imported from")
+    parser.add_argument("--instance-ref", help="the Dagster instance (serialized), for its secrets loader")
+    parser.add_argument("--location-name", help="the code location's name in the workspace")
     parser.add_argument("modules", nargs="*", help="the code location's modules, imported ahead")
     options = parser.parse_args(argv)
     try:
@@ -72,6 +85,8 @@ def main(argv: list[str]) -> None:
         # from its working directory as Dagster's loader imports it.
         from dagster._cli import main as dagster_main
 
+        if options.instance_ref and options.location_name:
+            _inject_environment(options.instance_ref, options.location_name)
         if options.working_directory:
             sys.path.insert(0, options.working_directory)
         for module in options.modules:

@@ -27,11 +27,13 @@ import time
 from dagster import Definitions, asset, define_asset_job, in_process_executor
 
 VERSION = {version!r}
+# read when the module is imported: a worker started ahead must have the secrets loader's variables by then
+IMPORTED_WITH = os.environ.get("TINY_SETTING", "")
 
 
 @asset
 def answer(context) -> None:
-    context.add_output_metadata({{"version": VERSION, "pid": os.getpid()}})
+    context.add_output_metadata({{"version": f"{{VERSION}} {{IMPORTED_WITH}}", "pid": os.getpid()}})
 
 
 @asset
@@ -98,7 +100,11 @@ def _waiting_worker(home: Home) -> list[int]:
 class Home:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.env = {**os.environ, "DAGSTER_HOME": str(path), "PYTHONUNBUFFERED": "1"}
+        # the instance's default secrets loader gives the location the variables of project/.env
+        self.env = {
+            **os.environ, "DAGSTER_HOME": str(path), "PYTHONUNBUFFERED": "1",
+            "DAGSTER_PROJECT_ENV_FILE_PATHS": '{"tiny_location": "project"}',
+        }  # fmt: skip
 
     def write_location(self, version: str) -> None:
         (self.path / "tiny_location.py").write_text(textwrap.dedent(LOCATION.format(version=version)))
@@ -151,6 +157,8 @@ def home(tmp_path):  # type: ignore[no-untyped-def]
         "load_from:\n  - python_module:\n      module_name: tiny_location\n      working_directory: .\n"
     )
     home.write_location("one")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / ".env").write_text("TINY_SETTING=from-the-project-env\n")
     with DagsterInstance.from_config(str(tmp_path)):
         pass  # its storage made once, before the daemon and the commands open it at the same time
     with open(tmp_path / "daemon.log", "w") as log:
@@ -170,13 +178,13 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
     first = home.launch("answer_job")
     assert home.finished(first) == DagsterRunStatus.SUCCESS, (home.path / "daemon.log").read_text()[-3000:]
     tagged, executed, version = home.run_facts(first)
-    assert tagged == executed and version == "one"
+    assert tagged == executed and version == "one from-the-project-env"
 
     # the next run's process is already waiting, and the next run executes in it
     (waiting,) = _waiting_worker(home)
     second = home.launch("answer_job")
     assert home.finished(second) == DagsterRunStatus.SUCCESS
-    assert home.run_facts(second) == (waiting, waiting, "one")
+    assert home.run_facts(second) == (waiting, waiting, "one from-the-project-env")
 
     # code edited while a worker waited: the run executes the edited code (in the same process id, re-executed)
     (waiting,) = _waiting_worker(home)
@@ -184,7 +192,7 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
     home.write_location("two, edited")
     third = home.launch("answer_job")
     assert home.finished(third) == DagsterRunStatus.SUCCESS
-    assert home.run_facts(third) == (waiting, waiting, "two, edited")
+    assert home.run_facts(third) == (waiting, waiting, "two, edited from-the-project-env")
 
     # a waiting worker leaves with the daemon that started it
     (waiting,) = _waiting_worker(home)
