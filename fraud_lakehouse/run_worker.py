@@ -7,11 +7,13 @@ what a run's process imports, then waits on its standard input for the command a
 been started with (``dagster api execute_run ...``, one JSON list on one line) and runs that command in this
 process, through Dagster's own command line. One worker runs one run and exits, as a run's process does.
 
-If a source file of a module it imported changed while it waited (code edited after the worker started), or
-the import failed, the worker runs the command as a new process instead (``exec``), so a run never executes
-code older than its launch, and an import error is reported by the run as without a worker.
+If a source file of a module it imported, or any file of the code location's package (data files read at
+import too), changed while it waited (code edited after the worker started), or the import failed, the
+worker runs the command as a new process instead (``exec``): a run never executes code older than its
+launch, and an import error is reported by the run as without a worker.
 
-    python -m fraud_lakehouse.run_worker [--working-directory DIR] MODULE...   # the code location's modules
+    python -m fraud_lakehouse.run_worker [--working-directory DIR] [--instance-ref REF --location-name NAME]
+        MODULE...   # the code location's modules
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ import importlib
 import json
 import os
 import sys
+from pathlib import Path
 
 SourceStamps = dict[str, tuple[int, int]]
 
 
-def loaded_sources() -> SourceStamps:
-    """(modification time, size) of the source file of every module imported in this process."""
+def loaded_sources(packages: list[str]) -> SourceStamps:
+    """(modification time, size) of the source file of every module imported in this process, and of every
+    file in the folders of ``packages`` (top-level packages of the code location)."""
+    paths = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    for name in packages:
+        for folder in getattr(sys.modules.get(name), "__path__", []):
+            files = (path for path in Path(folder).rglob("*") if "__pycache__" not in path.parts)
+            paths += [str(path) for path in files if path.is_file()]
     stamps: SourceStamps = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
+    for path in paths:
         if not path:
             continue
         try:
@@ -91,7 +99,7 @@ def main(argv: list[str]) -> None:
             sys.path.insert(0, options.working_directory)
         for module in options.modules:
             importlib.import_module(module)
-        stamps: SourceStamps | None = loaded_sources()
+        stamps: SourceStamps | None = loaded_sources([module.split(".")[0] for module in options.modules])
     except KeyboardInterrupt:
         return
     except Exception:

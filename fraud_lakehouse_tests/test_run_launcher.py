@@ -23,10 +23,12 @@ BIN = Path(sys.executable).parent
 LOCATION = """
 import os
 import time
+from pathlib import Path
 
 from dagster import Definitions, asset, define_asset_job, in_process_executor
 
-VERSION = {version!r}
+# a data file of the package, read at import
+VERSION = {version!r} + (Path(__file__).parent / "setting.txt").read_text().strip()
 # read when the module is imported: a worker started ahead must have the secrets loader's variables by then
 IMPORTED_WITH = os.environ.get("TINY_SETTING", "")
 
@@ -106,8 +108,11 @@ class Home:
             "DAGSTER_PROJECT_ENV_FILE_PATHS": '{"tiny_location": "project"}',
         }  # fmt: skip
 
-    def write_location(self, version: str) -> None:
-        (self.path / "tiny_location.py").write_text(textwrap.dedent(LOCATION.format(version=version)))
+    def write_location(self, version: str, setting: str = "") -> None:
+        package = self.path / "tiny_location"
+        package.mkdir(exist_ok=True)
+        (package / "__init__.py").write_text(textwrap.dedent(LOCATION.format(version=version)))
+        (package / "setting.txt").write_text(setting)
 
     def launch(self, job: str) -> str:
         result = subprocess.run(
@@ -193,6 +198,14 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
     third = home.launch("answer_job")
     assert home.finished(third) == DagsterRunStatus.SUCCESS
     assert home.run_facts(third) == (waiting, waiting, "two, edited from-the-project-env")
+
+    # and a data file of the package edited while a worker waited
+    (waiting,) = _waiting_worker(home)
+    time.sleep(0.05)
+    (home.path / "tiny_location" / "setting.txt").write_text("-and-its-setting")
+    fourth = home.launch("answer_job")
+    assert home.finished(fourth) == DagsterRunStatus.SUCCESS
+    assert home.run_facts(fourth) == (waiting, waiting, "two, edited-and-its-setting from-the-project-env")
 
     # a waiting worker leaves with the daemon that started it
     (waiting,) = _waiting_worker(home)
