@@ -8,9 +8,10 @@ been started with (``dagster api execute_run ...``, one JSON list on one line) a
 process, through Dagster's own command line. One worker runs one run and exits, as a run's process does.
 
 If a source file of a module it imported, or any file of the code location's package (data files read at
-import too), changed while it waited (code edited after the worker started), or the import failed, the
-worker runs the command as a new process instead (``exec``): a run never executes code older than its
-launch, and an import error is reported by the run as without a worker.
+import too), changed while it waited (code edited after the worker started) or while it was imported (a
+checkout, an install), or the import failed, the worker runs the command as a new process instead (``exec``):
+a run never executes code older than its launch, and an import error is reported by the run as without a
+worker.
 
     python -m fraud_lakehouse.run_worker [--working-directory DIR] [--instance-ref REF --location-name NAME]
         MODULE...   # the code location's modules
@@ -23,9 +24,13 @@ import importlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 SourceStamps = dict[str, tuple[int, int]]
+# Modification times are as coarse as the kernel's clock tick: a file stamped this close to the start of the
+# import may have changed while it was imported.
+MTIME_SLACK_NS = 1_000_000_000
 
 
 def loaded_sources(packages: list[str]) -> SourceStamps:
@@ -62,6 +67,12 @@ def changed_sources(stamps: SourceStamps) -> list[str]:
     return changed
 
 
+def modified_since(stamps: SourceStamps, moment_ns: int) -> list[str]:
+    """The files among ``stamps`` last modified at or after ``moment_ns`` (or within the file system's
+    timestamp granularity before it)."""
+    return [path for path, (mtime_ns, _) in stamps.items() if mtime_ns >= moment_ns - MTIME_SLACK_NS]
+
+
 def _dagster_arguments(command: list[str]) -> list[str] | None:
     """The arguments after the program in a ``... dagster api execute_run ARGS`` command, if it is one."""
     if "api" not in command:
@@ -88,6 +99,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--location-name", help="the code location's name in the workspace")
     parser.add_argument("modules", nargs="*", help="the code location's modules, imported ahead")
     options = parser.parse_args(argv)
+    import_started_ns = time.time_ns()
     try:
         # What `python -m dagster api execute_run` imports before a run starts, then the code location,
         # from its working directory as Dagster's loader imports it.
@@ -100,6 +112,9 @@ def main(argv: list[str]) -> None:
         for module in options.modules:
             importlib.import_module(module)
         stamps: SourceStamps | None = loaded_sources([module.split(".")[0] for module in options.modules])
+        if modified_since(stamps, import_started_ns):
+            # a file changed while it was imported (a checkout, an install): the stamps may not be what ran
+            stamps = None
     except KeyboardInterrupt:
         return
     except Exception:

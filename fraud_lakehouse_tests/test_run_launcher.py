@@ -17,6 +17,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from fraud_lakehouse.run_launcher import RUN_WORKER_TAG
+from fraud_lakehouse.run_worker import changed_sources, loaded_sources, modified_since
 
 BIN = Path(sys.executable).parent
 
@@ -221,3 +222,27 @@ def test_terminate_from_another_process_cancels_a_run_in_a_worker(home):
     with DagsterInstance.from_config(str(home.path)) as instance:
         assert instance.run_launcher.terminate(run_id)
     assert home.finished(run_id, timeout=60) == DagsterRunStatus.CANCELED
+
+
+def test_a_worker_tells_code_changed_since_its_import(tmp_path, monkeypatch):
+    package = tmp_path / "stamped_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("VALUE = 1\n")
+    (package / "data.txt").write_text("read at import\n")
+    old = time.time_ns() - 10_000_000_000
+    for path in package.iterdir():
+        os.utime(path, ns=(old, old))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import stamped_package  # noqa: F401
+
+    before_import = time.time_ns()
+    stamps = loaded_sources(["stamped_package"])
+    assert {str(package / "__init__.py"), str(package / "data.txt")} <= set(stamps)
+    assert changed_sources(stamps) == [] and modified_since(stamps, before_import) == []
+
+    (package / "data.txt").write_text("edited\n")
+    assert changed_sources(stamps) == [str(package / "data.txt")]
+    # a file written while the import ran is not trusted to be what was imported
+    assert modified_since(loaded_sources(["stamped_package"]), before_import) == [str(package / "data.txt")]
+    (package / "__init__.py").unlink()
+    assert str(package / "__init__.py") in changed_sources(stamps)
