@@ -23,7 +23,6 @@ Python, goes through the code server as with ``DefaultRunLauncher``.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -35,6 +34,7 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterRun, DefaultRunLauncher, Field
 from dagster._core.code_pointer import ModuleCodePointer, PackageCodePointer
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.origin import JobPythonOrigin
 from dagster._grpc.types import ExecuteRunArgs
@@ -129,37 +129,38 @@ class LocalRunLauncher(DefaultRunLauncher):
         if not self._warm_workers or origin is None or remote_origin is None or worker_command(origin) is None:
             super().launch_run(context)
             return
-        command = ExecuteRunArgs(
-            job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref()
-        ).get_command_args()
+        execute_args = serialize_value(
+            ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        )
         location = remote_origin.location_name
         key = f"{location}\0{serialize_value(origin.repository_origin)}"
         with self._lock:
             self._running = [worker for worker in self._running if worker.poll() is None]
             worker = self._ready.pop(key, None)
-            for _attempt in range(2):
-                if worker is None or worker.poll() is not None:
-                    worker = self._start_worker(origin, location)
-                self._instance.add_run_tags(run.run_id, {RUN_WORKER_TAG: f"{worker.pid}@{time.time():.3f}"})
-                try:
-                    assert worker.stdin is not None
-                    worker.stdin.write(json.dumps(command) + "\n")
-                    worker.stdin.close()
-                    break
-                except (BrokenPipeError, OSError):  # it died while it waited: give the run a new one
-                    worker = None
-            assert worker is not None
+            if worker is None or worker.poll() is not None:
+                worker = self._start_worker(origin, location)
+            try:
+                self._hand_run(worker, run, execute_args)
+            except OSError:  # it died while it waited: the run gets a new one
+                worker = self._start_worker(origin, location)
+                self._hand_run(worker, run, execute_args)
             self._running.append(worker)
             self._run_ids.add(run.run_id)
             # the next run's process, importing while this run executes
             self._ready[key] = self._start_worker(origin, location)
 
     def _start_worker(self, origin: JobPythonOrigin, location: str) -> subprocess.Popen[str]:
-        command = worker_command(origin)
+        command = worker_command(origin, self._instance.get_ref(), location)
         assert command is not None
-        command[-1:-1] = ["--instance-ref", serialize_value(self._instance.get_ref()), "--location-name", location]
         # Its output goes where the launcher's goes, as a code server's run processes' does.
         return subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+
+    def _hand_run(self, worker: subprocess.Popen[str], run: DagsterRun, execute_args: str) -> None:
+        """Tag the run with its worker, then give the worker the run's ``dagster api execute_run`` argument."""
+        self._instance.add_run_tags(run.run_id, {RUN_WORKER_TAG: f"{worker.pid}@{time.time():.3f}"})
+        assert worker.stdin is not None
+        worker.stdin.write(execute_args + "\n")
+        worker.stdin.close()
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
@@ -204,7 +205,9 @@ class LocalRunLauncher(DefaultRunLauncher):
         )
 
 
-def worker_command(origin: JobPythonOrigin) -> list[str] | None:
+def worker_command(
+    origin: JobPythonOrigin, instance_ref: InstanceRef | None = None, location: str = ""
+) -> list[str] | None:
     """The command of a worker for runs of ``origin``'s code location, if one can run them.
 
     A worker imports the code location's module and runs the job in this project's Python; a code location
@@ -219,4 +222,6 @@ def worker_command(origin: JobPythonOrigin) -> list[str] | None:
     command = [repository.executable_path, "-m", "fraud_lakehouse.run_worker"]
     if pointer.working_directory:
         command += ["--working-directory", pointer.working_directory]
+    if instance_ref is not None and location:
+        command += ["--instance-ref", serialize_value(instance_ref), "--location-name", location]
     return [*command, pointer.module]

@@ -2,10 +2,11 @@
 
 Dagster's default launcher has its code server start a new Python process for each run, which then imports
 Dagster and the code location before the run's first step can start: a delay every run of the claims sensor
-waits through. ``LocalRunLauncher`` keeps one process of this program ready per code location. It imports
-what a run's process imports, then waits on its standard input for the command a run's process would have
-been started with (``dagster api execute_run ...``, one JSON list on one line) and runs that command in this
-process, through Dagster's own command line. One worker runs one run and exits, as a run's process does.
+waits through. ``LocalRunLauncher`` keeps one process of this program ready per code location. It imports what
+a run's process imports, then waits on its standard input for the run's ``ExecuteRunArgs`` (serialized, one
+line), the argument a run's process would have been started with (``dagster api execute_run ARGS``), and runs
+that command in this process, through Dagster's own command line. One worker runs one run and exits, as a
+run's process does.
 
 If a source file of a module it imported, or any file of the code location's package (data files read at
 import too), changed while it waited (code edited after the worker started) or while it was imported (a
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import time
@@ -73,14 +73,6 @@ def modified_since(stamps: SourceStamps, moment_ns: int) -> list[str]:
     return [path for path, (mtime_ns, _) in stamps.items() if mtime_ns >= moment_ns - MTIME_SLACK_NS]
 
 
-def _dagster_arguments(command: list[str]) -> list[str] | None:
-    """The arguments after the program in a ``... dagster api execute_run ARGS`` command, if it is one."""
-    if "api" not in command:
-        return None
-    arguments = command[command.index("api") :]
-    return arguments if arguments[:2] == ["api", "execute_run"] else None
-
-
 def _inject_environment(instance_ref: str, location_name: str) -> None:
     """The variables the instance's secrets loader gives the code location, set before its import, as a code
     server started with ``--inject-env-vars-from-instance`` sets them."""
@@ -126,9 +118,7 @@ def main(argv: list[str]) -> None:
         return
     if not line.strip():
         return  # the launcher went away without a run for this worker
-    arguments = _dagster_arguments(json.loads(line))
-    if arguments is None:
-        raise SystemExit(f"run_worker: not a `dagster api execute_run` command: {line[:200]!r}")
+    arguments = ["api", "execute_run", line.strip()]
     if stamps is None or changed_sources(stamps):
         # the same command as a new process of this Python, which imports the code as it is now
         os.execv(sys.executable, [sys.executable, "-m", "dagster", *arguments])

@@ -22,12 +22,10 @@ import pytest
 from deltalake import DeltaTable
 
 from fraud_lakehouse_tests.conftest import REPO_ROOT
-from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, run_cases
+from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, INSURANCE_FILE, run_cases
 
-INSURANCE_HEADER = (
-    "claim_id,patient_id,provider_id,provider_name,procedure_code,diagnosis_code,service_date,submitted_date,"
-    "charge_amount,paid_amount,patient_state,provider_state,place_of_service\n"
-)
+# the header of the insurance file the transformations already use
+INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 SPARKOV_FILE = (
     "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
     "long|city_pop\n"

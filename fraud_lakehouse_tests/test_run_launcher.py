@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,8 +17,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatu
 
 from fraud_lakehouse.run_launcher import RUN_WORKER_TAG
 from fraud_lakehouse.run_worker import changed_sources, loaded_sources, modified_since
-
-BIN = Path(sys.executable).parent
+from fraud_lakehouse_tests.instance_home import InstanceHome
 
 LOCATION = """
 import os
@@ -95,19 +93,15 @@ def _wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-
 def _waiting_worker(home: Home) -> list[int]:
     """The daemon's one worker process once the last run's worker has exited."""
     return _wait_for(
-        lambda: len(workers := _children_running_worker(home.daemon.pid)) == 1 and workers,  # type: ignore[attr-defined]
+        lambda: len(workers := _children_running_worker(home.daemon.pid)) == 1 and workers,
         60, "one worker started ahead",
     )  # fmt: skip
 
 
-class Home:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        # the instance's default secrets loader gives the location the variables of project/.env
-        self.env = {
-            **os.environ, "DAGSTER_HOME": str(path), "PYTHONUNBUFFERED": "1",
-            "DAGSTER_PROJECT_ENV_FILE_PATHS": '{"tiny_location": "project"}',
-        }  # fmt: skip
+class Home(InstanceHome):
+    """An instance home whose code location is ``tiny_location``; ``daemon`` is set by the fixture."""
+
+    daemon: subprocess.Popen
 
     def write_location(self, version: str, setting: str = "") -> None:
         package = self.path / "tiny_location"
@@ -115,11 +109,8 @@ class Home:
         (package / "__init__.py").write_text(textwrap.dedent(LOCATION.format(version=version)))
         (package / "setting.txt").write_text(setting)
 
-    def launch(self, job: str) -> str:
-        result = subprocess.run(
-            [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", job],
-            cwd=self.path, env=self.env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+    def launch_job(self, job: str) -> str:
+        result = self.run("dagster", "job", "launch", "-w", "workspace.yaml", "-j", job, timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
         with DagsterInstance.from_config(str(self.path)) as instance:
             return instance.get_runs(limit=1)[0].run_id
@@ -157,7 +148,8 @@ class Home:
 
 @pytest.fixture
 def home(tmp_path):  # type: ignore[no-untyped-def]
-    home = Home(tmp_path)
+    # the instance's default secrets loader gives the location the variables of project/.env
+    home = Home(tmp_path, {"DAGSTER_PROJECT_ENV_FILE_PATHS": '{"tiny_location": "project"}'})
     (tmp_path / "dagster.yaml").write_text(INSTANCE)
     (tmp_path / "workspace.yaml").write_text(
         "load_from:\n  - python_module:\n      module_name: tiny_location\n      working_directory: .\n"
@@ -167,12 +159,7 @@ def home(tmp_path):  # type: ignore[no-untyped-def]
     (tmp_path / "project" / ".env").write_text("TINY_SETTING=from-the-project-env\n")
     with DagsterInstance.from_config(str(tmp_path)):
         pass  # its storage made once, before the daemon and the commands open it at the same time
-    with open(tmp_path / "daemon.log", "w") as log:
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=tmp_path, env=home.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    home.daemon = daemon  # type: ignore[attr-defined]
+    home.daemon = daemon = home.start("dagster-daemon", "run", "-w", "workspace.yaml", log="daemon.log")
     try:
         yield home
     finally:
@@ -181,14 +168,14 @@ def home(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited(home):
-    first = home.launch("answer_job")
+    first = home.launch_job("answer_job")
     assert home.finished(first) == DagsterRunStatus.SUCCESS, (home.path / "daemon.log").read_text()[-3000:]
     tagged, executed, version = home.run_facts(first)
     assert tagged == executed and version == "one from-the-project-env"
 
     # the next run's process is already waiting, and the next run executes in it
     (waiting,) = _waiting_worker(home)
-    second = home.launch("answer_job")
+    second = home.launch_job("answer_job")
     assert home.finished(second) == DagsterRunStatus.SUCCESS
     assert home.run_facts(second) == (waiting, waiting, "one from-the-project-env")
 
@@ -196,7 +183,7 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
     (waiting,) = _waiting_worker(home)
     time.sleep(0.05)  # a later modification time, whatever the file system's time resolution
     home.write_location("two, edited")
-    third = home.launch("answer_job")
+    third = home.launch_job("answer_job")
     assert home.finished(third) == DagsterRunStatus.SUCCESS
     assert home.run_facts(third) == (waiting, waiting, "two, edited from-the-project-env")
 
@@ -204,7 +191,7 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
     (waiting,) = _waiting_worker(home)
     time.sleep(0.05)
     (home.path / "tiny_location" / "setting.txt").write_text("-and-its-setting")
-    fourth = home.launch("answer_job")
+    fourth = home.launch_job("answer_job")
     assert home.finished(fourth) == DagsterRunStatus.SUCCESS
     assert home.run_facts(fourth) == (waiting, waiting, "two, edited-and-its-setting from-the-project-env")
 
@@ -216,7 +203,7 @@ def test_runs_go_to_the_worker_started_ahead_and_see_code_edited_while_it_waited
 
 
 def test_terminate_from_another_process_cancels_a_run_in_a_worker(home):
-    run_id = home.launch("slow_job")
+    run_id = home.launch_job("slow_job")
     _wait_for(lambda: home.run_status(run_id) == DagsterRunStatus.STARTED, 120, "the slow run to start")
     # as the UI's Terminate button does, from a process other than the daemon that launched the run
     with DagsterInstance.from_config(str(home.path)) as instance:
