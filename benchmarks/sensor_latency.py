@@ -13,6 +13,8 @@ once, Python's imports done), on a separate lake on the same S3 endpoint (the
 ratio's baseline: the rest is what the sensor path adds) and on local disk.
 
     python benchmarks/sensor_latency.py            # 3 runs
+    python benchmarks/sensor_latency.py --file ../shared/reference/sparkov/output/sparkov_250cust_2024_seed7.csv.gz
+        # a file the project did not generate (the original Sparkov generator's output), landed as it is
 """
 
 from __future__ import annotations
@@ -99,6 +101,12 @@ def run_stages(home: Path, day: dt.date, uploaded_at: float, committed_at: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=100_000)
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help="upload this claims file (any landed layout, e.g. Sparkov output) instead of a "
+        "generated insurance file of --claims claims; each run lands it for another day",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (the daemon's log, the instance)")
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
@@ -145,14 +153,15 @@ def main() -> None:
         time.sleep(20)  # the daemon and its code server up, the sensor's first tick done
         today = dt.datetime.now(dt.UTC).date()
         latencies, computes, computes_local, stages = [], [], [], []
+        name = args.file.name if args.file else "claims.csv"
         for index in range(args.runs):
             day = today - dt.timedelta(days=index + 1)
-            body = claims_csv(args.claims, day, seed=index)
+            body = args.file.read_bytes() if args.file else claims_csv(args.claims, day, seed=index)
             # the same file, computed in one process on its own lake: on the same S3 endpoint (the baseline of
             # the ratio: what the sensor path adds is the rest), and on local disk
             prefix = f"in-process-{index}"
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/claims/{day.isoformat()}/claims.csv", Body=body)
-            local = work / prefix / "claims" / day.isoformat() / "claims.csv"
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/claims/{day.isoformat()}/{name}", Body=body)
+            local = work / prefix / "claims" / day.isoformat() / name
             local.parent.mkdir(parents=True)
             local.write_bytes(body)
             places = {
@@ -169,7 +178,7 @@ def main() -> None:
                 (computes if storage == "s3" else computes_local).append(seconds)
             table = f"s3://{BUCKET}/lake/gold/flagged_claims"
             started = time.perf_counter()
-            s3.put_object(Bucket=BUCKET, Key=f"claims/{day.isoformat()}/claims.csv", Body=body)
+            s3.put_object(Bucket=BUCKET, Key=f"claims/{day.isoformat()}/{name}", Body=body)
             uploaded = time.perf_counter()
             uploaded_at = time.time()
             while True:
@@ -194,7 +203,7 @@ def main() -> None:
         print(
             json.dumps(
                 {
-                    "claims_per_file": args.claims,
+                    "file": str(args.file) if args.file else f"generated insurance claims ({args.claims})",
                     "sensor_interval_seconds": 5,
                     "upload_to_gold_median_seconds": round(latency, 2),
                     "upload_to_gold_runs": [round(s, 2) for s in latencies],
