@@ -224,9 +224,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _run_range(command: str, job_name: str, start: dt.date, end: dt.date, instance) -> int:  # type: ignore[no-untyped-def]
     """One run of ``job_name`` over the detection dates [start, end] in this process, and the tables it wrote."""
     from fraud_lakehouse.definitions import defs
+    from fraud_lakehouse.jobs import claims_run_selection
 
+    # the claims path of a new home makes the synthetic feed's customers too (when it is on and they were never made)
+    selection = claims_run_selection(defs.resolve_asset_graph(), instance) if job_name == "claims_job" else None
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
+        asset_selection=selection,
         # the run's events go to the instance (the UI shows them); the terminal gets warnings and errors only
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,

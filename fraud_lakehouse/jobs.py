@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetKey,
     AssetSelection,
+    DagsterInstance,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
@@ -15,6 +17,9 @@ from dagster import (
 )
 
 from fraud_lakehouse.partitions import detection_date_partitions
+
+if TYPE_CHECKING:  # the type of a repository's asset graph has no public name
+    from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 CLAIMS_RAW = AssetKey(["bronze", "claims_raw"])
 TRANSACTIONS = AssetKey(["bronze", "transactions"])
@@ -77,6 +82,21 @@ def synthetic_daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     day = (context.scheduled_execution_time.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     graph = context.repository_def.asset_graph
     selection = set(AssetSelection.assets(TRANSACTIONS).downstream().resolve(graph))
-    if context.instance.get_latest_materialization_event(CUSTOMERS) is None:
+    if customers_never_made(graph, context.instance):
         selection.add(CUSTOMERS)
     return RunRequest(run_key=f"synthetic-{day}", partition_key=day, asset_selection=sorted(selection))
+
+
+def customers_never_made(graph: BaseAssetGraph, instance: DagsterInstance) -> bool:
+    """Whether the deployment has the synthetic feed and its bronze/customers was never materialized."""
+    return graph.has(CUSTOMERS) and instance.get_latest_materialization_event(CUSTOMERS) is None
+
+
+def claims_run_selection(graph: BaseAssetGraph, instance: DagsterInstance) -> list[AssetKey] | None:
+    """The assets of a claims run (the sensor's, ``fraud-lakehouse backfill --claims-only``): None for claims_job's
+    own, or those and bronze/customers when the synthetic feed is on and its customers were never made. The day's
+    synthetic transactions and silver read them: without this, a new home's first landed file failed on a missing
+    bronze/customers table."""
+    if not customers_never_made(graph, instance):
+        return None
+    return sorted(claims_path(synthetic_feed=True).resolve(graph) | {CUSTOMERS})

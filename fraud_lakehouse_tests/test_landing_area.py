@@ -82,3 +82,28 @@ def test_every_landed_object_is_ingested_rejected_waiting_or_skipped(tmp_path, s
     shown = capsys.readouterr().out
     assert "1 ingested, 3 rejected, 0 pending, 1 waiting, 1 skipped" in shown
     assert "waiting   2031-01-01  2031-01-01/future.csv" in shown
+
+
+def test_a_new_home_backfills_its_landed_claims_alone_with_the_synthetic_feed_on(tmp_path):
+    """`fraud-lakehouse backfill --claims-only` in a brand-new home with the default settings (the synthetic feed on):
+    silver reads the day's synthetic transactions and their customers, so the run makes bronze/customers when it was
+    never made (the run failed on a missing table), and the landed claims reach gold."""
+    from deltalake import DeltaTable
+
+    from fraud_lakehouse_tests.instance_home import new_home
+
+    home = new_home(tmp_path / "home")
+    assert home.run("fraud-lakehouse", "init").returncode == 0
+    home.land_sample("2025-01-06", claims=50)
+    result = home.run("fraud-lakehouse", "backfill", "--claims-only", "--from", "2025-01-06", "--to", "2025-01-06")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "bronze/customers" in result.stdout
+    silver = DeltaTable(str(home.lake / "silver" / "claims")).to_pandas(columns=["source"])["source"]
+    flagged = DeltaTable(str(home.lake / "gold" / "flagged_claims")).to_pandas(columns=["source"])["source"]
+    assert (flagged == "insurance").sum() == (silver == "insurance").sum() > 0
+    assert (flagged == "synthetic").sum() == (silver == "synthetic").sum() > 0
+
+    # once made, the customers are not made again
+    again = home.run("fraud-lakehouse", "backfill", "--claims-only", "--from", "2025-01-06", "--to", "2025-01-06")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "bronze/customers" not in again.stdout and "silver/claims" in again.stdout

@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -48,6 +49,7 @@ from dagster import (
 from dagster_aws.s3 import S3Resource
 
 from fraud_lakehouse.claims.landing import DATE_FOLDER, LandedFile, Landing
+from fraud_lakehouse.jobs import claims_run_selection
 from fraud_lakehouse.partitions import last_partition_date, partitions_start_date
 from fraud_lakehouse.resources.landing import ClaimsLanding
 from fraud_lakehouse.storage import S3Storage, is_s3
@@ -259,11 +261,12 @@ def hot_listing(landing: Landing, today: dt.date, settings: SensorSettings, full
     return listed
 
 
-def run_request(batch: ClaimsBatch) -> RunRequest:
+def run_request(batch: ClaimsBatch, asset_selection: list[AssetKey] | None = None) -> RunRequest:
     keys = [landed.relative_path for landed in batch.files]
     return RunRequest(
         run_key=batch.run_key,
         partition_key=batch.partition,
+        asset_selection=asset_selection,
         run_config={"ops": {"claims_raw": {"config": {"files": [landed.uri for landed in batch.files]}}}},
         tags={
             RUN_TAG_FILES: str(len(keys)),
@@ -313,12 +316,15 @@ def build_claims_landing_sensor(job_name: str, running: bool = False):  # type: 
         plan = plan_tick(listing, cursor, now, settings, partitions_start_date(), last_partition_date(), full)
         for line in plan.log:
             context.log.info(line)
-        requests = [run_request(batch) for batch in plan.batches]
-        if not requests:
+        if not plan.batches:
             return SensorResult(
                 skip_reason=SkipReason(f"no new claims files in {root} ({'full scan' if full else 'recent days'})"),
                 cursor=plan.cursor.serialize(),
             )
+        # a new home's first runs make the synthetic feed's customers too (when it is on and they were never made)
+        graph = context.repository_def.asset_graph if context.repository_def is not None else None
+        selection = claims_run_selection(graph, context.instance) if graph is not None else None
+        requests = [run_request(batch, selection) for batch in plan.batches]
         return SensorResult(run_requests=requests, cursor=plan.cursor.serialize())
 
     return claims_landing_sensor
