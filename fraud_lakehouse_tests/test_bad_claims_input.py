@@ -537,3 +537,48 @@ def test_a_cr_only_file_whose_header_is_longer_than_the_first_read_keeps_its_rec
     table, summary = read_claims_bytes("claims.csv", content)
     assert summary.records == 3 and summary.unsplittable == 0 and len(summary.ignored_columns) == len(extra)
     assert table.column("claim_id").to_pylist() == ["C0", "C1", "C2"]
+
+
+# -- dates and times as files write them -----------------------------------------------------------------------
+
+
+def _dates(spark, name: str, content: bytes) -> dict[int, tuple | str]:
+    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    kept = {row.row_number: (row.service_date, row.submitted_date) for row in silver_claims(validated).collect()}
+    kept.update({row.row_number: row.reason for row in quarantined_claims(validated).collect()})
+    return kept
+
+
+def test_a_date_column_may_hold_a_date_with_a_time_of_day(spark):
+    rows = [claim("C1", service="2025-01-03 14:30:00"), claim("C2", service="2025-01-03T09:05"),
+            claim("C3", service="2025-01-03 00:00:00.000000000"), claim("C4", service="2025-01-03 25:99"),
+            claim("C5", service="2025-02-30 10:00:00"), claim("C6", service="2025-01-03 10:00 tomorrow")]  # fmt: skip
+    day, submitted = dt.date(2025, 1, 3), dt.date(2025, 1, 1)
+    assert _dates(spark, "times.csv", csv_file(*rows)) == {
+        1: (day, submitted), 2: (day, submitted), 3: (day, submitted),
+        4: "bad_date_service", 5: "bad_date_service", 6: "bad_date_service",
+    }  # fmt: skip
+
+
+def test_a_parquet_file_written_from_pandas_keeps_its_dates(spark):
+    """pandas writes dates as timestamps (naive, or with their zone): each is read as its date."""
+    frame = pd.read_csv(io.BytesIO(csv_file(claim("C1"), claim("C2"))), dtype=str)
+    frame["service_date"] = pd.to_datetime(["2025-01-03", "2025-01-04"])
+    frame["submitted_date"] = pd.to_datetime(["2025-01-05 23:30", "2025-01-06 08:00"]).tz_localize("America/New_York")
+    # the UTC time of 23:30 in New York is on the next day
+    assert _dates(spark, "pandas.parquet", parquet_file(frame)) == {
+        1: (dt.date(2025, 1, 3), dt.date(2025, 1, 6)),
+        2: (dt.date(2025, 1, 4), dt.date(2025, 1, 6)),
+    }
+
+
+def test_a_card_file_in_parquet_with_zoned_times_is_read_at_their_utc_time(spark):
+    frame = pd.read_csv(io.BytesIO(csv_file(card("t1"), card("t2"), header=KAGGLE_HEADER)), dtype=str)
+    frame["trans_date_trans_time"] = pd.to_datetime(["2025-01-01 01:02:03", "2025-01-01 22:00:00"]).tz_localize(
+        "Europe/Paris"
+    )
+    raw = raw_frame(spark, [raw_table("cards.parquet", parquet_file(frame), DAY, dt.datetime(2025, 1, 2))])
+    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
+    times = {row.claim_id: row.service_ts for row in silver_claims(validated).collect()}
+    assert times == {"t1": dt.datetime(2025, 1, 1, 0, 2, 3), "t2": dt.datetime(2025, 1, 1, 21, 0, 0)}

@@ -831,6 +831,10 @@ def _as_text(column: pa.Array) -> pa.Array:
         return column if column.type == TEXT_DICTIONARY else column.cast(TEXT_DICTIONARY)
     if pa.types.is_boolean(column.type):
         return pc.if_else(column, "true", "false")
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        # an instant with its zone: its UTC time, the zone the engine reads timestamp text in ("...Z" and
+        # "...-0500" text would not parse)
+        column = column.cast(pa.timestamp(column.type.unit))
     try:
         return pc.cast(column, pa.string())
     except pa.ArrowNotImplementedError:

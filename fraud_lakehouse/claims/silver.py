@@ -90,6 +90,22 @@ def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_typ
     )
 
 
+def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
+    """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
+    Parquet file written from pandas, a submission time), whose date is taken as written."""
+    return (
+        frame.withColumn("__value", source)
+        .withColumn(
+            target,
+            F.when(F.col("__value").rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)")).when(
+                F.col("__value").rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(),
+                F.expr("try_cast(substring(__value, 1, 10) AS DATE)"),
+            ),
+        )
+        .drop("__value")
+    )
+
+
 # A number as a file with each decimal mark writes it: optional thousands groups, then decimals. A value that
 # does not fit its file's format is a bad number, never read another way.
 NUMBER_FORMATS = {
@@ -303,8 +319,8 @@ def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = N
     )
     # Parsed values go to __t_* columns: the raw columns keep their text for the quarantine JSON.
     frame = _parsed(frame, "__t_service_ts", F.col("__service_ts"), TIMESTAMP_PATTERN, "TIMESTAMP")
-    frame = _parsed(frame, "__t_service_date", F.col("__service_date"), DATE_PATTERN, "DATE")
-    frame = _parsed(frame, "__t_submitted_date", F.col("__submitted_date"), DATE_PATTERN, "DATE")
+    frame = _parsed_date(frame, "__t_service_date", F.col("__service_date"))
+    frame = _parsed_date(frame, "__t_submitted_date", F.col("__submitted_date"))
     frame = _money(frame, "__t_amount", "__amount")
     frame = _money(frame, "__t_paid_amount", "__paid_amount")
     for name in (*COORDINATE_COLUMNS, "city_pop"):
