@@ -1,10 +1,12 @@
 """The bad-input corpus: every bad file is rejected with a reason, every bad row quarantined with one, and no
 good row is lost. File-level cases run in plain Python; the rows go through silver on the engine."""
 
+import bz2
 import datetime as dt
 import gzip
 import io
 import json
+import zipfile
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +59,13 @@ def parquet_file(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def zipped(name: str, content: bytes) -> bytes:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        archive.writestr(name, content)
+    return sink.getvalue()
+
+
 def truncated_gzip() -> bytes:
     return gzip.compress(csv_file(claim()))[:-12]
 
@@ -80,6 +89,12 @@ REJECTED_FILES = [
     ("broken.parquet", b"PAR1" + b"\x01\x02garbage" * 20, "unreadable_parquet"),
     ("wrong_columns.parquet", parquet_file(pd.DataFrame({"x": [1], "y": ["a"]})), "unknown_layout"),
     ("arrays.jsonl", b"[1, 2]\n[3]\n", "not_json_lines"),
+    ("utf16_no_bom.csv", csv_file(claim()).decode().encode("utf-16-le"), "not_text"),
+    ("workbook.xlsx", zipped("xl/worksheets/sheet1.xml", csv_file(claim())), "not_text"),
+    ("claims.csv.zip", zipped("claims.csv", csv_file(claim())), "not_text"),
+    ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "not_text"),
+    ("claims.csv.bz2", bz2.compress(csv_file(claim())), "not_text"),
+    ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "not_text"),
 ]
 
 
@@ -89,6 +104,27 @@ def test_bad_file_is_rejected_with_a_reason(name, content, reason):
         read_claims_bytes(name, content)
     assert rejected.value.reason == reason
     assert rejected.value.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "named"),
+    [("book.xlsx", zipped("x.xml", b"<x/>"), "ZIP archive (or an Excel .xlsx workbook)"),
+     ("book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Excel .xls workbook"),
+     ("claims.csv.bz2", bz2.compress(csv_file(claim())), "bzip2-compressed")],
+)  # fmt: skip
+def test_a_binary_format_is_named_in_the_rejection(name, content, named):
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes(name, content)
+    assert named in rejected.value.detail
+
+
+def test_a_stray_nul_byte_breaks_its_record_only_and_stays_visible_in_bronze():
+    content = csv_file(claim(), claim("C2"), claim("C3")).replace(b"C2,P1,PR1,Clinic", b"C2,P1,PR1,Cli\x00nic")
+    table = raw_table("nul.csv", content, DAY, dt.datetime(2025, 1, 2))
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert sorted(rows) == [1, 2, 3]
+    assert rows[1]["claim_id"] == "C1" and rows[3]["claim_id"] == "C3"
+    assert rows[2]["row_error"].startswith("nul_byte:") and "Cli\\x00nic" in rows[2]["raw_record"]
 
 
 # name, content, {row number: reason} (rows not listed must reach silver)
@@ -114,6 +150,9 @@ ROW_CASES = [
     ),
     ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1), {1: "malformed_row"}),
     ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
+    ("stray_nul.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cli\x00nic,", 1), {1: "malformed_row"}),
+    ("stray_nul_crlf.csv", csv_file(claim(), claim("C2"), claim("C3")).replace(b"\n", b"\r\n").replace(
+        b"C2,P1,PR1,Clinic", b"C2,P1,PR1,Clinic\x00"), {2: "malformed_row"}),
     ("bom.csv", b"\xef\xbb\xbf" + csv_file(claim(), claim("C2")), {}),
     ("gzipped.csv.gz", gzip.compress(csv_file(claim(), claim("C2", amount="abc"))), {2: "bad_number_amount"}),
     ("kaggle_bad_coordinates.csv", csv_file(card(), card("t2", lat="123.0"), header=KAGGLE_HEADER),

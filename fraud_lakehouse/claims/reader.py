@@ -64,6 +64,18 @@ BLOCK_BYTES = 4 * 1024**2
 # Bytes read first, to tell the format (and for text, the encoding): a small first block also gets the parse
 # threads started sooner than a whole one would.
 SNIFF_BYTES = 64 * 1024
+# Binary formats a claims file is often mistaken for, by their first bytes: named in the rejection.
+BINARY_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (or an Excel .xlsx workbook): land the CSV inside it, or export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook: export the sheet as CSV"),
+    (b"%PDF-", "a PDF document"),
+    (b"BZh", "bzip2-compressed: land it as it is uncompressed, or gzip it"),
+    (b"\xfd7zXZ\x00", "xz-compressed: land it as it is uncompressed, or gzip it"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed: land it as it is uncompressed, or gzip it"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive: land the CSV inside it"),
+)
+# A text file may hold a stray NUL byte (that record is quarantined); binary data holds one every few hundred bytes.
+NUL_BYTES_PER_NUL = 4096
 # Threads that parse CSV chunks, and how many chunks may be read ahead of the one being written: memory holds
 # at most PARSE_AHEAD blocks and their rows.
 PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -362,7 +374,12 @@ class ClaimsFile:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise RejectedFile("not_text", "the file is UTF-16 text: save it as UTF-8")
-        if b"\x00" in first[:SNIFF_BYTES]:
+        for signature, what in BINARY_SIGNATURES:
+            if first.startswith(signature):
+                raise RejectedFile("not_text", f"the file is {what}, not CSV or JSON lines")
+        sniffed = first[:SNIFF_BYTES]
+        nuls = sniffed.count(b"\x00")
+        if nuls > 1 and nuls * NUL_BYTES_PER_NUL > len(sniffed):
             raise RejectedFile("not_text", "the file holds binary data (NUL bytes), not CSV or JSON lines")
         first = first.removeprefix(b"\xef\xbb\xbf")
         sample = first[:4096].decode("utf-8", errors="replace")
@@ -625,7 +642,9 @@ class _CsvChunkParser:
         lines = int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
         # pyarrow ends a line at a carriage return too: only without one do its rows stand for the chunk's lines
         whole_lines = b"\r" not in chunk
-        split = self._pyarrow(chunk) if whole_lines else None
+        # a record with a NUL byte is broken: such a chunk goes line by line, never to pyarrow
+        has_nul = b"\x00" in chunk
+        split = self._pyarrow(chunk) if whole_lines and not has_nul else None
         if split is not None and not split[1] and split[0].num_rows == lines:
             # The common case: every line is a record and splits into its fields. pyarrow leaves out empty lines,
             # and a line of blanks has the wrong number of fields, so as many rows as lines means neither is here.
@@ -639,9 +658,9 @@ class _CsvChunkParser:
             # Blank lines are no records; without them pyarrow's line numbers are the record order.
             chunk = b"".join(chunk[int(starts[i]) : int(ends[i]) + 1] for i in np.flatnonzero(visible))
             starts, ends, visible = _line_bounds(chunk)
-            split = self._pyarrow(chunk)
+            split = None if has_nul else self._pyarrow(chunk)
         elif not whole_lines:
-            split = self._pyarrow(chunk)
+            split = None if has_nul else self._pyarrow(chunk)
         numbers = np.arange(first_number, first_number + records, dtype=np.int64)
         parsed = self._matched(split, chunk, starts, ends, visible, numbers) if split is not None else None
         if parsed is None:
@@ -718,6 +737,10 @@ class _CsvChunkParser:
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
             number = int(numbers[index])
+            if b"\x00" in raw:
+                text = _printable(raw).replace("\x00", "\\x00")  # kept visible, as an undecodable byte is
+                broken.append((number, text, "nul_byte: the record holds a NUL byte"))
+                continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
