@@ -63,7 +63,7 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     from fraud_lakehouse.claims.silver import (
         ValidationRules,
         claim_candidates,
-        file_decimal_marks,
+        file_formats,
         quarantine_candidates,
         quarantined_claims,
         silver_claims,
@@ -91,12 +91,12 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     transactions = spark.read.format("delta").load(f"{bronze}/transactions")
     customers = spark.read.format("delta").load(f"{bronze}/customers")
     rules = ValidationRules(today=dt.date(2026, 1, 1))
-    marks = collected(file_decimal_marks(raw))
-    candidates = claim_candidates(raw, SECRET, marks, transactions, customers)
+    formats = collected(file_formats(raw))
+    candidates = claim_candidates(raw, SECRET, formats, transactions, customers)
     write_delta(silver_claims(validate(candidates, rules)), f"{out}/silver/claims", window)
     stage("silver_claims")
     written = spark.read.format("delta").load(f"{out}/silver/claims").where(window_predicate(*window))
-    rest = quarantine_candidates(raw, written, SECRET, marks, transactions, customers)
+    rest = quarantine_candidates(raw, written, SECRET, formats, transactions, customers)
     write_delta(quarantined_claims(validate(rest, rules, later_copies=True)), f"{out}/silver/claims_quarantine", window)
     stage("silver_quarantine")
     config = DetectionConfig()

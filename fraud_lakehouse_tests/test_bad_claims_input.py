@@ -20,7 +20,7 @@ from fraud_lakehouse.claims.reader import RejectedFile
 from fraud_lakehouse.claims.silver import (
     ValidationRules,
     candidates_from_raw,
-    file_decimal_marks,
+    file_formats,
     quarantine_candidates,
     quarantined_claims,
     silver_claims,
@@ -229,10 +229,10 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
     silver = {(r.source_file, r.row_number) for r in silver_rows}
     quarantine = {(r.source_file, r.row_number): r for r in quarantined_claims(validated).collect()}
     # the asset's way: quarantine is what silver did not take (only the files silver holds fewer rows of are
-    # matched row by row), typed again on its own, with every file's marks
+    # matched row by row), typed again on its own, with every file's formats
     written = spark.createDataFrame(silver_rows, silver_claims(validated).schema)
-    marks = file_decimal_marks(raw)
-    rest = validate(quarantine_candidates(raw, written, "test-key", marks), rules, later_copies=True)
+    formats = file_formats(raw)
+    rest = validate(quarantine_candidates(raw, written, "test-key", formats), rules, later_copies=True)
     again = {(r.source_file, r.row_number): r for r in quarantined_claims(rest).collect()}
     assert again == quarantine
     assert {name for name, _ in quarantine} < {name for name, _ in expected}  # some files lost no row
@@ -311,13 +311,13 @@ def test_quarantine_takes_the_synthetic_and_landed_rows_silver_did_not(spark):
         ],
     )
     rules = ValidationRules(today=dt.date(2026, 1, 1))
-    marks = file_decimal_marks(raw)
-    candidates = candidates_from_raw(raw, "test-key", marks).unionByName(
+    formats = file_formats(raw)
+    candidates = candidates_from_raw(raw, "test-key", formats).unionByName(
         candidates_from_transactions(transactions, customers, "test-key")
     )
     written = silver_claims(validate(candidates, rules))
     written = spark.createDataFrame(written.collect(), written.schema)
-    rest = quarantine_candidates(raw, written, "test-key", marks, transactions, customers)
+    rest = quarantine_candidates(raw, written, "test-key", formats, transactions, customers)
     rejected = {
         (row.source, row.claim_id, row.reason) for row in quarantined_claims(validate(rest, rules, True)).collect()
     }
@@ -581,8 +581,8 @@ def test_a_cr_only_file_whose_header_is_longer_than_the_first_read_keeps_its_rec
 # -- dates and times as files write them -----------------------------------------------------------------------
 
 
-def _dates(spark, name: str, content: bytes) -> dict[int, tuple | str]:
-    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2))])
+def _dates(spark, name: str, content: bytes, day: dt.date = DAY) -> dict[int, tuple | str]:
+    raw = raw_frame(spark, [raw_table(name, content, day, dt.datetime(2025, 1, 2))])
     validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
     kept = {row.row_number: (row.service_date, row.submitted_date) for row in silver_claims(validated).collect()}
     kept.update({row.row_number: row.reason for row in quarantined_claims(validated).collect()})
@@ -621,3 +621,49 @@ def test_a_card_file_in_parquet_with_zoned_times_is_read_at_their_utc_time(spark
     validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
     times = {row.claim_id: row.service_ts for row in silver_claims(validated).collect()}
     assert times == {"t1": dt.datetime(2025, 1, 1, 0, 2, 3), "t2": dt.datetime(2025, 1, 1, 21, 0, 0)}
+
+
+def _slashed(claim_id: str, service: str, submitted: str) -> str:
+    return claim(claim_id, service=service).replace(f"{service},2025-01-01,", f"{service},{submitted},")
+
+
+def test_slash_dates_are_read_in_the_order_their_file_decides(spark):
+    """A day above 12 decides a file's order (01/13/2025 is month first, 13/01/2025 day first); every slash date of
+    the file is then read that way."""
+    us = csv_file(_slashed("S1", "01/13/2025", "01/14/2025"), _slashed("S2", "02/03/2025", "2/4/2025"))
+    assert _dates(spark, "us.csv", us, dt.date(2025, 2, 5)) == {
+        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
+        2: (dt.date(2025, 2, 3), dt.date(2025, 2, 4)),
+    }
+    european = csv_file(_slashed("S3", "13/01/2025", "14/01/2025"), _slashed("S4", "02/03/2025", "04/03/2025 17:45"))
+    assert _dates(spark, "eu.csv", european, dt.date(2025, 3, 5)) == {
+        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
+        2: (dt.date(2025, 3, 2), dt.date(2025, 3, 4)),
+    }
+    year_first = csv_file(_slashed("S5", "2025/1/3", "2025/01/04 08:00"))
+    assert _dates(spark, "ymd.csv", year_first) == {1: (dt.date(2025, 1, 3), dt.date(2025, 1, 4))}
+
+
+def test_without_a_deciding_day_the_order_that_submits_no_claim_after_its_file_decides(spark):
+    # landed on 2025-03-05: 03/05/2025 is that day month first, 3 May (after it) day first
+    content = csv_file(_slashed("S6", "03/01/2025", "03/05/2025"), _slashed("S7", "03/02/2025", "03/04/2025"))
+    assert _dates(spark, "early.csv", content, dt.date(2025, 3, 5)) == {
+        1: (dt.date(2025, 3, 1), dt.date(2025, 3, 5)),
+        2: (dt.date(2025, 3, 2), dt.date(2025, 3, 4)),
+    }
+    # landed on 2025-05-04: 05/04/2025 is that day month first and 5 April day first: both readings submit every
+    # claim on or before the file's day
+    content = csv_file(_slashed("S8", "05/04/2025", "05/04/2025"), _slashed("S9", "01/02/2025", "2025-05-04"))
+    assert _dates(spark, "both.csv", content, dt.date(2025, 5, 4)) == {
+        1: "ambiguous_date_format",
+        2: "ambiguous_date_format",
+    }
+
+
+def test_a_file_whose_slash_dates_read_both_ways_is_quarantined_with_the_reason(spark):
+    rows = [_slashed("S10", "01/13/2025", "01/14/2025"), _slashed("S11", "13/01/2025", "14/01/2025"), claim("C3")]
+    assert _dates(spark, "mixed.csv", csv_file(*rows), dt.date(2025, 2, 1)) == {
+        1: "mixed_date_format",
+        2: "mixed_date_format",
+        3: (dt.date(2025, 1, 1), dt.date(2025, 1, 1)),  # its ISO dates read as ever
+    }

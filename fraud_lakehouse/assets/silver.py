@@ -23,7 +23,7 @@ from fraud_lakehouse.claims.silver import (
     MAX_AMOUNT_CAP,
     ValidationRules,
     claim_candidates,
-    file_decimal_marks,
+    file_formats,
     quarantine_candidates,
     quarantined_claims,
     silver_claims,
@@ -132,17 +132,17 @@ def _silver(
     lake: LakeTables = context.resources.lake
     secret = pseudonymizer.secret()
     rules = ValidationRules(amount_cap=config.amount_cap, today=dt.datetime.now(dt.UTC).date())
-    marks = collected(file_decimal_marks(claims_raw))
-    candidates = claim_candidates(claims_raw, secret, marks, transactions, customers)
+    formats = collected(file_formats(claims_raw))
+    candidates = claim_candidates(claims_raw, secret, formats, transactions, customers)
     metadata = {**pseudonymizer.metadata(), "amount_cap": config.amount_cap}
     yield Output(silver_claims(validate(candidates, rules)), output_name="claims", metadata=metadata)
 
     # Quarantine is every input row that silver did not take: only those are typed and checked again, with
-    # the same marks and rules (a row that passes every check is a later copy of a claim id).
+    # the same formats and rules (a row that passes every check is a later copy of a claim id).
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     written = lake.read_window(SILVER, "claims", start, end)
-    rest = quarantine_candidates(claims_raw, written, secret, marks, transactions, customers)
+    rest = quarantine_candidates(claims_raw, written, secret, formats, transactions, customers)
     yield Output(quarantined_claims(validate(rest, rules, later_copies=True)), output_name="claims_quarantine")
 
     # The checks read back what was written, so they test the tables, not the plan.

@@ -155,10 +155,116 @@ def _count(pattern: str) -> Column:
     return F.sum(reduce(lambda left, right: left + right, hits))
 
 
-def file_decimal_marks(raw: DataFrame) -> DataFrame:
-    """Per source file of bronze/claims_raw: the decimal mark of its numbers (``.`` or ``,``), decided once for
-    the whole file from the values that can only be read one way (``120,50``, ``1.234,56``, ``30.2672``), or
-    the reason it has none: a mark declared at ingest (run config ``decimal_mark``) decides alone."""
+# -- the date order of a file ------------------------------------------------------------------------------
+
+# A date written with slashes: month and day in either order (01/06/2025), then the year, then maybe a time.
+SLASH_DATE = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})([ T].*)?$"
+# The year first with slashes (2025/01/06): one order only.
+YEAR_FIRST_SLASH_DATE = r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})([ T].*)?$"
+MONTH_FIRST, DAY_FIRST = "MDY", "DMY"
+AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
+MIXED_DATE_FORMAT = "mixed_date_format"
+DATE_COLUMNS = ("service_date", "submitted_date")
+
+
+def _slash_part(name: str, group: int) -> Column:
+    return F.regexp_extract(F.trim(F.col(name)), SLASH_DATE, group).cast("int")
+
+
+def _date_votes(first_above_12: bool) -> Column:
+    """How many slash dates of a row can only be read one way: the first number above 12 is a day (DMY), the
+    second above 12 a day (MDY)."""
+    hits = []
+    for name in DATE_COLUMNS:
+        first, second = _slash_part(name, 1), _slash_part(name, 2)
+        deciding = (first > 12) & (second <= 12) if first_above_12 else (second > 12) & (first <= 12)
+        hits.append(F.coalesce(F.when(_is_slash_date(name), deciding.cast("int")), F.lit(0)))
+    return F.sum(reduce(lambda left, right: left + right, hits))
+
+
+def _is_slash_date(name: str) -> Column:
+    # most files have no slash at all: the pattern is tested on the values that have one only (a CASE, not an AND)
+    return F.coalesce(F.when(F.col(name).contains("/"), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
+
+
+def _latest_submitted(order: str) -> Column:
+    """The latest submitted date of a file's rows read in ``order`` (NULL when none reads)."""
+    read = F.expr(f"try_cast({_iso_sql('submitted_date', order)} AS DATE)")
+    return F.max(F.when(F.col("submitted_date").contains("/"), read))
+
+
+def _iso_sql(name: str, order: str) -> str:
+    """SQL for the ISO date text (``YYYY-MM-DD``) of a slash date in column ``name`` read in ``order``."""
+
+    def part(group: int) -> str:
+        return f"regexp_extract(trim({name}), '{SLASH_DATE}', {group})"
+
+    month, day = (part(1), part(2)) if order == MONTH_FIRST else (part(2), part(1))
+    return f"concat({part(3)}, '-', lpad({month}, 2, '0'), '-', lpad({day}, 2, '0'))"
+
+
+def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, latest_dmy: Column) -> Column:
+    """A file's date order from its votes; with none, the one reading that puts no claim's submission after the
+    file's own date (a claim is submitted before its file lands), else no order: the file's slash dates are
+    ambiguous."""
+    decided = dmy + mdy
+    file_date = F.col("__file_date")
+    return (
+        F.when(slashed == 0, F.lit(None).cast("string"))
+        .when((decided > 0) & (F.least(dmy, mdy) <= decided * MIXED_NUMBER_TOLERANCE), F.when(
+            mdy >= dmy, F.lit(MONTH_FIRST)).otherwise(F.lit(DAY_FIRST)))
+        .when(decided > 0, F.lit(MIXED_DATE_FORMAT))
+        .when((latest_mdy <= file_date) & (latest_dmy > file_date), F.lit(MONTH_FIRST))
+        .when((latest_dmy <= file_date) & (latest_mdy > file_date), F.lit(DAY_FIRST))
+        .otherwise(F.lit(AMBIGUOUS_DATE_FORMAT))
+    )  # fmt: skip
+
+
+def _iso_date_text(name: str) -> Column:
+    """A date as ISO text, from column ``name`` (already cleaned): a slash date rewritten in its file's order
+    (column ``__file_date_order``; none: left as it is, so it does not parse), a year-first slash date too, any
+    time after it kept; other text as it is."""
+    clean = F.col(name)
+    order = F.col("__file_date_order")
+    rest = F.regexp_extract(clean, SLASH_DATE, 4)
+    year_first = [F.regexp_extract(clean, YEAR_FIRST_SLASH_DATE, group) for group in (1, 2, 3, 4)]
+    return (
+        F.when(~clean.contains("/"), clean)
+        .when(clean.rlike(SLASH_DATE) & (order == MONTH_FIRST), F.concat(F.expr(_iso_sql(name, MONTH_FIRST)), rest))
+        .when(clean.rlike(SLASH_DATE) & (order == DAY_FIRST), F.concat(F.expr(_iso_sql(name, DAY_FIRST)), rest))
+        .when(clean.rlike(YEAR_FIRST_SLASH_DATE), F.concat(
+            year_first[0], F.lit("-"), F.lpad(year_first[1], 2, "0"), F.lit("-"), F.lpad(year_first[2], 2, "0"),
+            year_first[3]))
+        .otherwise(clean)
+    )  # fmt: skip
+
+
+def _file_date_orders(raw: DataFrame) -> DataFrame:
+    """``source_file`` and ``__file_date_order`` of each file with slash dates, from those rows alone (most files
+    have none: this reads two columns of them and stops)."""
+    slashed_rows = raw.where(F.col("service_date").contains("/") | F.col("submitted_date").contains("/"))
+    slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
+    votes = slashed_rows.groupBy("source_file").agg(
+        _date_votes(first_above_12=True).alias("__dmy"),
+        _date_votes(first_above_12=False).alias("__mdy"),
+        F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
+        _latest_submitted(MONTH_FIRST).alias("__latest_mdy"),
+        _latest_submitted(DAY_FIRST).alias("__latest_dmy"),
+        F.max(PARTITION_COLUMN).alias("__file_date"),
+    )
+    order = _date_order(F.col("__dmy"), F.col("__mdy"), F.col("__slashed"), F.col("__latest_mdy"),
+                        F.col("__latest_dmy"))  # fmt: skip
+    return votes.select("source_file", order.alias("__file_date_order"))
+
+
+def file_formats(raw: DataFrame) -> DataFrame:
+    """Per source file of bronze/claims_raw, decided once for the whole file from the values that can only be
+    read one way, or the reason it cannot be:
+
+    - ``__file_mark``: the decimal mark of its numbers (``.`` or ``,``; ``120,50``, ``1.234,56``, ``30.2672``
+      decide); a mark declared at ingest (run config ``decimal_mark``) decides alone;
+    - ``__file_date_order``: how its slash dates read (``MDY``: 01/31/2025, ``DMY``: 31/01/2025); NULL when it
+      has none."""
     votes = raw.groupBy("source_file").agg(
         F.max("decimal_mark").alias("__declared"),
         _count(DOT_VOTE).alias("__dot"),
@@ -175,7 +281,8 @@ def file_decimal_marks(raw: DataFrame) -> DataFrame:
         .when(F.col("__ambiguous") > 0, F.lit(AMBIGUOUS_NUMBER_FORMAT))
         .otherwise(F.lit("."))
     )  # fmt: skip
-    return votes.select("source_file", mark.alias("__file_mark"))
+    marks = votes.select("source_file", mark.alias("__file_mark"))
+    return marks.join(_file_date_orders(raw), "source_file", "left")
 
 
 def _number_text(name: str) -> Column:
@@ -276,12 +383,12 @@ def _row_error_code(error: Column) -> Column:
     return F.when(error.rlike("^[a-z_]+:"), F.regexp_extract(error, "^([a-z_]+):", 1))
 
 
-def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = None) -> DataFrame:
+def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None = None) -> DataFrame:
     """bronze/claims_raw rows typed into the claim model, with ``reasons`` for what did not parse."""
-    # ``marks``: each file's decimal mark (``file_decimal_marks`` of all the file's rows, when ``raw`` holds only
-    # some of them). One row per file, computed first and joined as an in-memory table.
-    marks = collected(file_decimal_marks(raw)) if marks is None else marks
-    raw = with_lookup(raw, marks, "source_file", small=True)
+    # ``formats``: each file's decimal mark and date order (``file_formats`` of all the file's rows, when ``raw``
+    # holds only some of them). One row per file, computed first and joined as an in-memory table.
+    formats = collected(file_formats(raw)) if formats is None else formats
+    raw = with_lookup(raw, formats, "source_file", small=True)
     layout = F.col("layout")
     is_insurance = layout == F.lit(INSURANCE)
     kaggle_time = _clean(KAGGLE_TIME_COLUMN)
@@ -319,8 +426,8 @@ def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = N
     )
     # Parsed values go to __t_* columns: the raw columns keep their text for the quarantine JSON.
     frame = _parsed(frame, "__t_service_ts", F.col("__service_ts"), TIMESTAMP_PATTERN, "TIMESTAMP")
-    frame = _parsed_date(frame, "__t_service_date", F.col("__service_date"))
-    frame = _parsed_date(frame, "__t_submitted_date", F.col("__submitted_date"))
+    frame = _parsed_date(frame, "__t_service_date", _iso_date_text("__service_date"))
+    frame = _parsed_date(frame, "__t_submitted_date", _iso_date_text("__submitted_date"))
     frame = _money(frame, "__t_amount", "__amount")
     frame = _money(frame, "__t_paid_amount", "__paid_amount")
     for name in (*COORDINATE_COLUMNS, "city_pop"):
@@ -346,6 +453,11 @@ def candidates_from_raw(raw: DataFrame, secret: str, marks: DataFrame | None = N
         F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
         _row_error_code(F.col("row_error")),
         F.when(F.col("__file_mark").isin(AMBIGUOUS_NUMBER_FORMAT, MIXED_NUMBER_FORMAT), F.col("__file_mark")),
+        F.when(
+            F.col("__file_date_order").isin(AMBIGUOUS_DATE_FORMAT, MIXED_DATE_FORMAT)
+            & (_is_slash_date("service_date") | _is_slash_date("submitted_date")),
+            F.col("__file_date_order"),
+        ),
         _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
         _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
         _bad("__t_submitted_date", F.col("__submitted_date"), "bad_date_submitted"),
@@ -590,12 +702,12 @@ def rest_of_transactions(transactions: DataFrame, silver: DataFrame) -> DataFram
 def claim_candidates(
     raw: DataFrame,
     secret: str,
-    marks: DataFrame,
+    formats: DataFrame,
     transactions: DataFrame | None = None,
     customers: DataFrame | None = None,
 ) -> DataFrame:
     """Every input row as a candidate for ``validate``: the landed rows, and the synthetic feed's when given."""
-    candidates = candidates_from_raw(raw, secret, marks)
+    candidates = candidates_from_raw(raw, secret, formats)
     if transactions is not None and customers is not None:
         candidates = candidates.unionByName(candidates_from_transactions(transactions, customers, secret))
     return candidates
@@ -620,7 +732,7 @@ def quarantine_candidates(
     raw: DataFrame,
     silver: DataFrame,
     secret: str,
-    marks: DataFrame,
+    formats: DataFrame,
     transactions: DataFrame | None = None,
     customers: DataFrame | None = None,
 ) -> DataFrame:
@@ -638,7 +750,7 @@ def quarantine_candidates(
         missing_transactions = rest_of_transactions(
             _only(transactions, PARTITION_COLUMN, days), _only(synthetic, PARTITION_COLUMN, days)
         )
-    return claim_candidates(missing_raw, secret, marks, missing_transactions, customers)
+    return claim_candidates(missing_raw, secret, formats, missing_transactions, customers)
 
 
 def _with_verdict(validated: DataFrame) -> DataFrame:
