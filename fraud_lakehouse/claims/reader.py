@@ -66,13 +66,13 @@ BLOCK_BYTES = 4 * 1024**2
 SNIFF_BYTES = 64 * 1024
 # Binary formats a claims file is often mistaken for, by their first bytes: named in the rejection.
 BINARY_SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive (or an Excel .xlsx workbook): land the CSV inside it, or export the sheet as CSV"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook: export the sheet as CSV"),
-    (b"%PDF-", "a PDF document"),
-    (b"BZh", "bzip2-compressed: land it as it is uncompressed, or gzip it"),
-    (b"\xfd7zXZ\x00", "xz-compressed: land it as it is uncompressed, or gzip it"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed: land it as it is uncompressed, or gzip it"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive: land the CSV inside it"),
+    (b"PK\x03\x04", "a ZIP archive (or an Excel .xlsx workbook)", "land the CSV inside it, or export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook", "export the sheet as CSV"),
+    (b"%PDF-", "a PDF document", "land the claims as CSV, JSON lines or Parquet"),
+    (b"BZh", "bzip2-compressed", "land it uncompressed, or gzip it"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "land it uncompressed, or gzip it"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "land it uncompressed, or gzip it"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "land the CSV inside it"),
 )
 # A text file may hold a stray NUL byte (that record is quarantined); binary data holds one every few hundred bytes.
 NUL_BYTES_PER_NUL = 4096
@@ -374,9 +374,9 @@ class ClaimsFile:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise RejectedFile("not_text", "the file is UTF-16 text: save it as UTF-8")
-        for signature, what in BINARY_SIGNATURES:
+        for signature, what, advice in BINARY_SIGNATURES:
             if first.startswith(signature):
-                raise RejectedFile("not_text", f"the file is {what}, not CSV or JSON lines")
+                raise RejectedFile("not_text", f"the file is {what}, not CSV or JSON lines: {advice}")
         sniffed = first[:SNIFF_BYTES]
         nuls = sniffed.count(b"\x00")
         if nuls > 1 and nuls * NUL_BYTES_PER_NUL > len(sniffed):
