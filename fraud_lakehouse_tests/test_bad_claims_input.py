@@ -644,13 +644,16 @@ def test_slash_dates_are_read_in_the_order_their_file_decides(spark):
     assert _dates(spark, "ymd.csv", year_first) == {1: (dt.date(2025, 1, 3), dt.date(2025, 1, 4))}
 
 
-def test_without_a_deciding_day_the_order_that_submits_no_claim_after_its_file_decides(spark):
+def test_without_a_deciding_day_the_order_that_dates_no_claim_after_its_file_decides(spark):
     # landed on 2025-03-05: 03/05/2025 is that day month first, 3 May (after it) day first
     content = csv_file(_slashed("S6", "03/01/2025", "03/05/2025"), _slashed("S7", "03/02/2025", "03/04/2025"))
     assert _dates(spark, "early.csv", content, dt.date(2025, 3, 5)) == {
         1: (dt.date(2025, 3, 1), dt.date(2025, 3, 5)),
         2: (dt.date(2025, 3, 2), dt.date(2025, 3, 4)),
     }
+    # the service dates decide as well
+    content = csv_file(_slashed("S12", "03/05/2025", "2025-03-05"))
+    assert _dates(spark, "served.csv", content, dt.date(2025, 3, 5)) == {1: (dt.date(2025, 3, 5), dt.date(2025, 3, 5))}
     # landed on 2025-05-04: 05/04/2025 is that day month first and 5 April day first: both readings submit every
     # claim on or before the file's day
     content = csv_file(_slashed("S8", "05/04/2025", "05/04/2025"), _slashed("S9", "01/02/2025", "2025-05-04"))

@@ -187,10 +187,13 @@ def _is_slash_date(name: str) -> Column:
     return F.coalesce(F.when(F.col(name).contains("/"), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
 
 
-def _latest_submitted(order: str) -> Column:
-    """The latest submitted date of a file's rows read in ``order`` (NULL when none reads)."""
-    read = F.expr(f"try_cast({_iso_sql('submitted_date', order)} AS DATE)")
-    return F.max(F.when(F.col("submitted_date").contains("/"), read))
+def _latest_date(order: str) -> Column:
+    """The latest service or submitted date of a file's rows read in ``order`` (NULL when none reads)."""
+    latest = []
+    for name in DATE_COLUMNS:
+        read = F.expr(f"try_cast({_iso_sql(name, order)} AS DATE)")
+        latest.append(F.max(F.when(F.col(name).contains("/"), read)))
+    return F.greatest(*latest)  # of those that read
 
 
 def _iso_sql(name: str, order: str) -> str:
@@ -204,9 +207,9 @@ def _iso_sql(name: str, order: str) -> str:
 
 
 def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, latest_dmy: Column) -> Column:
-    """A file's date order from its votes; with none, the one reading that puts no claim's submission after the
-    file's own date (a claim is submitted before its file lands), else no order: the file's slash dates are
-    ambiguous."""
+    """A file's date order from its votes; with none, the one reading that puts no claim's service or submission
+    after the file's own date (a claim is served and submitted before its file lands), else no order: the file's
+    slash dates are ambiguous."""
     decided = dmy + mdy
     file_date = F.col("__file_date")
     return (
@@ -248,8 +251,8 @@ def _file_date_orders(raw: DataFrame) -> DataFrame:
         _date_votes(first_above_12=True).alias("__dmy"),
         _date_votes(first_above_12=False).alias("__mdy"),
         F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
-        _latest_submitted(MONTH_FIRST).alias("__latest_mdy"),
-        _latest_submitted(DAY_FIRST).alias("__latest_dmy"),
+        _latest_date(MONTH_FIRST).alias("__latest_mdy"),
+        _latest_date(DAY_FIRST).alias("__latest_dmy"),
         F.max(PARTITION_COLUMN).alias("__file_date"),
     )
     order = _date_order(F.col("__dmy"), F.col("__mdy"), F.col("__slashed"), F.col("__latest_mdy"),
