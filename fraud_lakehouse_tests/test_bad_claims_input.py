@@ -148,7 +148,10 @@ ROW_CASES = [
         csv_file('C1,P1,PR1,"Clinic, ""West"" wing",99213,J45,2025-01-01,2025-01-01,"1,200.00",100,CA,CA,11'),
         {},
     ),
-    ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1), {1: "malformed_row"}),
+    # a UTF-8 file (its é) with a byte that is not: that record breaks
+    ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1).replace(
+        b"C2,P1,PR1,Clinic", "C2,P1,PR1,Clinic é".encode()), {1: "malformed_row"}),
+    ("windows_1252.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", "Clínica São,".encode("cp1252")), {}),
     ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
     ("stray_nul.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cli\x00nic,", 1), {1: "malformed_row"}),
     ("stray_nul_crlf.csv", csv_file(claim(), claim("C2"), claim("C3")).replace(b"\n", b"\r\n").replace(
@@ -670,3 +673,13 @@ def test_a_file_whose_slash_dates_read_both_ways_is_quarantined_with_the_reason(
         2: "mixed_date_format",
         3: (dt.date(2025, 1, 1), dt.date(2025, 1, 1)),  # its ISO dates read as ever
     }
+
+
+def test_a_file_that_is_not_utf8_from_its_start_is_read_as_windows_1252():
+    """Excel's "CSV" on Windows: every record loads, with its accents; a UTF-8 file's broken record still breaks."""
+    content = csv_file(claim(), claim("C2")).replace(b"Clinic,", "Clínica São – Müller,".encode("cp1252"))
+    table = raw_table("excel.csv", content, DAY, dt.datetime(2025, 1, 2))
+    assert table.column("provider_name").to_pylist() == ["Clínica São – Müller"] * 2
+    assert table.column("row_error").null_count == 2
+    gzipped = raw_table("excel.csv.gz", gzip.compress(content), DAY, dt.datetime(2025, 1, 2))
+    assert gzipped.column("provider_name").to_pylist() == ["Clínica São – Müller"] * 2

@@ -97,6 +97,7 @@ class IngestedFile:
     records: int
     unsplittable: int
     ignored_columns: tuple[str, ...]
+    encoding: str = "utf-8"
 
 
 @dataclass
@@ -300,7 +301,13 @@ def _write_file(
         raise
     summary = reader.summary
     ingested = IngestedFile(
-        landed.uri, day, summary.layout, summary.records, summary.unsplittable, tuple(summary.ignored_columns)
+        landed.uri,
+        day,
+        summary.layout,
+        summary.records,
+        summary.unsplittable,
+        tuple(summary.ignored_columns),
+        summary.encoding,
     )
     return ingested, actions
 

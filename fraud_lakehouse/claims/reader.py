@@ -22,6 +22,7 @@ included) is silver's work.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -74,6 +75,9 @@ BINARY_SIGNATURES = (
     (b"\x28\xb5\x2f\xfd", "zstd-compressed", "land it uncompressed, or gzip it"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "land the CSV inside it"),
 )
+# What a text file that is not UTF-8 from its first block is read as: Excel's "CSV" on Windows and most legacy
+# exports (a superset of ISO-8859-1's printable characters).
+LEGACY_ENCODING = "cp1252"
 # A text file may hold a stray NUL byte (that record is quarantined); binary data holds one every few hundred bytes.
 NUL_BYTES_PER_NUL = 4096
 # Threads that parse CSV chunks, and how many chunks may be read ahead of the one being written: memory holds
@@ -122,6 +126,7 @@ class FileSummary:
     records: int = 0
     unsplittable: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
 
 
 def _normalised_names(header: list[str]) -> tuple[list[str], int]:
@@ -361,6 +366,11 @@ class ClaimsFile:
                 yield from self._parquet(stream, first)
                 return
             first = self._text_start(first)
+            if not _starts_as_utf8(first):
+                # Not UTF-8 from the start: a legacy 8-bit file (Excel's "CSV" on Windows), read as Windows-1252.
+                # A file that starts as UTF-8 stays UTF-8: a later record that is not is quarantined.
+                stream, first = _Windows1252AsUtf8(stream), first.decode(LEGACY_ENCODING, errors="replace").encode()
+                self.summary.encoding = LEGACY_ENCODING
             if file_format == "jsonl":
                 yield from self._json_lines(stream, first)
             else:
@@ -385,7 +395,7 @@ class ClaimsFile:
         sample = first[:4096].decode("utf-8", errors="replace")
         printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in sample)
         if printable < 0.9 * len(sample):
-            raise RejectedFile("not_text", "the file is not UTF-8 text")
+            raise RejectedFile("not_text", "the file is not text (control characters all through)")
         return first
 
     # -- CSV -----------------------------------------------------------------------------------------------
@@ -535,6 +545,49 @@ class ClaimsFile:
         finally:
             if spill is not None:
                 spill.close()
+
+
+def _starts_as_utf8(first: bytes) -> bool:
+    """Whether a file's first block is UTF-8 (a character cut at the block's end counts), or holds UTF-8 characters
+    beside bytes that are not: a UTF-8 file with broken records, not a legacy 8-bit one."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(first, final=False)
+    except UnicodeDecodeError:
+        text = first.decode("utf-8", errors="replace")
+        return any(ord(character) > 127 and character != "\ufffd" for character in text)
+    return True
+
+
+class _Windows1252AsUtf8(io.RawIOBase):
+    """A Windows-1252 stream read as UTF-8 (its five unassigned bytes as U+FFFD)."""
+
+    def __init__(self, inner: BinaryIO):
+        self.inner, self.pending = inner, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data, self.pending = self.pending + _utf8_of(self.inner.read()), b""
+            return data
+        while len(self.pending) < size:
+            raw = self.inner.read(size)
+            if not raw:
+                break
+            self.pending += _utf8_of(raw)
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _utf8_of(legacy: bytes) -> bytes:
+    # one byte is one character in Windows-1252: any cut between blocks is between characters
+    return legacy.decode(LEGACY_ENCODING, errors="replace").encode("utf-8")
 
 
 class _Prepended(io.RawIOBase):
