@@ -151,6 +151,7 @@ ROW_CASES = [
     # a UTF-8 file (its é) with a byte that is not: that record breaks
     ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1).replace(
         b"C2,P1,PR1,Clinic", "C2,P1,PR1,Clinic é".encode()), {1: "malformed_row"}),
+    ("concatenated.csv", csv_file(claim(), HEADER, claim("C2")), {2: "malformed_row"}),
     ("windows_1252.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", "Clínica São,".encode("cp1252")), {}),
     ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
     ("stray_nul.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cli\x00nic,", 1), {1: "malformed_row"}),
@@ -683,3 +684,12 @@ def test_a_file_that_is_not_utf8_from_its_start_is_read_as_windows_1252():
     assert table.column("row_error").null_count == 2
     gzipped = raw_table("excel.csv.gz", gzip.compress(content), DAY, dt.datetime(2025, 1, 2))
     assert gzipped.column("provider_name").to_pylist() == ["Clínica São – Müller"] * 2
+
+
+def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
+    """`cat a.csv b.csv > both.csv`: the second header is neither a claim nor a reason to lose the file."""
+    content = csv_file(claim(), claim("C2")) + csv_file(claim("C3"))
+    table = raw_table("both.csv", content, DAY, dt.datetime(2025, 1, 2))
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert [rows[n]["claim_id"] for n in (1, 2, 4)] == ["C1", "C2", "C3"]
+    assert rows[3]["row_error"].startswith("repeated_header:") and rows[3]["raw_record"] == HEADER

@@ -75,6 +75,7 @@ BINARY_SIGNATURES = (
     (b"\x28\xb5\x2f\xfd", "zstd-compressed", "land it uncompressed, or gzip it"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "land the CSV inside it"),
 )
+REPEATED_HEADER = "repeated_header: the header line again, inside the file (files joined end to end?)"
 # What a text file that is not UTF-8 from its first block is read as: Excel's "CSV" on Windows and most legacy
 # exports (a superset of ISO-8859-1's printable characters).
 LEGACY_ENCODING = "cp1252"
@@ -412,7 +413,7 @@ class ClaimsFile:
         layout = _layout_or_reject(names)
         targets, ignored = _column_targets(names)
         self.summary.layout, self.summary.ignored_columns = layout.name, ignored
-        parser = _CsvChunkParser(delimiter, len(header), [None] * skip + targets, layout)
+        parser = _CsvChunkParser(delimiter, header, [None] * skip + targets, layout)
         number = 0
         for batches, records, broken in _parsed_in_order(parser, _chain_first(rest, lines), self.max_record_bytes):
             for batch in batches:
@@ -684,11 +685,11 @@ class _CsvChunkParser:
     instead, each line on its own.
     """
 
-    def __init__(self, delimiter: str, width: int, targets: list[str | None], layout: Layout):
-        self.delimiter, self.width = delimiter, width
+    def __init__(self, delimiter: str, header: list[str], targets: list[str | None], layout: Layout):
+        self.delimiter, self.width, self.header = delimiter, len(header), header
         self.targets = targets
         self.layout = layout
-        self.names = [f"c{i}" for i in range(width)]
+        self.names = [f"c{i}" for i in range(self.width)]
 
     def parse(self, chunk: bytes, first_number: int) -> tuple[list[pa.RecordBatch], int, int]:
         """The chunk's batches (split records, then unsplittable ones), its record count, and how many broke."""
@@ -722,11 +723,29 @@ class _CsvChunkParser:
         return self._batches(table, row_numbers, broken), records, len(broken)
 
     def _batches(self, table: pa.Table, row_numbers: np.ndarray, broken: list) -> list[pa.RecordBatch]:
+        repeated = self._repeated_headers(table)
+        if repeated is not None:
+            # files joined end to end (cat a.csv b.csv): the header again is no claim
+            header_text = self.delimiter.join(self.header)
+            broken = broken + [(int(row_numbers[i]), header_text, REPEATED_HEADER) for i in np.flatnonzero(repeated)]
+            table, row_numbers = table.filter(pa.array(~repeated)), row_numbers[~repeated]
         columns = {target: _one_chunk(table.column(self.names[i])) for i, target in enumerate(self.targets) if target}
         batches = [_rows_batch(columns, row_numbers, len(row_numbers))]
         if broken:
             batches.append(_unsplittable_batch(broken))
         return batches
+
+    def _repeated_headers(self, table: pa.Table) -> np.ndarray | None:
+        """Which rows repeat the header field for field (None: none does; one column is tested for most chunks)."""
+        if not table.num_rows:
+            return None
+        same = pc.equal(table.column(self.names[0]), self.header[0])
+        if not pc.any(same).as_py():
+            return None
+        for name, header_name in zip(self.names[1:], self.header[1:], strict=True):
+            same = pc.and_(same, pc.equal(table.column(name), header_name))
+        mask = np.asarray(same.to_numpy(), dtype=bool)
+        return mask if mask.any() else None
 
     def _pyarrow(self, chunk: bytes) -> tuple[pa.Table, list[tuple[int, str, int]]] | None:
         """pyarrow's rows of the chunk and the lines it could not split (line number, text, fields found); None
