@@ -66,6 +66,11 @@ def zipped(name: str, content: bytes) -> bytes:
     return sink.getvalue()
 
 
+def json_claims(*claim_ids: str) -> list[dict]:
+    names = HEADER.split(",")
+    return [dict(zip(names, claim(claim_id).split(","), strict=True)) for claim_id in claim_ids]
+
+
 def truncated_gzip() -> bytes:
     return gzip.compress(csv_file(claim()))[:-12]
 
@@ -89,6 +94,9 @@ REJECTED_FILES = [
     ("broken.parquet", b"PAR1" + b"\x01\x02garbage" * 20, "unreadable_parquet"),
     ("wrong_columns.parquet", parquet_file(pd.DataFrame({"x": [1], "y": ["a"]})), "unknown_layout"),
     ("arrays.jsonl", b"[1, 2]\n[3]\n", "not_json_lines"),
+    ("broken_array.json", json.dumps(json_claims("C1", "C2"), indent=2).encode()[:-40] + b"oops ]", "invalid_json"),
+    ("unclosed_array.json", json.dumps(json_claims("C1", "C2"), indent=2).encode()[:-1], "invalid_json"),
+    ("empty_array.json", b"[\n]\n", "no_rows"),
     ("utf16_no_bom.csv", csv_file(claim()).decode().encode("utf-16-le"), "not_text"),
     ("workbook.xlsx", zipped("xl/worksheets/sheet1.xml", csv_file(claim())), "not_text"),
     ("claims.csv.zip", zipped("claims.csv", csv_file(claim())), "not_text"),
@@ -151,6 +159,7 @@ ROW_CASES = [
     # a UTF-8 file (its é) with a byte that is not: that record breaks
     ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1).replace(
         b"C2,P1,PR1,Clinic", "C2,P1,PR1,Clinic é".encode()), {1: "malformed_row"}),
+    ("array.json", json.dumps([*json_claims("C1"), 7, *json_claims("C2")]).encode(), {2: "malformed_row"}),
     ("concatenated.csv", csv_file(claim(), HEADER, claim("C2")), {2: "malformed_row"}),
     ("windows_1252.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", "Clínica São,".encode("cp1252")), {}),
     ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
@@ -693,3 +702,47 @@ def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
     rows = {row["row_number"]: row for row in table.to_pylist()}
     assert [rows[n]["claim_id"] for n in (1, 2, 4)] == ["C1", "C2", "C3"]
     assert rows[3]["row_error"].startswith("repeated_header:") and rows[3]["raw_record"] == HEADER
+
+
+@pytest.mark.parametrize(
+    "document",
+    [json.dumps(json_claims("C1", "C2", "C3")), json.dumps(json_claims("C1", "C2", "C3"), indent=2),
+     "\n".join(json.dumps(record, indent=4) for record in json_claims("C1", "C2", "C3")),
+     "\ufeff" + json.dumps(json_claims("C1", "C2", "C3"), indent=1)],
+    ids=["one line", "pretty", "objects over several lines", "byte order mark"],
+)  # fmt: skip
+def test_a_json_document_loads_element_by_element(document):
+    table, summary = read_claims_bytes("export.json", document.encode())
+    assert table.column("claim_id").to_pylist() == ["C1", "C2", "C3"]
+    assert table.column("row_number").to_pylist() == [1, 2, 3] and summary.layout == "insurance"
+
+
+def test_a_json_array_over_many_blocks_keeps_memory_to_a_block_and_an_element():
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    ids = [f"C{i}" for i in range(2_000)]
+    document = json.dumps(json_claims(*ids), indent=1).encode()
+    reader = ClaimsFile("big.json", io.BytesIO(document), block_bytes=4096, max_record_bytes=8192)
+    batches = list(reader.batches())
+    assert [claim_id for batch in batches for claim_id in batch.column("claim_id").to_pylist()] == ids
+    assert len(document) > 100 * 4096
+
+
+def test_a_json_document_that_breaks_after_batches_were_written_leaves_nothing_in_bronze(tmp_path, monkeypatch):
+    import fraud_lakehouse.claims.reader as reader
+    from fraud_lakehouse.claims.ingest import ingest_files
+    from fraud_lakehouse.claims.landing import Landing
+
+    monkeypatch.setattr(reader, "JSON_RECORDS_PER_BATCH", 2)
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "good.csv").write_bytes(csv_file(claim("G1")))
+    (folder / "broken.json").write_bytes(json.dumps(json_claims("C1", "C2", "C3", "C4", "C5")).encode()[:-3] + b"}x]")
+    landing = Landing(str(tmp_path / "landing"))
+    uri = str(tmp_path / "lake" / "claims_raw")
+    run = ingest_files(landing, [(landed, DAY) for landed in landing.list_files()], uri,
+                       (DAY, DAY + dt.timedelta(days=1)), dt.datetime(2025, 1, 2, tzinfo=dt.UTC))  # fmt: skip
+    assert [entry.reason for entry in run.rejected] == ["invalid_json"]
+    from deltalake import DeltaTable
+
+    assert DeltaTable(uri).to_pandas()["claim_id"].tolist() == ["G1"]

@@ -95,6 +95,10 @@ DICTIONARY_BYTES_PER_VALUE = 4
 TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 # A JSON lines file whose first this many records hold no JSON object is not one.
 MAX_RECORDS_BEFORE_FIRST_OBJECT = 10_000
+# Elements of a JSON document per batch.
+JSON_RECORDS_PER_BATCH = 65_536
+# A JSON record: its number, its object (None: broken), the problem, its text.
+JsonRecord = tuple[int, dict | None, str | None, str]
 
 # The per-row part of the raw schema: every value column, then the record's bookkeeping.
 ROW_SCHEMA = pa.schema(
@@ -354,7 +358,10 @@ class ClaimsFile:
         base = lower.removesuffix(".gz").removesuffix(".gzip")
         if first[:4] == PARQUET_MAGIC or base.endswith((".parquet", ".pq")):
             return stream, first, "parquet"
-        if base.endswith((".jsonl", ".ndjson", ".json")) or first.lstrip()[:1] == b"{":
+        start = first.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+        if start in (b"[", b"{") and _is_json_document(first):
+            return stream, first, "json"
+        if base.endswith((".jsonl", ".ndjson", ".json")) or start == b"{":
             return stream, first, "jsonl"
         return stream, first, "csv"
 
@@ -374,6 +381,8 @@ class ClaimsFile:
                 self.summary.encoding = LEGACY_ENCODING
             if file_format == "jsonl":
                 yield from self._json_lines(stream, first)
+            elif file_format == "json":
+                yield from self._json_rows(self._json_document_records(stream, first))
             else:
                 yield from self._csv(stream, first)
         except (OSError, EOFError, zlib.error) as error:
@@ -448,13 +457,14 @@ class ClaimsFile:
     # -- JSON lines ----------------------------------------------------------------------------------------
 
     def _json_lines(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
+        yield from self._json_rows(self._json_line_records(stream, first))
+
+    def _json_line_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord]]:
+        """The records of a JSON lines file, a block's lines at a time."""
         lines = _Lines(stream, first, self.block_bytes, self.max_record_bytes)
-        pairs: list[tuple[str, str]] | None = None
-        known: set[str] = set()
         number = 0
-        held: list[tuple[int, dict | None, str | None, str]] = []  # records read before the layout is known
         for chunk, too_long in lines:
-            records: list[tuple[int, dict | None, str | None, str]] = []
+            records: list[JsonRecord] = []
             if too_long is not None:
                 number += 1
                 records.append((number, None, _too_long(too_long, self.max_record_bytes), _printable(chunk)))
@@ -464,6 +474,110 @@ class ClaimsFile:
                     number += 1
                     line = chunk[int(starts[index]) : int(ends[index])].rstrip(b"\r")
                     records.append(_json_record(number, line))
+            yield records
+
+    def _json_document_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord]]:
+        """The elements of a JSON array (or JSON values one after another, over any lines) as records, numbered by
+        their place in the file, a block at a time. Memory holds a block and one element; an element that is no
+        object is a broken record, and a document that breaks (a syntax error, an element over the record limit)
+        rejects the file, since where its next element starts is unknown."""
+        decoder = json.JSONDecoder()
+        text_of = codecs.getincrementaldecoder("utf-8")()
+        text, position, exhausted = "", 0, False
+        number, state = 0, "start"  # start, array_first, array_next, closed (after the array), values
+        records: list[JsonRecord] = []
+
+        def more(block: bytes | None = None) -> bool:
+            nonlocal text, position, exhausted
+            if exhausted:
+                return False
+            block = stream.read(self.block_bytes) if block is None else block
+            try:
+                decoded = text_of.decode(block, final=not block)
+            except UnicodeDecodeError:
+                raise RejectedFile("not_text", "the JSON document is not UTF-8 text") from None
+            text, position = text[position:] + decoded, 0
+            exhausted = not block
+            return True
+
+        def following() -> str:
+            """The next character that is not blank space ('' at the end of the document)."""
+            nonlocal position
+            while True:
+                while position < len(text) and text[position] in " \t\r\n":
+                    position += 1
+                if position < len(text):
+                    return text[position]
+                if not more():
+                    return ""
+
+        def broken(problem: str) -> RejectedFile:
+            at = {"closed": "end"}.get(
+                state, f"element {number + 1}" if state.startswith("array") else f"value {number + 1}"
+            )
+            return RejectedFile("invalid_json", f"the JSON document breaks at its {at}: {problem}")
+
+        more(first.removeprefix(b"\xef\xbb\xbf"))
+        while True:
+            character = following()
+            if state == "start":
+                state = "array_first" if character == "[" else "values"
+                if state == "array_first":
+                    position += 1
+                    continue
+            if state in ("array_first", "array_next") and character == "]":
+                position += 1
+                state = "closed"
+                continue
+            if state == "array_next":
+                if character != ",":
+                    raise broken(f"expected ',' or ']', found {character!r}" if character else "the ']' is missing")
+                position += 1
+                character = following()
+            if state == "closed":
+                if character:
+                    raise broken("text after the array's closing ']'")
+                break
+            if not character:
+                if state.startswith("array"):
+                    raise broken("the ']' is missing")
+                break
+            while True:
+                try:
+                    value, end = decoder.raw_decode(text, position)
+                    # a value that ends with the text read so far may go on (a number): read on to be sure
+                    if end < len(text) or not more():
+                        break
+                except json.JSONDecodeError as error:
+                    if len(text) - position > self.max_record_bytes:
+                        raise broken(f"no complete value within {self.max_record_bytes} bytes") from None
+                    if not more():
+                        raise broken(f"{error.msg} (character {error.pos - position + 1} of it)") from None
+            number += 1
+            source, position = text[position:end], end
+            if state == "array_first":
+                state = "array_next"
+            if isinstance(value, dict):
+                records.append((number, {str(k).strip().lower(): v for k, v in value.items()}, None, source))
+            else:
+                records.append((number, None, "not_json_object: the element is not a JSON object", source))
+            if len(records) >= JSON_RECORDS_PER_BATCH:
+                yield records
+                records = []
+        if not number:
+            raise RejectedFile("no_rows", "the JSON document holds no elements")
+        if records:
+            yield records
+
+    def _json_rows(self, record_chunks: Iterator[list[JsonRecord]]) -> Iterator[pa.RecordBatch]:
+        """Batches of JSON records: the layout from the first objects' names, more names as they come."""
+        pairs: list[tuple[str, str]] | None = None
+        known: set[str] = set()
+        number = 0
+        held: list[JsonRecord] = []  # records read before the layout is known
+        for records in record_chunks:
+            if records:
+                number = records[-1][0]
             if pairs is None:
                 held.extend(records)
                 objects = [record for _, record, _, _ in held if record is not None]
@@ -494,7 +608,7 @@ class ClaimsFile:
                 self.summary.records = number
                 yield batch
         if pairs is None:
-            raise RejectedFile("not_json_lines", "no line of the file is a JSON object")
+            raise RejectedFile("not_json_lines", "no record of the file is a JSON object")
 
     # -- Parquet -------------------------------------------------------------------------------------------
 
@@ -853,7 +967,19 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _json_record(number: int, line: bytes) -> tuple[int, dict | None, str | None, str]:
+def _is_json_document(first: bytes) -> bool:
+    """Whether a block that starts with ``[`` or ``{`` is a JSON document (an array of objects, or values over
+    several lines) rather than JSON lines: its first line is no whole JSON value, or it is the only line and an
+    array (``json.dumps`` of a list)."""
+    lines = [line for line in first.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
+    try:
+        json.loads(lines[0])
+    except ValueError:
+        return True
+    return len(lines) == 1 and lines[0].lstrip()[:1] == b"["
+
+
+def _json_record(number: int, line: bytes) -> JsonRecord:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -877,9 +1003,7 @@ def _json_value(value: object) -> str | None:
     return json.dumps(value)
 
 
-def _json_batch(
-    records: list[tuple[int, dict | None, str | None, str]], pairs: list[tuple[str, str]]
-) -> pa.RecordBatch:
+def _json_batch(records: list[JsonRecord], pairs: list[tuple[str, str]]) -> pa.RecordBatch:
     count = len(records)
     columns = {
         target: pa.array(
