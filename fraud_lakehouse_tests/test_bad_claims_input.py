@@ -605,35 +605,56 @@ def _dates(spark, name: str, content: bytes, day: dt.date = DAY) -> dict[int, tu
 def test_a_date_column_may_hold_a_date_with_a_time_of_day(spark):
     rows = [claim("C1", service="2025-01-03 14:30:00"), claim("C2", service="2025-01-03T09:05"),
             claim("C3", service="2025-01-03 00:00:00.000000000"), claim("C4", service="2025-01-03 25:99"),
-            claim("C5", service="2025-02-30 10:00:00"), claim("C6", service="2025-01-03 10:00 tomorrow")]  # fmt: skip
+            claim("C5", service="2025-02-30 10:00:00"), claim("C6", service="2025-01-03 10:00 tomorrow"),
+            claim("C7", service="2025-01-03T23:30:00-05:00"), claim("C8", service="2025-01-03T08:00:00Z")]  # fmt: skip
     day, submitted = dt.date(2025, 1, 3), dt.date(2025, 1, 1)
     assert _dates(spark, "times.csv", csv_file(*rows)) == {
         1: (day, submitted), 2: (day, submitted), 3: (day, submitted),
         4: "bad_date_service", 5: "bad_date_service", 6: "bad_date_service",
+        7: (day, submitted), 8: (day, submitted),
     }  # fmt: skip
 
 
 def test_a_parquet_file_written_from_pandas_keeps_its_dates(spark):
-    """pandas writes dates as timestamps (naive, or with their zone): each is read as its date."""
+    """pandas writes dates as timestamps (naive, or with their zone): each is read as its date where it was written
+    (23:30 in New York is the next day in UTC, not there)."""
     frame = pd.read_csv(io.BytesIO(csv_file(claim("C1"), claim("C2"))), dtype=str)
     frame["service_date"] = pd.to_datetime(["2025-01-03", "2025-01-04"])
     frame["submitted_date"] = pd.to_datetime(["2025-01-05 23:30", "2025-01-06 08:00"]).tz_localize("America/New_York")
-    # the UTC time of 23:30 in New York is on the next day
     assert _dates(spark, "pandas.parquet", parquet_file(frame)) == {
-        1: (dt.date(2025, 1, 3), dt.date(2025, 1, 6)),
+        1: (dt.date(2025, 1, 3), dt.date(2025, 1, 5)),
         2: (dt.date(2025, 1, 4), dt.date(2025, 1, 6)),
     }
 
 
-def test_a_card_file_in_parquet_with_zoned_times_is_read_at_their_utc_time(spark):
-    frame = pd.read_csv(io.BytesIO(csv_file(card("t1"), card("t2"), header=KAGGLE_HEADER)), dtype=str)
-    frame["trans_date_trans_time"] = pd.to_datetime(["2025-01-01 01:02:03", "2025-01-01 22:00:00"]).tz_localize(
-        "Europe/Paris"
-    )
-    raw = raw_frame(spark, [raw_table("cards.parquet", parquet_file(frame), DAY, dt.datetime(2025, 1, 2))])
+def _service_times(spark, name: str, content: bytes) -> dict[str, dt.datetime | str]:
+    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2))])
     validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
     times = {row.claim_id: row.service_ts for row in silver_claims(validated).collect()}
-    assert times == {"t1": dt.datetime(2025, 1, 1, 0, 2, 3), "t2": dt.datetime(2025, 1, 1, 21, 0, 0)}
+    times.update(
+        {json.loads(row.raw_values)["trans_num"]: row.reason for row in quarantined_claims(validated).collect()}
+    )
+    return times
+
+
+def test_a_time_with_a_zone_is_read_as_the_local_time_it_was_written_in(spark):
+    """The night rules judge the hour where the claim happened: 23:30 in Paris is a night claim, whatever UTC says."""
+    frame = pd.read_csv(io.BytesIO(csv_file(card("t1"), card("t2"), header=KAGGLE_HEADER)), dtype=str)
+    frame["trans_date_trans_time"] = pd.to_datetime(["2025-01-01 01:02:03", "2025-01-01 23:30:00"]).tz_localize(
+        "Europe/Paris"
+    )
+    assert _service_times(spark, "cards.parquet", parquet_file(frame)) == {
+        "t1": dt.datetime(2025, 1, 1, 1, 2, 3),
+        "t2": dt.datetime(2025, 1, 1, 23, 30, 0),
+    }
+    rows = [card("t1", when="2025-01-01T23:30:00-05:00"), card("t2", when="2025-01-01 23:30:00.5+0100"),
+            card("t3", when="2025-01-01T08:00:00Z"), card("t4", when="2025-01-01T08:00:00+5")]  # fmt: skip
+    assert _service_times(spark, "cards.csv", csv_file(*rows, header=KAGGLE_HEADER)) == {
+        "t1": dt.datetime(2025, 1, 1, 23, 30, 0),
+        "t2": dt.datetime(2025, 1, 1, 23, 30, 0, 500000),
+        "t3": dt.datetime(2025, 1, 1, 8, 0, 0),
+        "t4": "bad_timestamp_service",
+    }
 
 
 def _slashed(claim_id: str, service: str, submitted: str) -> str:

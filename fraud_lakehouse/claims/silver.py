@@ -51,6 +51,9 @@ US_STATE_CODES = (
 ).split()
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+# A time's zone at its end (Z, +02:00, -0500): dropped, the time read as the local time it was written in, since
+# the rules judge the hour of day where the claim happened (night hours), as for times written without one.
+TIME_ZONE_SUFFIX = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 # A number with no exponent and no separators: 12, 12.5, .5, 12.
 PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
@@ -90,19 +93,27 @@ def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_typ
     )
 
 
+def _without_zone(text: Column) -> Column:
+    """Time text without a zone at its end (``TIME_ZONE_SUFFIX``); the pattern runs only where a cheap test of the
+    last characters finds one could be there."""
+    may_have_zone = text.endswith("Z") | text.substr(-6, 1).isin("+", "-") | text.substr(-5, 1).isin("+", "-")
+    return F.when(may_have_zone, F.regexp_replace(text, TIME_ZONE_SUFFIX, "")).otherwise(text)
+
+
 def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
     Parquet file written from pandas, a submission time), whose date is taken as written."""
     return (
         frame.withColumn("__value", source)
+        .withColumn("__local", _without_zone(F.col("__value")))
         .withColumn(
             target,
             F.when(F.col("__value").rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)")).when(
-                F.col("__value").rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(),
+                F.col("__local").rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__local AS TIMESTAMP)").isNotNull(),
                 F.expr("try_cast(substring(__value, 1, 10) AS DATE)"),
             ),
         )
-        .drop("__value")
+        .drop("__value", "__local")
     )
 
 
@@ -428,7 +439,7 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         .alias("__channel"),
     )
     # Parsed values go to __t_* columns: the raw columns keep their text for the quarantine JSON.
-    frame = _parsed(frame, "__t_service_ts", F.col("__service_ts"), TIMESTAMP_PATTERN, "TIMESTAMP")
+    frame = _parsed(frame, "__t_service_ts", _without_zone(F.col("__service_ts")), TIMESTAMP_PATTERN, "TIMESTAMP")
     frame = _parsed_date(frame, "__t_service_date", _iso_date_text("__service_date"))
     frame = _parsed_date(frame, "__t_submitted_date", _iso_date_text("__submitted_date"))
     frame = _money(frame, "__t_amount", "__amount")
