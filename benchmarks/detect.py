@@ -71,7 +71,6 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     )
     from fraud_lakehouse.detection import gold
     from fraud_lakehouse.detection.config import DetectionConfig
-    from fraud_lakehouse.frames import collected
     from fraud_lakehouse.partitions import window_predicate
     from fraud_lakehouse.resources.delta_io import write_delta
 
@@ -91,7 +90,7 @@ def bronze_to_gold(spark, bronze: str, out: str, days: int) -> dict:
     transactions = spark.read.format("delta").load(f"{bronze}/transactions")
     customers = spark.read.format("delta").load(f"{bronze}/customers")
     rules = ValidationRules(today=dt.date(2026, 1, 1))
-    formats = collected(file_formats(raw))
+    formats = file_formats(raw)
     candidates = claim_candidates(raw, SECRET, formats, transactions, customers)
     write_delta(silver_claims(validate(candidates, rules)), f"{out}/silver/claims", window)
     stage("silver_claims")

@@ -160,6 +160,8 @@ ROW_CASES = [
     ("bad_utf8.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", b"Cl\xffnic,", 1).replace(
         b"C2,P1,PR1,Clinic", "C2,P1,PR1,Clinic é".encode()), {1: "malformed_row"}),
     ("array.json", json.dumps([*json_claims("C1"), 7, *json_claims("C2")]).encode(), {2: "malformed_row"}),
+    ("us_dates.csv", csv_file(claim("C1", service="12/31/2024"), claim("C2", service="1/13/2024 10:00")), {}),
+    ("unclear_dates.csv", csv_file(claim("C1", service="03/04/2024"), claim("C2")), {1: "ambiguous_date_format"}),
     ("concatenated.csv", csv_file(claim(), HEADER, claim("C2")), {2: "malformed_row"}),
     ("windows_1252.csv", csv_file(claim(), claim("C2")).replace(b"Clinic,", "Clínica São,".encode("cp1252")), {}),
     ("crlf.csv", csv_file(claim(), claim("C2")).replace(b"\n", b"\r\n"), {}),
@@ -767,3 +769,14 @@ def test_a_json_document_that_breaks_after_batches_were_written_leaves_nothing_i
     from deltalake import DeltaTable
 
     assert DeltaTable(uri).to_pandas()["claim_id"].tolist() == ["G1"]
+
+
+def test_a_kaggle_file_saved_by_excel_keeps_its_times(spark):
+    """Excel writes the Kaggle file's times its own way (1/13/2019 0:05, month first in the US): the file's order is
+    decided as for any date, and the times read."""
+    rows = [card("t1", when="1/13/2019 0:05"), card("t2", when="1/2/2019 23:59"), card("t3", when="12/31/2018 7:00")]
+    assert _service_times(spark, "excel.csv", csv_file(*rows, header=KAGGLE_HEADER)) == {
+        "t1": dt.datetime(2019, 1, 13, 0, 5),
+        "t2": dt.datetime(2019, 1, 2, 23, 59),
+        "t3": dt.datetime(2018, 12, 31, 7, 0),
+    }

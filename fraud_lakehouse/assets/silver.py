@@ -29,7 +29,6 @@ from fraud_lakehouse.claims.silver import (
     silver_claims,
     validate,
 )
-from fraud_lakehouse.frames import collected
 from fraud_lakehouse.partitions import PARTITION_COLUMN, detection_date_partitions, spark_backfill_policy
 from fraud_lakehouse.resources.lake_tables import LakeTables
 from fraud_lakehouse.resources.pseudonyms import Pseudonymizer
@@ -132,7 +131,7 @@ def _silver(
     lake: LakeTables = context.resources.lake
     secret = pseudonymizer.secret()
     rules = ValidationRules(amount_cap=config.amount_cap, today=dt.datetime.now(dt.UTC).date())
-    formats = collected(file_formats(claims_raw))
+    formats = file_formats(claims_raw)
     candidates = claim_candidates(claims_raw, secret, formats, transactions, customers)
     metadata = {**pseudonymizer.metadata(), "amount_cap": config.amount_cap}
     yield Output(silver_claims(validate(candidates, rules)), output_name="claims", metadata=metadata)

@@ -93,27 +93,42 @@ def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_typ
     )
 
 
-def _without_zone(text: Column) -> Column:
-    """Time text without a zone at its end (``TIME_ZONE_SUFFIX``); the pattern runs only where a cheap test of the
-    last characters finds one could be there."""
-    may_have_zone = text.endswith("Z") | text.substr(-6, 1).isin("+", "-") | text.substr(-5, 1).isin("+", "-")
-    return F.when(may_have_zone, F.regexp_replace(text, TIME_ZONE_SUFFIX, "")).otherwise(text)
+# Text that is a time with a zone at its end.
+ZONED_TIMESTAMP_PATTERN = TIMESTAMP_PATTERN.removesuffix("$") + TIME_ZONE_SUFFIX
+# The SQL of the local time in ``__value`` (its zone dropped).
+LOCAL_TIME_SQL = f"try_cast(regexp_replace(__value, '{TIME_ZONE_SUFFIX}', '') AS TIMESTAMP)"
+
+
+def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
+    """``target`` = the timestamp in ``source``: a time, or a time with a zone read as the local time it was written
+    in. The zone is dropped only in a CASE branch of its own, so the common text is tested once."""
+    time = F.col("__value")
+    return (
+        frame.withColumn("__value", source)
+        .withColumn(
+            target,
+            F.when(time.rlike(TIMESTAMP_PATTERN), F.expr("try_cast(__value AS TIMESTAMP)")).when(
+                time.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(LOCAL_TIME_SQL)
+            ),
+        )
+        .drop("__value")
+    )
 
 
 def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
-    Parquet file written from pandas, a submission time), whose date is taken as written."""
+    Parquet file written from pandas, a submission time; a zone dropped), whose date is taken as written."""
+    value = F.col("__value")
+    as_written = F.expr("try_cast(substring(__value, 1, 10) AS DATE)")
     return (
         frame.withColumn("__value", source)
-        .withColumn("__local", _without_zone(F.col("__value")))
         .withColumn(
             target,
-            F.when(F.col("__value").rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)")).when(
-                F.col("__local").rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__local AS TIMESTAMP)").isNotNull(),
-                F.expr("try_cast(substring(__value, 1, 10) AS DATE)"),
-            ),
+            F.when(value.rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)"))
+            .when(value.rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(), as_written)
+            .when(value.rlike(ZONED_TIMESTAMP_PATTERN) & F.expr(LOCAL_TIME_SQL).isNotNull(), as_written),
         )
-        .drop("__value", "__local")
+        .drop("__value")
     )
 
 
@@ -172,10 +187,12 @@ def _count(pattern: str) -> Column:
 SLASH_DATE = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})([ T].*)?$"
 # The year first with slashes (2025/01/06): one order only.
 YEAR_FIRST_SLASH_DATE = r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})([ T].*)?$"
-MONTH_FIRST, DAY_FIRST = "MDY", "DMY"
+MONTH_FIRST, DAY_FIRST, YEAR_FIRST = "MDY", "DMY", "YMD"
 AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
 MIXED_DATE_FORMAT = "mixed_date_format"
-DATE_COLUMNS = ("service_date", "submitted_date")
+# The raw columns that hold a date: the insurance layout's, Sparkov's date and Kaggle's time (as Excel saves a
+# Kaggle file: 1/13/2019 0:00).
+DATE_COLUMNS = ("service_date", "submitted_date", "trans_date", KAGGLE_TIME_COLUMN)
 
 
 def _slash_part(name: str, group: int) -> Column:
@@ -224,7 +241,7 @@ def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, l
     decided = dmy + mdy
     file_date = F.col("__file_date")
     return (
-        F.when(slashed == 0, F.lit(None).cast("string"))
+        F.when(slashed == 0, F.lit(YEAR_FIRST))
         .when((decided > 0) & (F.least(dmy, mdy) <= decided * MIXED_NUMBER_TOLERANCE), F.when(
             mdy >= dmy, F.lit(MONTH_FIRST)).otherwise(F.lit(DAY_FIRST)))
         .when(decided > 0, F.lit(MIXED_DATE_FORMAT))
@@ -234,29 +251,46 @@ def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, l
     )  # fmt: skip
 
 
-def _iso_date_text(name: str) -> Column:
-    """A date as ISO text, from column ``name`` (already cleaned): a slash date rewritten in its file's order
-    (column ``__file_date_order``; none: left as it is, so it does not parse), a year-first slash date too, any
-    time after it kept; other text as it is."""
-    clean = F.col(name)
-    order = F.col("__file_date_order")
-    rest = F.regexp_extract(clean, SLASH_DATE, 4)
-    year_first = [F.regexp_extract(clean, YEAR_FIRST_SLASH_DATE, group) for group in (1, 2, 3, 4)]
-    return (
-        F.when(~clean.contains("/"), clean)
-        .when(clean.rlike(SLASH_DATE) & (order == MONTH_FIRST), F.concat(F.expr(_iso_sql(name, MONTH_FIRST)), rest))
-        .when(clean.rlike(SLASH_DATE) & (order == DAY_FIRST), F.concat(F.expr(_iso_sql(name, DAY_FIRST)), rest))
-        .when(clean.rlike(YEAR_FIRST_SLASH_DATE), F.concat(
-            year_first[0], F.lit("-"), F.lpad(year_first[1], 2, "0"), F.lit("-"), F.lpad(year_first[2], 2, "0"),
-            year_first[3]))
-        .otherwise(clean)
-    )  # fmt: skip
+def _date_orders_by_file(formats: DataFrame) -> dict[str, str]:
+    """Each file with slashes in its dates and their order (``file_formats``): usually none. Known here, the typing
+    names the files in its expressions instead of reading the order column on every row (a plan that read it
+    took twice as long to plan)."""
+    rows = formats.where(F.col("__file_date_order").isNotNull()).select("source_file", "__file_date_order").collect()
+    return {row["source_file"]: row["__file_date_order"] for row in rows}
+
+
+def _files_case(orders: dict[str, str], values: tuple[str, ...], default: Column) -> Column:
+    """The order (or reason) of the row's file among ``values``, else ``default``."""
+    case = default
+    for value in values:
+        files = sorted(name for name, order in orders.items() if order == value)
+        if files:
+            case = F.when(F.col("source_file").isin(files), F.lit(value)).otherwise(case)
+    return case
+
+
+def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
+    """A date as ISO text, from a cleaned raw value: a slash date rewritten in its file's order (``orders``; a
+    file without one keeps it as it is, so it does not parse), a year-first slash date too, any time after it
+    kept; other text as it is. A chain of replacements that each read their input once: the engines inline a
+    column's definition wherever it is used, so expressions that use their input many times, stacked, multiply."""
+    if not orders:
+        return clean
+    text = F.concat(_files_case(orders, (MONTH_FIRST, DAY_FIRST), F.lit("")), F.lit("|"), clean)
+    text = F.regexp_replace(text, r"^MDY\|([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", "$3-$1-$2")
+    text = F.regexp_replace(text, r"^DMY\|([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", "$3-$2-$1")
+    text = F.regexp_replace(text, r"^[A-Z]*\|", "")
+    text = F.regexp_replace(text, r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
+    # one-digit months and days take their 0
+    text = F.regexp_replace(text, r"^([0-9]{4})-([0-9])-", "$1-0$2-")
+    text = F.regexp_replace(text, r"^([0-9]{4}-[0-9]{2})-([0-9])([^0-9]|$)", "$1-0$2$3")
+    return F.when(clean.contains("/"), text).otherwise(clean)
 
 
 def _file_date_orders(raw: DataFrame) -> DataFrame:
     """``source_file`` and ``__file_date_order`` of each file with slash dates, from those rows alone (most files
     have none: this reads two columns of them and stops)."""
-    slashed_rows = raw.where(F.col("service_date").contains("/") | F.col("submitted_date").contains("/"))
+    slashed_rows = raw.where(reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS]))
     slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
     votes = slashed_rows.groupBy("source_file").agg(
         _date_votes(first_above_12=True).alias("__dmy"),
@@ -277,13 +311,18 @@ def file_formats(raw: DataFrame) -> DataFrame:
 
     - ``__file_mark``: the decimal mark of its numbers (``.`` or ``,``; ``120,50``, ``1.234,56``, ``30.2672``
       decide); a mark declared at ingest (run config ``decimal_mark``) decides alone;
-    - ``__file_date_order``: how its slash dates read (``MDY``: 01/31/2025, ``DMY``: 31/01/2025); NULL when it
-      has none."""
+    - ``__file_date_order``: how its slash dates read (``MDY``: 01/31/2025, ``DMY``: 31/01/2025, ``YMD``:
+      2025/1/31 only), or the reason they cannot be read; NULL when its dates have no slash.
+
+    Computed now (a small job, and one more over the files with slashes in their dates) and held in memory: one
+    row per file, joined to every row."""
+    any_slash = reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS])
     votes = raw.groupBy("source_file").agg(
         F.max("decimal_mark").alias("__declared"),
         _count(DOT_VOTE).alias("__dot"),
         _count(COMMA_VOTE).alias("__comma"),
         _count(AMBIGUOUS_NUMBER).alias("__ambiguous"),
+        F.max(F.coalesce(any_slash, F.lit(False))).alias("__has_slash"),
     )
     decided = F.col("__dot") + F.col("__comma")
     minority = F.least(F.col("__dot"), F.col("__comma"))
@@ -295,8 +334,13 @@ def file_formats(raw: DataFrame) -> DataFrame:
         .when(F.col("__ambiguous") > 0, F.lit(AMBIGUOUS_NUMBER_FORMAT))
         .otherwise(F.lit("."))
     )  # fmt: skip
-    marks = votes.select("source_file", mark.alias("__file_mark"))
-    return marks.join(_file_date_orders(raw), "source_file", "left")
+    marks = collected(votes.select("source_file", mark.alias("__file_mark"), "__has_slash"))
+    # The date orders are read from the files with slashes in their dates only: most days have none.
+    slashed = [row["source_file"] for row in marks.where(F.col("__has_slash")).select("source_file").collect()]
+    marks = marks.drop("__has_slash")
+    if not slashed:
+        return marks.withColumn("__file_date_order", F.lit(None).cast("string"))
+    return marks.join(_file_date_orders(raw.where(F.col("source_file").isin(slashed))), "source_file", "left")
 
 
 def _number_text(name: str) -> Column:
@@ -401,14 +445,15 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
     """bronze/claims_raw rows typed into the claim model, with ``reasons`` for what did not parse."""
     # ``formats``: each file's decimal mark and date order (``file_formats`` of all the file's rows, when ``raw``
     # holds only some of them). One row per file, computed first and joined as an in-memory table.
-    formats = collected(file_formats(raw)) if formats is None else formats
-    raw = with_lookup(raw, formats, "source_file", small=True)
+    formats = file_formats(raw) if formats is None else formats
+    orders = _date_orders_by_file(formats)
+    raw = with_lookup(raw, formats.drop("__file_date_order"), "source_file", small=True)
     layout = F.col("layout")
     is_insurance = layout == F.lit(INSURANCE)
-    kaggle_time = _clean(KAGGLE_TIME_COLUMN)
+    kaggle_time = _iso_date_text(_clean(KAGGLE_TIME_COLUMN), orders)
     sparkov_time = F.when(
         _clean("trans_date").isNotNull() & _clean("trans_time").isNotNull(),
-        F.concat_ws(" ", _clean("trans_date"), _clean("trans_time")),
+        F.concat_ws(" ", _iso_date_text(_clean("trans_date"), orders), _clean("trans_time")),
     )
     frame = raw.select(
         "*",
@@ -423,6 +468,8 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         F.when(~is_insurance, F.coalesce(kaggle_time, sparkov_time)).alias("__service_ts"),
         F.when(is_insurance, _clean("service_date")).alias("__service_date"),
         F.when(is_insurance, _clean("submitted_date")).alias("__submitted_date"),
+        F.when(is_insurance, _iso_date_text(_clean("service_date"), orders)).alias("__service_date_iso"),
+        F.when(is_insurance, _iso_date_text(_clean("submitted_date"), orders)).alias("__submitted_date_iso"),
         F.when(is_insurance, _number_text("charge_amount")).otherwise(_number_text("amt")).alias("__amount"),
         F.when(is_insurance, _number_text("paid_amount")).alias("__paid_amount"),
         F.upper(F.when(is_insurance, _clean("patient_state")).otherwise(_clean("state"))).alias("__customer_state"),
@@ -439,9 +486,9 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         .alias("__channel"),
     )
     # Parsed values go to __t_* columns: the raw columns keep their text for the quarantine JSON.
-    frame = _parsed(frame, "__t_service_ts", _without_zone(F.col("__service_ts")), TIMESTAMP_PATTERN, "TIMESTAMP")
-    frame = _parsed_date(frame, "__t_service_date", _iso_date_text("__service_date"))
-    frame = _parsed_date(frame, "__t_submitted_date", _iso_date_text("__submitted_date"))
+    frame = _parsed_time(frame, "__t_service_ts", F.col("__service_ts"))
+    frame = _parsed_date(frame, "__t_service_date", F.col("__service_date_iso"))
+    frame = _parsed_date(frame, "__t_submitted_date", F.col("__submitted_date_iso"))
     frame = _money(frame, "__t_amount", "__amount")
     frame = _money(frame, "__t_paid_amount", "__paid_amount")
     for name in (*COORDINATE_COLUMNS, "city_pop"):
@@ -468,9 +515,8 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         _row_error_code(F.col("row_error")),
         F.when(F.col("__file_mark").isin(AMBIGUOUS_NUMBER_FORMAT, MIXED_NUMBER_FORMAT), F.col("__file_mark")),
         F.when(
-            F.col("__file_date_order").isin(AMBIGUOUS_DATE_FORMAT, MIXED_DATE_FORMAT)
-            & (_is_slash_date("service_date") | _is_slash_date("submitted_date")),
-            F.col("__file_date_order"),
+            reduce(lambda left, right: left | right, [_is_slash_date(name) for name in DATE_COLUMNS]),
+            _files_case(orders, (AMBIGUOUS_DATE_FORMAT, MIXED_DATE_FORMAT), F.lit(None).cast("string")),
         ),
         _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
         _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
