@@ -185,8 +185,6 @@ def _count(pattern: str) -> Column:
 
 # A date written with slashes: month and day in either order (01/06/2025), then the year, then maybe a time.
 SLASH_DATE = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})([ T].*)?$"
-# The year first with slashes (2025/01/06): one order only.
-YEAR_FIRST_SLASH_DATE = r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})([ T].*)?$"
 MONTH_FIRST, DAY_FIRST, YEAR_FIRST = "MDY", "DMY", "YMD"
 AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
 MIXED_DATE_FORMAT = "mixed_date_format"
@@ -237,7 +235,8 @@ def _iso_sql(name: str, order: str) -> str:
 def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, latest_dmy: Column) -> Column:
     """A file's date order from its votes; with none, the one reading that puts no claim's service or submission
     after the file's own date (a claim is served and submitted before its file lands), else no order: the file's
-    slash dates are ambiguous."""
+    slash dates are ambiguous. A file whose slashes are in no month-and-day date has year-first dates (YMD) or none
+    that read."""
     decided = dmy + mdy
     file_date = F.col("__file_date")
     return (
@@ -287,9 +286,19 @@ def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
     return F.when(clean.contains("/"), text).otherwise(clean)
 
 
+def _unread_dates(orders: dict[str, str]) -> Column:
+    """The reason a row's slash dates cannot be read: its file's order is ambiguous or mixed (NULL when no file's
+    is)."""
+    unread = (AMBIGUOUS_DATE_FORMAT, MIXED_DATE_FORMAT)
+    if not any(order in unread for order in orders.values()):
+        return F.lit(None).cast("string")
+    slash_date = reduce(lambda left, right: left | right, [_is_slash_date(name) for name in DATE_COLUMNS])
+    return F.when(slash_date, _files_case(orders, unread, F.lit(None).cast("string")))
+
+
 def _file_date_orders(raw: DataFrame) -> DataFrame:
-    """``source_file`` and ``__file_date_order`` of each file with slash dates, from those rows alone (most files
-    have none: this reads two columns of them and stops)."""
+    """``source_file`` and ``__file_date_order`` of each file of ``raw`` (the files with slashes in their dates),
+    from the rows with slashes alone."""
     slashed_rows = raw.where(reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS]))
     slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
     votes = slashed_rows.groupBy("source_file").agg(
@@ -514,10 +523,7 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         F.when(F.col("row_error").isNotNull(), F.lit(MALFORMED_ROW)),
         _row_error_code(F.col("row_error")),
         F.when(F.col("__file_mark").isin(AMBIGUOUS_NUMBER_FORMAT, MIXED_NUMBER_FORMAT), F.col("__file_mark")),
-        F.when(
-            reduce(lambda left, right: left | right, [_is_slash_date(name) for name in DATE_COLUMNS]),
-            _files_case(orders, (AMBIGUOUS_DATE_FORMAT, MIXED_DATE_FORMAT), F.lit(None).cast("string")),
-        ),
+        _unread_dates(orders),
         _bad("__t_service_ts", F.col("__service_ts"), "bad_timestamp_service"),
         _bad("__t_service_date", F.col("__service_date"), "bad_date_service"),
         _bad("__t_submitted_date", F.col("__submitted_date"), "bad_date_submitted"),
