@@ -51,10 +51,11 @@ class Tick:
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=S3_BUCKET, Key=f"{self.prefix}/{key}")
 
-    def __call__(self) -> list:
+    def __call__(self, repository_def=None) -> list:  # type: ignore[no-untyped-def]
         context = build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
+            repository_def=repository_def,
             resources={"landing": ClaimsLanding(root=self.root), "s3": s3_resource()},
         )
         result = SENSOR(context)
@@ -205,49 +206,38 @@ def test_a_new_homes_claims_runs_make_the_synthetic_feeds_customers_once(tick):
     """With the synthetic feed on, a claims run reads the day's synthetic transactions and so bronze/customers: the
     sensor's runs add bronze/customers while it was never materialized (a new home's first landed file failed on a
     missing table), and only then."""
-    from dagster import AssetKey, AssetMaterialization, Definitions
-
-    from fraud_lakehouse.assets import build_assets
-    from fraud_lakehouse.jobs import build_jobs
-    from fraud_lakehouse.resources.deployments import current_deployment
+    from dagster import AssetKey, AssetMaterialization
 
     customers = AssetKey(["bronze", "customers"])
-    with_feed = Definitions(
-        assets=build_assets(synthetic_feed=True, automation=False),
-        jobs=build_jobs(synthetic_feed=True),
-        sensors=[SENSOR],
-        resources=current_deployment("local").resources(),
-    ).get_repository_def()
-
-    def requests():
-        context = build_sensor_context(
-            instance=tick.instance,
-            cursor=tick.cursor,
-            repository_def=with_feed,
-            resources={"landing": ClaimsLanding(root=tick.root), "s3": s3_resource()},
-        )
-        result = SENSOR(context)
-        tick.cursor = result.cursor
-        return result.run_requests or []
-
+    with_feed = _repository(synthetic_feed=True)
     tick.put(f"{DAY}/a.csv", _claims("A"))
-    (first,) = requests()
+    (first,) = tick(with_feed)
     job_assets = set(with_feed.get_job("claims_job").asset_layer.selected_asset_keys)
     assert customers not in job_assets
     assert set(first.asset_selection) == job_assets | {customers}
 
     tick.instance.report_runless_asset_event(AssetMaterialization(customers))
     tick.put(f"{DAY}/b.csv", _claims("B"))
-    (second,) = requests()
+    (second,) = tick(with_feed)
     assert second.asset_selection is None  # the job's own assets
 
     # a claims-only deployment has no synthetic assets to add
-    claims_only = Definitions(
-        assets=build_assets(synthetic_feed=False, automation=False),
-        jobs=build_jobs(synthetic_feed=False),
+    with instance_for_test() as fresh:
+        tick.instance, tick.cursor = fresh, None
+        requests = tick(_repository(synthetic_feed=False))
+        assert requests and all(request.asset_selection is None for request in requests)
+
+
+def _repository(synthetic_feed: bool):  # type: ignore[no-untyped-def]
+    from dagster import Definitions
+
+    from fraud_lakehouse.assets import build_assets
+    from fraud_lakehouse.jobs import build_jobs
+    from fraud_lakehouse.resources.deployments import current_deployment
+
+    return Definitions(
+        assets=build_assets(synthetic_feed=synthetic_feed, automation=False),
+        jobs=build_jobs(synthetic_feed=synthetic_feed),
         sensors=[SENSOR],
         resources=current_deployment("local").resources(),
     ).get_repository_def()
-    with instance_for_test() as fresh:
-        tick.instance, tick.cursor, with_feed = fresh, None, claims_only
-        assert all(request.asset_selection is None for request in requests())
