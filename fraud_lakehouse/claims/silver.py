@@ -66,7 +66,7 @@ DEFAULT_AMOUNT_CAP = 1_000_000.0
 # The bronze transaction's time text, kept beside the parsed timestamp for quarantine's raw values.
 RAW_TRANS_TIME = "__raw_trans_time"
 
-# Reason codes (README, "Quarantine reasons").
+# Reason codes (docs/guarantees.md, "Quarantined rows").
 MALFORMED_ROW = "malformed_row"
 DUPLICATE_CLAIM_ID = "duplicate_claim_id"
 
