@@ -184,7 +184,8 @@ def _count(pattern: str) -> Column:
 # -- the date order of a file ------------------------------------------------------------------------------
 
 # A date written with slashes: month and day in either order (01/06/2025), then the year, then maybe a time.
-SLASH_DATE = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})([ T].*)?$"
+MONTH_DAY_YEAR = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
+SLASH_DATE = MONTH_DAY_YEAR + r"([ T].*)?$"
 MONTH_FIRST, DAY_FIRST, YEAR_FIRST = "MDY", "DMY", "YMD"
 AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
 MIXED_DATE_FORMAT = "mixed_date_format"
@@ -214,22 +215,28 @@ def _is_slash_date(name: str) -> Column:
 
 
 def _latest_date(order: str) -> Column:
-    """The latest service or submitted date of a file's rows read in ``order`` (NULL when none reads)."""
-    latest = []
-    for name in DATE_COLUMNS:
-        read = F.expr(f"try_cast({_iso_sql(name, order)} AS DATE)")
-        latest.append(F.max(F.when(F.col(name).contains("/"), read)))
+    """The latest service or submitted date of a file's rows read in ``order`` (NULL when none reads), from the
+    columns ``_read_in_orders`` adds."""
+    latest = [F.max(F.expr(f"try_cast(substring(`{_read_as(name, order)}`, 1, 10) AS DATE)")) for name in DATE_COLUMNS]
     return F.greatest(*latest)  # of those that read
 
 
-def _iso_sql(name: str, order: str) -> str:
-    """SQL for the ISO date text (``YYYY-MM-DD``) of a slash date in column ``name`` read in ``order``."""
+def _read_as(name: str, order: str) -> str:
+    return f"__{order}_{name}"
 
-    def part(group: int) -> str:
-        return f"regexp_extract(trim({name}), '{SLASH_DATE}', {group})"
 
-    month, day = (part(1), part(2)) if order == MONTH_FIRST else (part(2), part(1))
-    return f"concat({part(3)}, '-', lpad({month}, 2, '0'), '-', lpad({day}, 2, '0'))"
+def _read_in_orders(rows: DataFrame) -> DataFrame:
+    """``rows`` with each month-and-day date read month first and day first, as ISO text (``_as_iso``)."""
+    return rows.select(
+        "*",
+        *[
+            F.when(_is_slash_date(name), _as_iso(F.trim(F.col(name)), MONTH_DAY_ISO[order])).alias(
+                _read_as(name, order)
+            )
+            for name in DATE_COLUMNS
+            for order in (MONTH_FIRST, DAY_FIRST)
+        ],
+    )
 
 
 def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, latest_dmy: Column) -> Column:
@@ -268,22 +275,34 @@ def _files_case(orders: dict[str, str], values: tuple[str, ...], default: Column
     return case
 
 
-def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
-    """A date as ISO text, from a cleaned raw value: a slash date rewritten in its file's order (``orders``; a
-    file without one keeps it as it is, so it does not parse), a year-first slash date too, any time after it
-    kept; other text as it is. A chain of replacements that each read their input once: the engines inline a
-    column's definition wherever it is used, so expressions that use their input many times, stacked, multiply."""
-    if not orders:
-        return clean
-    text = F.concat(_files_case(orders, (MONTH_FIRST, DAY_FIRST), F.lit("")), F.lit("|"), clean)
-    text = F.regexp_replace(text, r"^MDY\|([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", "$3-$1-$2")
-    text = F.regexp_replace(text, r"^DMY\|([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", "$3-$2-$1")
-    text = F.regexp_replace(text, r"^[A-Z]*\|", "")
+# How a month-and-day date is rewritten in each order (regexp_replace's replacement).
+MONTH_DAY_ISO = {MONTH_FIRST: "$3-$1-$2", DAY_FIRST: "$3-$2-$1", YEAR_FIRST: "$1/$2/$3"}
+
+
+def _as_iso(text: Column, month_day: str | Column) -> Column:
+    """Slash date text as ISO text (``YYYY-MM-DD``, any time after it kept): a month-and-day date rewritten by
+    ``month_day`` (a ``MONTH_DAY_ISO`` value, or a column of them), a year-first one as it reads; other text as it
+    is. A chain of replacements that each read their input once: the engines inline a column's definition
+    wherever it is used, so expressions that use their input many times, stacked, multiply."""
+    text = F.regexp_replace(text, MONTH_DAY_YEAR, month_day)
     text = F.regexp_replace(text, r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
     # one-digit months and days take their 0
     text = F.regexp_replace(text, r"^([0-9]{4})-([0-9])-", "$1-0$2-")
-    text = F.regexp_replace(text, r"^([0-9]{4}-[0-9]{2})-([0-9])([^0-9]|$)", "$1-0$2$3")
-    return F.when(clean.contains("/"), text).otherwise(clean)
+    return F.regexp_replace(text, r"^([0-9]{4}-[0-9]{2})-([0-9])([^0-9]|$)", "$1-0$2$3")
+
+
+def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
+    """A date as ISO text, from a cleaned raw value: a slash date rewritten in its file's order (``orders``; a
+    file without one keeps it as it is, so it does not parse), a year-first slash date too; other text as it
+    is."""
+    if not orders:
+        return clean
+    month_day = F.lit(MONTH_DAY_ISO[YEAR_FIRST])
+    for order in (MONTH_FIRST, DAY_FIRST):
+        files = sorted(name for name, file_order in orders.items() if file_order == order)
+        if files:
+            month_day = F.when(F.col("source_file").isin(files), F.lit(MONTH_DAY_ISO[order])).otherwise(month_day)
+    return F.when(clean.contains("/"), _as_iso(clean, month_day)).otherwise(clean)
 
 
 def _unread_dates(orders: dict[str, str]) -> Column:
@@ -301,13 +320,17 @@ def _file_date_orders(raw: DataFrame) -> DataFrame:
     from the rows with slashes alone."""
     slashed_rows = raw.where(reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS]))
     slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
-    votes = slashed_rows.groupBy("source_file").agg(
-        _date_votes(first_above_12=True).alias("__dmy"),
-        _date_votes(first_above_12=False).alias("__mdy"),
-        F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
-        _latest_date(MONTH_FIRST).alias("__latest_mdy"),
-        _latest_date(DAY_FIRST).alias("__latest_dmy"),
-        F.max(PARTITION_COLUMN).alias("__file_date"),
+    votes = (
+        _read_in_orders(slashed_rows)
+        .groupBy("source_file")
+        .agg(
+            _date_votes(first_above_12=True).alias("__dmy"),
+            _date_votes(first_above_12=False).alias("__mdy"),
+            F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
+            _latest_date(MONTH_FIRST).alias("__latest_mdy"),
+            _latest_date(DAY_FIRST).alias("__latest_dmy"),
+            F.max(PARTITION_COLUMN).alias("__file_date"),
+        )
     )
     order = _date_order(F.col("__dmy"), F.col("__mdy"), F.col("__slashed"), F.col("__latest_mdy"),
                         F.col("__latest_dmy"))  # fmt: skip
