@@ -673,14 +673,23 @@ def _starts_as_utf8(first: bytes) -> bool:
     return True
 
 
-class _Windows1252AsUtf8(io.RawIOBase):
+class _ReadStream(io.RawIOBase):
+    """A readable stream whose subclass gives ``read``."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Windows1252AsUtf8(_ReadStream):
     """A Windows-1252 stream read as UTF-8 (its five unassigned bytes as U+FFFD)."""
 
     def __init__(self, inner: BinaryIO):
         self.inner, self.pending = inner, b""
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
@@ -694,25 +703,17 @@ class _Windows1252AsUtf8(io.RawIOBase):
         data, self.pending = self.pending[:size], self.pending[size:]
         return data
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
 
 def _utf8_of(legacy: bytes) -> bytes:
     # one byte is one character in Windows-1252: any cut between blocks is between characters
     return legacy.decode(LEGACY_ENCODING, errors="replace").encode("utf-8")
 
 
-class _Prepended(io.RawIOBase):
+class _Prepended(_ReadStream):
     """A stream with bytes already read put back in front."""
 
     def __init__(self, head: bytes, inner: BinaryIO):
         self.head, self.inner = head, inner
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         seekable = getattr(self.inner, "seekable", None)
@@ -728,11 +729,6 @@ class _Prepended(io.RawIOBase):
                 data += self.inner.read(size - len(data))
             return data
         return self.inner.read(size)
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _renumbered(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
