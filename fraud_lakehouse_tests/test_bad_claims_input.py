@@ -494,12 +494,18 @@ def test_a_multibyte_character_and_an_open_quote_across_read_blocks():
 # -- decimal marks, decided per file ------------------------------------------------------------------------
 
 
-def _amounts(spark, name: str, content: bytes, decimal_mark: str | None = None) -> dict[int, float | str]:
-    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2), decimal_mark)])
+def _silver_and_quarantine(
+    spark, name: str, content: bytes, day: dt.date = DAY, decimal_mark: str | None = None
+) -> tuple[list, list]:
+    """One landed file through silver: its silver rows and its quarantined rows."""
+    raw = raw_frame(spark, [raw_table(name, content, day, dt.datetime(2025, 1, 2), decimal_mark)])
     validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
-    kept = {row.row_number: row.amount for row in silver_claims(validated).collect()}
-    kept.update({row.row_number: row.reason for row in quarantined_claims(validated).collect()})
-    return kept
+    return silver_claims(validated).collect(), quarantined_claims(validated).collect()
+
+
+def _amounts(spark, name: str, content: bytes, decimal_mark: str | None = None) -> dict[int, float | str]:
+    silver, quarantine = _silver_and_quarantine(spark, name, content, decimal_mark=decimal_mark)
+    return {row.row_number: row.amount for row in silver} | {row.row_number: row.reason for row in quarantine}
 
 
 def test_a_decimal_comma_file_reads_its_amounts_right(spark):
@@ -597,11 +603,9 @@ def test_a_cr_only_file_whose_header_is_longer_than_the_first_read_keeps_its_rec
 
 
 def _dates(spark, name: str, content: bytes, day: dt.date = DAY) -> dict[int, tuple | str]:
-    raw = raw_frame(spark, [raw_table(name, content, day, dt.datetime(2025, 1, 2))])
-    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
-    kept = {row.row_number: (row.service_date, row.submitted_date) for row in silver_claims(validated).collect()}
-    kept.update({row.row_number: row.reason for row in quarantined_claims(validated).collect()})
-    return kept
+    silver, quarantine = _silver_and_quarantine(spark, name, content, day)
+    kept = {row.row_number: (row.service_date, row.submitted_date) for row in silver}
+    return kept | {row.row_number: row.reason for row in quarantine}
 
 
 def test_a_date_column_may_hold_a_date_with_a_time_of_day(spark):
@@ -630,13 +634,9 @@ def test_a_parquet_file_written_from_pandas_keeps_its_dates(spark):
 
 
 def _service_times(spark, name: str, content: bytes) -> dict[str, dt.datetime | str]:
-    raw = raw_frame(spark, [raw_table(name, content, DAY, dt.datetime(2025, 1, 2))])
-    validated = validate(candidates_from_raw(raw, "test-key"), ValidationRules(today=dt.date(2026, 1, 1)))
-    times = {row.claim_id: row.service_ts for row in silver_claims(validated).collect()}
-    times.update(
-        {json.loads(row.raw_values)["trans_num"]: row.reason for row in quarantined_claims(validated).collect()}
-    )
-    return times
+    silver, quarantine = _silver_and_quarantine(spark, name, content)
+    times = {row.claim_id: row.service_ts for row in silver}
+    return times | {json.loads(row.raw_values)["trans_num"]: row.reason for row in quarantine}
 
 
 def test_a_time_with_a_zone_is_read_as_the_local_time_it_was_written_in(spark):
