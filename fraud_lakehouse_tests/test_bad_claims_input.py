@@ -771,6 +771,39 @@ def test_a_json_document_that_breaks_after_batches_were_written_leaves_nothing_i
     assert DeltaTable(uri).to_pandas()["claim_id"].tolist() == ["G1"]
 
 
+def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
+    """US exports write times with AM/PM (12:05 AM is five past midnight, 12:30 PM half past noon); an hour the
+    12-hour clock has not is a bad time, never a guess."""
+    rows = [card("t1", when="1/13/2019 12:05:00 AM"), card("t2", when="1/13/2019 12:30 PM"),
+            card("t3", when="1/13/2019 1:05 pm"), card("t4", when="1/13/2019 11:59:59 P.M."),
+            card("t5", when="2019-01-13 09:15AM"), card("t6", when="2019-01-13 10:00:00.25 a.m."),
+            card("t7", when="1/13/2019 13:05 PM"), card("t8", when="1/13/2019 0:30 AM")]  # fmt: skip
+    assert _service_times(spark, "us_times.csv", csv_file(*rows, header=KAGGLE_HEADER)) == {
+        "t1": dt.datetime(2019, 1, 13, 0, 5),
+        "t2": dt.datetime(2019, 1, 13, 12, 30),
+        "t3": dt.datetime(2019, 1, 13, 13, 5),
+        "t4": dt.datetime(2019, 1, 13, 23, 59, 59),
+        "t5": dt.datetime(2019, 1, 13, 9, 15),
+        "t6": dt.datetime(2019, 1, 13, 10, 0, 0, 250000),
+        "t7": "bad_timestamp_service",
+        "t8": "bad_timestamp_service",
+    }
+    sparkov = csv_file(
+        "t9|4263982640269299|2025-02-28|02:03:04 PM|1740708184|misc_net|5.5|1|Shop|30.1|-97.1|TX|30.2|-97.7|900000",
+        header="trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|"
+        "state|lat|long|city_pop",
+    )
+    assert _service_times(spark, "sparkov.csv", sparkov) == {"t9": dt.datetime(2025, 2, 28, 14, 3, 4)}
+    # a date column's time of day may be on the 12-hour clock too: the date is taken as written
+    insurance = csv_file(
+        _slashed("A1", "01/05/2025", "01/06/2025 11:30 PM"), _slashed("A2", "01/05/2025", "1/6/2025 13:00 PM")
+    )
+    assert _dates(spark, "us_claims.csv", insurance, dt.date(2025, 1, 7)) == {
+        1: (dt.date(2025, 1, 5), dt.date(2025, 1, 6)),
+        2: "bad_date_submitted",
+    }
+
+
 def test_a_kaggle_file_saved_by_excel_keeps_its_times(spark):
     """Excel writes the Kaggle file's times its own way (1/13/2019 0:05, month first in the US): the file's order is
     decided as for any date, and the times read."""

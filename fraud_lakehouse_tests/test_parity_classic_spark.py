@@ -72,10 +72,10 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     insurance.insert(44_990, 'C-broken,"an open quote,P1')
     (folder / "claims.csv").write_text(INSURANCE_HEADER + "\n".join(insurance) + "\n")
     (folder / "cards.csv").write_text(SPARKOV_FILE)
-    # US dates (month first, decided by the days above 12), with a time of day and zones
+    # US dates (month first, decided by the days above 12), with a time of day, zones and the 12-hour clock
+    times = ("14:30", "14:30-05:00", "14:30Z", "2:30 PM", "02:30:00 pm", "12:15 AM", "13:00 PM")
     us_dates = [
-        f"U{i},P{i},PR1,Clinic,99213,J45,2/{1 + i % 28}/2025,02/27/2025 14:30{('', '-05:00', 'Z')[i % 3]},120.50,90,"
-        "CA,CA,11"
+        f"U{i},P{i},PR1,Clinic,99213,J45,2/{1 + i % 28}/2025,02/27/2025 {times[i % len(times)]},120.50,90,CA,CA,11"
         for i in range(US_DATED_CLAIMS)
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")

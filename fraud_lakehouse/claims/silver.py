@@ -98,18 +98,40 @@ ZONED_TIMESTAMP_PATTERN = TIMESTAMP_PATTERN.removesuffix("$") + TIME_ZONE_SUFFIX
 # The SQL of the local time in ``__value`` (its zone dropped).
 LOCAL_TIME_SQL = f"try_cast(regexp_replace(__value, '{TIME_ZONE_SUFFIX}', '') AS TIMESTAMP)"
 
+# A 12-hour time (2:30 PM, 12:05:00 am, 11:59 p.m.), as US exports write it: read as the 24-hour time it names. The
+# patterns have no backslash, so they sit in SQL text as they are.
+TWELVE_HOUR_SUFFIX = "[ ]*[AaPp][.]?[Mm][.]?$"
+TWELVE_HOUR_TIMESTAMP_PATTERN = TIMESTAMP_PATTERN.removesuffix("$") + TWELVE_HOUR_SUFFIX
+
+
+def _twelve_hour_as_24_sql(value: str) -> str:
+    """SQL: the timestamp text ``value`` (``TWELVE_HOUR_TIMESTAMP_PATTERN``) with its time on the 24-hour clock; an
+    hour outside 1-12 keeps a ``#`` mark, so it never parses. A chain of replacements that each read their input
+    once: the hour is marked (``#2:30P``), then each hour rewritten."""
+    sql = f"regexp_replace({value}, '([ T])([0-9]{{1,2}}:[0-9:.]+)[ ]*([AaPp])[.]?[Mm][.]?$', '$1#$2$3')"
+    for hour in range(1, 12):
+        sql = f"regexp_replace({sql}, '#0?{hour}(:[0-9:.]+)[Pp]$', '{hour + 12}$1')"
+    sql = f"regexp_replace({sql}, '#12(:[0-9:.]+)[Pp]$', '12$1')"
+    sql = f"regexp_replace({sql}, '#12(:[0-9:.]+)[Aa]$', '00$1')"
+    return f"regexp_replace({sql}, '#(0?[1-9]|1[01])(:[0-9:.]+)[Aa]$', '$1$2')"
+
+
+# The SQL of the 24-hour time in ``__value`` (a 12-hour time).
+TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTAMP)"
+
 
 def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
-    """``target`` = the timestamp in ``source``: a time, or a time with a zone read as the local time it was written
-    in. The zone is dropped only in a CASE branch of its own, so the common text is tested once."""
+    """``target`` = the timestamp in ``source``: a time, a time with a zone read as the local time it was written
+    in, or a 12-hour time. The zone and the 12-hour clock are handled only in CASE branches of their own, which
+    the engines evaluate on the rows no earlier branch took: the common text is tested once."""
     time = F.col("__value")
     return (
         frame.withColumn("__value", source)
         .withColumn(
             target,
-            F.when(time.rlike(TIMESTAMP_PATTERN), F.expr("try_cast(__value AS TIMESTAMP)")).when(
-                time.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(LOCAL_TIME_SQL)
-            ),
+            F.when(time.rlike(TIMESTAMP_PATTERN), F.expr("try_cast(__value AS TIMESTAMP)"))
+            .when(time.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(LOCAL_TIME_SQL))
+            .when(time.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(TWELVE_HOUR_TIME_SQL)),
         )
         .drop("__value")
     )
@@ -117,7 +139,8 @@ def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
 
 def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
-    Parquet file written from pandas, a submission time; a zone dropped), whose date is taken as written."""
+    Parquet file written from pandas, a submission time; a zone dropped; a 12-hour time), whose date is taken as
+    written."""
     value = F.col("__value")
     as_written = F.expr("try_cast(substring(__value, 1, 10) AS DATE)")
     return (
@@ -126,7 +149,8 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
             target,
             F.when(value.rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)"))
             .when(value.rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(), as_written)
-            .when(value.rlike(ZONED_TIMESTAMP_PATTERN) & F.expr(LOCAL_TIME_SQL).isNotNull(), as_written),
+            .when(value.rlike(ZONED_TIMESTAMP_PATTERN) & F.expr(LOCAL_TIME_SQL).isNotNull(), as_written)
+            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN) & F.expr(TWELVE_HOUR_TIME_SQL).isNotNull(), as_written),
         )
         .drop("__value")
     )
