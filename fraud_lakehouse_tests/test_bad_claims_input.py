@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import lzma
 import zipfile
 
 import pandas as pd
@@ -87,7 +88,7 @@ REJECTED_FILES = [
     ("duplicate_header.csv", csv_file(header=HEADER + ",claim_id"), "bad_header"),
     ("two_labels.csv", csv_file(claim() + ",1,0", header=HEADER + ",is_fraud,label"), "bad_header"),
     ("binary.csv", bytes(range(256)) * 8, "not_text"),
-    ("utf16.csv", csv_file(claim()).decode().encode("utf-16"), "not_text"),
+    ("claims.csv.xz", lzma.compress(csv_file(claim())), "not_text"),
     ("fake.csv.gz", csv_file(claim()), "not_gzip"),
     ("truncated.csv.gz", truncated_gzip(), "unreadable_gzip"),
     ("binary_in_gzip.gz", gzip.compress(bytes(range(256)) * 8), "not_text"),
@@ -97,7 +98,7 @@ REJECTED_FILES = [
     ("broken_array.json", json.dumps(json_claims("C1", "C2"), indent=2).encode()[:-40] + b"oops ]", "invalid_json"),
     ("unclosed_array.json", json.dumps(json_claims("C1", "C2"), indent=2).encode()[:-1], "invalid_json"),
     ("empty_array.json", b"[\n]\n", "no_rows"),
-    ("utf16_no_bom.csv", csv_file(claim()).decode().encode("utf-16-le"), "not_text"),
+    ("claims.7z", b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(200), "not_text"),
     ("workbook.xlsx", zipped("xl/worksheets/sheet1.xml", csv_file(claim())), "not_text"),
     ("claims.csv.zip", zipped("claims.csv", csv_file(claim())), "not_text"),
     ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "not_text"),
@@ -718,6 +719,44 @@ def test_a_file_that_is_not_utf8_from_its_start_is_read_as_windows_1252():
     assert gzipped.column("provider_name").to_pylist() == ["Clínica São – Müller"] * 2
 
 
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [("unicode.txt", lambda text: text.encode("utf-16")),  # Excel's "Unicode Text": a byte order mark, then LE
+     ("big_endian.csv", lambda text: "\ufeff".encode("utf-16-be") + text.encode("utf-16-be")),
+     ("no_mark.csv", lambda text: text.encode("utf-16-le")),
+     ("no_mark_be.csv", lambda text: text.encode("utf-16-be")),
+     ("unicode.csv.gz", lambda text: gzip.compress(text.encode("utf-16")))],
+)  # fmt: skip
+def test_a_utf16_file_is_read_as_the_text_it_spells(name, encode):
+    """Excel's "Unicode Text" and Windows tools write UTF-16 (tab-separated, CR LF): every record loads, with its
+    accents and the characters outside the basic plane."""
+    text = "\r\n".join(
+        line.replace(",", "\t")
+        for line in csv_file(claim(), claim("C2")).decode().replace("Clinic", "Clínica 🏥").split("\n")
+    )
+    table, summary = read_claims_bytes(name, encode(text))
+    assert table.column("claim_id").to_pylist() == ["C1", "C2"]
+    assert table.column("provider_name").to_pylist() == ["Clínica 🏥"] * 2
+    assert table.column("row_error").null_count == 2 and summary.encoding == "utf-16"
+
+
+def test_a_utf16_file_over_many_blocks_keeps_every_record():
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    ids = [f"C{i}" for i in range(3_000)]
+    content = csv_file(*[claim(claim_id).replace("Clinic", "Clínica 🏥") for claim_id in ids]).decode().encode("utf-16")
+    reader = ClaimsFile("big.csv", io.BytesIO(content), block_bytes=4096 + 1, max_record_bytes=8192)
+    batches = list(reader.batches())
+    assert [claim_id for batch in batches for claim_id in batch.column("claim_id").to_pylist()] == ids
+    assert {name for batch in batches for name in batch.column("provider_name").to_pylist()} == {"Clínica 🏥"}
+
+
+def test_a_json_lines_file_in_utf16_loads():
+    content = "\n".join(json.dumps(record, ensure_ascii=False) for record in json_claims("J1", "J2")).encode("utf-16")
+    table, _ = read_claims_bytes("claims.jsonl", content)
+    assert table.column("claim_id").to_pylist() == ["J1", "J2"]
+
+
 def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
     """`cat a.csv b.csv > both.csv`: the second header is neither a claim nor a reason to lose the file."""
     content = csv_file(claim(), claim("C2")) + csv_file(claim("C3"))
@@ -738,6 +777,49 @@ def test_a_json_document_loads_element_by_element(document):
     table, summary = read_claims_bytes("export.json", document.encode())
     assert table.column("claim_id").to_pylist() == ["C1", "C2", "C3"]
     assert table.column("row_number").to_pylist() == [1, 2, 3] and summary.layout == "insurance"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [json.dumps({"claims": json_claims("C1", "C2", "C3")}),
+     json.dumps({"meta": {"count": 3, "pages": [1]}, "data": json_claims("C1", "C2", "C3"), "next": None}, indent=2),
+     "\ufeff" + json.dumps({"total": 3, "records": json_claims("C1", "C2", "C3")}, indent="\t")],
+    ids=["one line", "pretty, values around", "byte order mark"],
+)  # fmt: skip
+def test_a_json_array_inside_an_object_loads_element_by_element(document):
+    """APIs export their records under a key ({"claims": [...], "count": 3}): the array is the file's claims."""
+    table, summary = read_claims_bytes("export.json", document.encode())
+    assert table.column("claim_id").to_pylist() == ["C1", "C2", "C3"]
+    assert table.column("row_number").to_pylist() == [1, 2, 3] and summary.layout == "insurance"
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [(json.dumps({"claims": json_claims("C1"), "errors": [{"code": 1}]}), "a second array of objects"),
+     (json.dumps({"claims": json_claims("C1", "C2")}, indent=2)[:-2], "not closed"),
+     (json.dumps({"claims": json_claims("C1")}, indent=2) + "\n{}", "text after"),
+     (json.dumps({"claims": json_claims("C1")})[:-1] + ', "count" 1}', "a key and ':'")],
+    ids=["two arrays", "unclosed", "text after", "no colon"],
+)  # fmt: skip
+def test_a_json_object_around_the_array_that_breaks_rejects_the_file(document, problem):
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes("export.json", document.encode())
+    assert rejected.value.reason == "invalid_json" and problem in rejected.value.detail
+
+
+def test_a_pretty_claim_object_with_a_list_value_stays_a_record():
+    record = json_claims("C1")[0] | {"codes": ["J45", "E11"]}
+    table, _ = read_claims_bytes("claim.json", json.dumps(record, indent=2).encode())
+    assert table.column("claim_id").to_pylist() == ["C1"]
+
+
+def test_a_json_array_inside_an_object_over_many_blocks():
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    ids = [f"C{i}" for i in range(2_000)]
+    document = json.dumps({"meta": {"note": "x" * 5000}, "claims": json_claims(*ids), "count": len(ids)}, indent=1)
+    reader = ClaimsFile("big.json", io.BytesIO(document.encode()), block_bytes=4096, max_record_bytes=8192)
+    assert [claim_id for batch in reader.batches() for claim_id in batch.column("claim_id").to_pylist()] == ids
 
 
 def test_a_json_array_over_many_blocks_keeps_memory_to_a_block_and_an_element():

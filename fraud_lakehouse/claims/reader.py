@@ -343,27 +343,37 @@ class ClaimsFile:
         elif compressed_name:
             raise RejectedFile("not_gzip", "the name ends in .gz but the content is not gzip")
         try:
-            first = stream.read(min(SNIFF_BYTES, self.block_bytes))
-            # Text is read on, within one block, past leading blank space and to its first line feed: the first
-            # line and the line endings (CR-only files have no line feed) are told from this block.
-            while (
-                first[:4] != PARQUET_MAGIC
-                and len(first) < self.block_bytes
-                and (not first.strip() or b"\n" not in first)
-                and (more := stream.read(self.block_bytes - len(first)))
-            ):
-                first += more
+            first = self._first_block(stream)
+            base = lower.removesuffix(".gz").removesuffix(".gzip")
+            if first[:4] == PARQUET_MAGIC or base.endswith((".parquet", ".pq")):
+                return stream, first, "parquet"
+            utf16 = _utf16_codec(first)
+            if utf16 is not None:
+                # UTF-16 text (Excel's "Unicode Text", Windows tools): read as the UTF-8 it spells
+                stream = _Utf16AsUtf8(_Prepended(first, stream), utf16)  # type: ignore[assignment]
+                first = self._first_block(stream)
+                self.summary.encoding = "utf-16"
         except (OSError, EOFError, zlib.error) as error:
             raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
-        base = lower.removesuffix(".gz").removesuffix(".gzip")
-        if first[:4] == PARQUET_MAGIC or base.endswith((".parquet", ".pq")):
-            return stream, first, "parquet"
         start = first.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
         if start in (b"[", b"{") and _is_json_document(first):
             return stream, first, "json"
         if base.endswith((".jsonl", ".ndjson", ".json")) or start == b"{":
             return stream, first, "jsonl"
         return stream, first, "csv"
+
+    def _first_block(self, stream: BinaryIO) -> bytes:
+        """The file's first bytes: text is read on, within one block, past leading blank space and to its first line
+        feed: the first line and the line endings (CR-only files have no line feed) are told from this block."""
+        first = stream.read(min(SNIFF_BYTES, self.block_bytes))
+        while (
+            first[:4] != PARQUET_MAGIC
+            and len(first) < self.block_bytes
+            and (not first.strip() or b"\n" not in first)
+            and (more := stream.read(self.block_bytes - len(first)))
+        ):
+            first += more
+        return first
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         stream, first, file_format = self._open()
@@ -392,8 +402,6 @@ class ClaimsFile:
 
     def _text_start(self, first: bytes) -> bytes:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
-        if first.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise RejectedFile("not_text", "the file is UTF-16 text: save it as UTF-8")
         for signature, what, advice in BINARY_SIGNATURES:
             if first.startswith(signature):
                 raise RejectedFile("not_text", f"the file is {what}, not CSV or JSON lines: {advice}")
@@ -478,13 +486,17 @@ class ClaimsFile:
 
     def _json_document_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord]]:
         """The elements of a JSON array (or JSON values one after another, over any lines) as records, numbered by
-        their place in the file, a block at a time. Memory holds a block and one element; an element that is no
-        object is a broken record, and a document that breaks (a syntax error, an element over the record limit)
-        rejects the file, since where its next element starts is unknown."""
+        their place in the file, a block at a time. The array may also be the value of a key of one object around
+        it, as APIs export (``{"claims": [...], "count": 2}``): its other values are read past. Memory holds a
+        block and one element; an element that is no object is a broken record, and a document that breaks (a
+        syntax error, an element over the record limit, a second array of objects beside the first) rejects the
+        file, since where its next element starts, or which array holds the claims, is unknown."""
         decoder = json.JSONDecoder()
         text_of = codecs.getincrementaldecoder("utf-8")()
         text, position, exhausted = "", 0, False
-        number, state = 0, "start"  # start, array_first, array_next, closed (after the array), values
+        # start, array_first, array_next, closed (after the document), values (one after another), and around (the
+        # rest of the object around the array)
+        number, state, wrapped = 0, "start", False
         records: list[JsonRecord] = []
 
         def more(block: bytes | None = None) -> bool:
@@ -512,22 +524,102 @@ class ClaimsFile:
                     return ""
 
         def broken(problem: str) -> RejectedFile:
-            at = {"closed": "end"}.get(
+            at = {"closed": "end", "around": "end"}.get(
                 state, f"element {number + 1}" if state.startswith("array") else f"value {number + 1}"
             )
             return RejectedFile("invalid_json", f"the JSON document breaks at its {at}: {problem}")
+
+        def ahead(offset: int) -> tuple[str, int]:
+            """The first character that is not blank space at or after ``offset`` characters past the position, and
+            its offset ('' at the end of the document); reads on, keeping the position."""
+            while True:
+                while position + offset < len(text) and text[position + offset] in " \t\r\n":
+                    offset += 1
+                if position + offset < len(text):
+                    return text[position + offset], offset
+                if not more():
+                    return "", offset
+
+        def value_ahead(offset: int) -> tuple[object, int] | None:
+            """The JSON value that starts ``offset`` characters past the position, and the offset after it; None when
+            none does within the record limit."""
+            while True:
+                try:
+                    value, end = decoder.raw_decode(text, position + offset)
+                    if end < len(text) or not more():
+                        return value, end - position
+                except json.JSONDecodeError:
+                    if len(text) - position - offset > self.max_record_bytes or not more():
+                        return None
+
+        def array_of_objects_ahead(offset: int) -> int | None:
+            """When a value ``offset`` characters past the position is an array of objects, the offset just after
+            its '['."""
+            character, offset = ahead(offset)
+            if character != "[":
+                return None
+            character, _ = ahead(offset + 1)
+            return offset + 1 if character == "{" else None
+
+        def wrapped_array() -> bool:
+            """Whether the object at the position holds an array of objects under a key; if so, the position moves
+            past the array's '['. Only the values before the array are read, one at a time."""
+            nonlocal position
+            offset = 1
+            while True:
+                character, offset = ahead(offset)
+                key = value_ahead(offset) if character == '"' else None
+                if key is None:
+                    return False
+                character, offset = ahead(key[1])
+                if character != ":":
+                    return False
+                inside = array_of_objects_ahead(offset + 1)
+                if inside is not None:
+                    position += inside
+                    return True
+                value = value_ahead(ahead(offset + 1)[1])
+                if value is None:
+                    return False
+                character, offset = ahead(value[1])
+                if character != ",":
+                    return False  # the object ends (or breaks) without an array of objects: it is a record
+                offset += 1
 
         more(first.removeprefix(b"\xef\xbb\xbf"))
         while True:
             character = following()
             if state == "start":
+                if character == "{" and wrapped_array():
+                    state, wrapped = "array_first", True
+                    continue
                 state = "array_first" if character == "[" else "values"
                 if state == "array_first":
                     position += 1
                     continue
             if state in ("array_first", "array_next") and character == "]":
                 position += 1
-                state = "closed"
+                state = "around" if wrapped else "closed"
+                continue
+            if state == "around":
+                if character == "}":
+                    position += 1
+                    state = "closed"
+                    continue
+                if character != ",":
+                    raise broken(f"expected ',' or '}}' in the object around the array, found {character!r}"
+                                 if character else "the object around the array is not closed")  # fmt: skip
+                character, offset = ahead(1)
+                key = value_ahead(offset) if character == '"' else None
+                colon, offset = ahead(key[1]) if key is not None else ("", 0)
+                if key is None or colon != ":":
+                    raise broken("expected a key and ':' in the object around the array")
+                if array_of_objects_ahead(offset + 1) is not None:
+                    raise broken(f"a second array of objects, under {key[0]!r}: land one array of claims per file")
+                value = value_ahead(ahead(offset + 1)[1])
+                if value is None:
+                    raise broken(f"the value of {key[0]!r} does not read as JSON")
+                position += value[1]
                 continue
             if state == "array_next":
                 if character != ",":
@@ -536,7 +628,7 @@ class ClaimsFile:
                 character = following()
             if state == "closed":
                 if character:
-                    raise broken("text after the array's closing ']'")
+                    raise broken("text after the document's end" + ("" if wrapped else " (its closing ']')"))
                 break
             if not character:
                 if state.startswith("array"):
@@ -700,6 +792,44 @@ class _Windows1252AsUtf8(_ReadStream):
             if not raw:
                 break
             self.pending += _utf8_of(raw)
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+def _utf16_codec(first: bytes) -> str | None:
+    """The UTF-16 codec a file's first block is written in, or None: a byte order mark says so, or, without one,
+    ASCII text in UTF-16 (a NUL beside nearly every character, always on the same side)."""
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # the mark gives the byte order, and is dropped
+    sample = first[: SNIFF_BYTES & ~1]
+    if len(sample) < 4:
+        return None
+    half = len(sample) // 2
+    odd_nuls, even_nuls = sample[1::2].count(0), sample[0::2].count(0)
+    if odd_nuls >= 0.9 * half and even_nuls == 0:
+        return "utf-16-le"
+    if even_nuls >= 0.9 * half and odd_nuls == 0:
+        return "utf-16-be"
+    return None
+
+
+class _Utf16AsUtf8(_ReadStream):
+    """A UTF-16 stream read as UTF-8 (a lone surrogate as U+FFFD)."""
+
+    def __init__(self, inner: BinaryIO, codec: str):
+        self.inner, self.pending = inner, b""
+        self.decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data = self.pending + self.decoder.decode(self.inner.read(), final=True).encode("utf-8")
+            self.pending = b""
+            return data
+        while len(self.pending) < size:
+            raw = self.inner.read(size)
+            self.pending += self.decoder.decode(raw, final=not raw).encode("utf-8")
+            if not raw:
+                break
         data, self.pending = self.pending[:size], self.pending[size:]
         return data
 
@@ -966,13 +1096,19 @@ def _is_utf8(data: bytes) -> bool:
 def _is_json_document(first: bytes) -> bool:
     """Whether a block that starts with ``[`` or ``{`` is a JSON document (an array of objects, or values over
     several lines) rather than JSON lines: its first line is no whole JSON value, or it is the only line and an
-    array (``json.dumps`` of a list)."""
+    array (``json.dumps`` of a list) or an object holding an array of objects."""
     lines = [line for line in first.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
     try:
-        json.loads(lines[0])
+        value = json.loads(lines[0])
     except ValueError:
         return True
-    return len(lines) == 1 and lines[0].lstrip()[:1] == b"["
+    if len(lines) != 1:
+        return False
+    # one line: json.dumps of a list, or of an object that holds the claims as an array of objects
+    return isinstance(value, list) or (
+        isinstance(value, dict)
+        and any(isinstance(v, list) and v and all(isinstance(e, dict) for e in v) for v in value.values())
+    )
 
 
 def _json_record(number: int, line: bytes) -> JsonRecord:
