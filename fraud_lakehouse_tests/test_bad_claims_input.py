@@ -757,6 +757,44 @@ def test_a_json_lines_file_in_utf16_loads():
     assert table.column("claim_id").to_pylist() == ["J1", "J2"]
 
 
+@pytest.mark.parametrize(
+    "spell",
+    [lambda name: name.replace("_", " ").title(),  # Claim Id
+     lambda name: name.replace("_", " ").upper(),  # CLAIM ID
+     lambda name: "".join(word.title() for word in name.split("_")),  # ClaimId
+     lambda name: name.replace("_", "-"),  # claim-id
+     lambda name: f" {name.replace('_', '.')} "],  # claim.id
+    ids=["title", "upper", "camel", "dashes", "dots"],
+)  # fmt: skip
+def test_column_names_as_people_and_tools_write_them(spell):
+    """A header is read by its words, whatever the case and the separators: Claim ID, ClaimId, claim-id."""
+    header = ",".join(spell(name) for name in HEADER.split(","))
+    table, summary = read_claims_bytes("claims.csv", csv_file(claim(), header=header))
+    assert summary.layout == "insurance" and not summary.ignored_columns
+    assert table.column("charge_amount").to_pylist() == ["120.50"]
+    frame = pd.read_csv(io.BytesIO(csv_file(claim(), header=header)), dtype=str)
+    table, summary = read_claims_bytes("claims.parquet", parquet_file(frame))
+    assert summary.layout == "insurance" and table.column("claim_id").to_pylist() == ["C1"]
+    record = {spell(name): value for name, value in json_claims("J1")[0].items()}
+    table, summary = read_claims_bytes("claims.jsonl", json.dumps(record).encode())
+    assert summary.layout == "insurance" and table.column("claim_id").to_pylist() == ["J1"]
+
+
+def test_a_unit_after_a_column_name_is_read_past():
+    header = HEADER.replace("charge_amount", "Charge Amount ($)").replace("paid_amount", "paid_amount [USD]")
+    table, _ = read_claims_bytes("claims.csv", csv_file(claim(), header=header))
+    assert table.column("charge_amount").to_pylist() == ["120.50"] and table.column("paid_amount").to_pylist() == [
+        "100"
+    ]
+
+
+@pytest.mark.parametrize("line", ["sep=;", '"sep=;"', "SEP=;"])
+def test_excels_delimiter_line_names_the_delimiter(line):
+    content = (line + "\r\n" + csv_file(claim(), claim("C2")).decode().replace(",", ";")).encode()
+    table, _ = read_claims_bytes("claims.csv", content)
+    assert table.column("claim_id").to_pylist() == ["C1", "C2"] and table.column("row_number").to_pylist() == [1, 2]
+
+
 def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
     """`cat a.csv b.csv > both.csv`: the second header is neither a claim nor a reason to lose the file."""
     content = csv_file(claim(), claim("C2")) + csv_file(claim("C3"))

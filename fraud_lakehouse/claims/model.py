@@ -13,7 +13,9 @@ provider, the category the procedure.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pyspark.sql.types import (
     ArrayType,
@@ -102,6 +104,22 @@ RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
         )
     )
 )
+
+
+@lru_cache(maxsize=4096)
+def column_name(name: str) -> str:
+    """A file's column name as the layouts spell theirs: ``Claim ID``, ``claim-id``, ``ClaimId``, ``"claim_id"``
+    and ``Charge Amount (USD)`` are ``claim_id`` and ``charge_amount`` (words in lower case joined by ``_``, a unit
+    in brackets at the end left out)."""
+    name = _UNIT.sub("", name.strip().strip('"').strip()) or name
+    words = _CAMEL_LOWER_UPPER.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", name))
+    return _NOT_A_WORD.sub("_", words.lower()).strip("_")
+
+
+_UNIT = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\])\s*$")  # Amount (USD), amount [$]
+_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # CCNum -> CC_Num
+_CAMEL_LOWER_UPPER = re.compile(r"([a-z0-9])([A-Z])")  # claimId -> claim_Id
+_NOT_A_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def raw_target(name: str) -> str | None:

@@ -28,6 +28,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections import deque
@@ -45,6 +46,7 @@ from fraud_lakehouse.claims.model import (
     LAYOUTS,
     RAW_VALUE_COLUMNS,
     Layout,
+    column_name,
     describe_mismatch,
     detect_layout,
     raw_target,
@@ -54,8 +56,10 @@ from fraud_lakehouse.claims.privacy import record_shape
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", "|", "\t", ";")
+# A first line that names the file's delimiter, as Excel reads and some exports write it.
+DELIMITER_LINE = re.compile(r'"?sep=(.)"?', re.IGNORECASE)
 # Index columns pandas and the Kaggle files put first.
-INDEX_COLUMN_NAMES = {"", "unnamed: 0", "index"}
+INDEX_COLUMN_NAMES = {"", "unnamed_0", "index"}  # as column_name spells them
 # A record (a CSV or JSON line) up to this size loads, whatever its fields; a longer one is quarantined.
 MAX_RECORD_BYTES = 8 * 1024**2
 # Of a record too long to load, bronze keeps this much text.
@@ -136,7 +140,7 @@ class FileSummary:
 
 def _normalised_names(header: list[str]) -> tuple[list[str], int]:
     """Normalised header names and how many leading index columns to skip."""
-    names = [name.strip().strip('"').strip().lower() for name in header]
+    names = [column_name(name) for name in header]
     skip = 1 if names and names[0] in INDEX_COLUMN_NAMES and len(names) > 1 else 0
     return names[skip:], skip
 
@@ -421,7 +425,14 @@ class ClaimsFile:
     def _csv(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
         lines = iter(_Lines(stream, first, self.block_bytes, self.max_record_bytes))
         header_line, rest = self._header_line(lines)
-        delimiter = _sniff_delimiter(header_line)
+        declared = DELIMITER_LINE.fullmatch(header_line.strip())
+        if declared:
+            # Excel's delimiter line (sep=;) names the delimiter; the header follows it
+            lines = _chain_first(rest, lines)
+            header_line, rest = self._header_line(lines)
+            delimiter = declared.group(1)
+        else:
+            delimiter = _sniff_delimiter(header_line)
         try:
             header = next(csv.reader([header_line], delimiter=delimiter, strict=True))
         except csv.Error as error:
@@ -650,7 +661,7 @@ class ClaimsFile:
             if state == "array_first":
                 state = "array_next"
             if isinstance(value, dict):
-                records.append((number, {str(k).strip().lower(): v for k, v in value.items()}, None, source))
+                records.append((number, {column_name(str(k)): v for k, v in value.items()}, None, source))
             else:
                 records.append((number, None, "not_json_object: the element is not a JSON object", source))
             if len(records) >= JSON_RECORDS_PER_BATCH:
@@ -725,7 +736,7 @@ class ClaimsFile:
             except Exception as error:  # pyarrow raises several types for corrupt files
                 raise RejectedFile("unreadable_parquet", f"not a readable Parquet file ({error})") from None
             original = parquet.schema_arrow.names
-            names = [name.strip().lower() for name in original]
+            names = [column_name(name) for name in original]
             skip = 1 if names and names[0] in INDEX_COLUMN_NAMES and len(names) > 1 else 0
             names = names[skip:]
             layout = _layout_or_reject(names)
@@ -1122,7 +1133,7 @@ def _json_record(number: int, line: bytes) -> JsonRecord:
         return number, None, f"invalid_json: {error}", text
     if not isinstance(value, dict):
         return number, None, "not_json_object: the line is not a JSON object", text
-    return number, {str(k).strip().lower(): v for k, v in value.items()}, None, text
+    return number, {column_name(str(k)): v for k, v in value.items()}, None, text
 
 
 def _json_value(value: object) -> str | None:
