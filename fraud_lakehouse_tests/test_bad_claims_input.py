@@ -924,6 +924,25 @@ def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
     }
 
 
+def test_a_date_with_its_month_named_reads(spark):
+    """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025): no
+    order to decide. A day the month has not is a bad date."""
+    services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
+                "31-Feb-2025", "5 Janvier 2025"]  # fmt: skip
+    rows = [claim(f"C{index}", service=service) for index, service in enumerate(services, start=1)]
+    submitted = dt.date(2025, 1, 1)
+    assert _dates(spark, "named.csv", csv_file(*rows)) == {
+        1: (dt.date(2025, 1, 5), submitted), 2: (dt.date(2025, 1, 5), submitted), 3: (dt.date(2025, 1, 5), submitted),
+        4: (dt.date(2025, 1, 5), submitted), 5: (dt.date(2024, 9, 3), submitted), 6: (dt.date(2024, 3, 9), submitted),
+        7: "bad_date_service", 8: "bad_date_service",
+    }  # fmt: skip
+    cards = [card("t1", when="05-Jan-2019 14:30:00"), card("t2", when='"Jan 5, 2019 23:59"')]
+    assert _service_times(spark, "named_cards.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {
+        "t1": dt.datetime(2019, 1, 5, 14, 30),
+        "t2": dt.datetime(2019, 1, 5, 23, 59),
+    }
+
+
 def test_a_kaggle_file_saved_by_excel_keeps_its_times(spark):
     """Excel writes the Kaggle file's times its own way (1/13/2019 0:05, month first in the US): the file's order is
     decided as for any date, and the times read."""

@@ -27,6 +27,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 # the header of the insurance file the transformations already use
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
+NAMED_MONTH_CLAIMS = 12
 SPARKOV_FILE = (
     "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
     "long|city_pop\n"
@@ -79,11 +80,20 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(US_DATED_CLAIMS)
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")
+    # months named in words, with times after them
+    named = ("05-Feb-2025", "5 February 2025", '"Feb 5, 2025 14:30"', "05FEB2025", "Sept. 3 2024", "31-Feb-2025")
+    named_dates = [
+        f"N{i},P{i},PR1,Clinic,99213,J45,{named[i % len(named)]},2025-02-27,120.50,90,CA,CA,11"
+        for i in range(NAMED_MONTH_CLAIMS)
+    ]
+    (folder / "named_months.csv").write_text(INSURANCE_HEADER + "\n".join(named_dates) + "\n")
     landing = Landing(str(root / "landing"))
     uri = str(root / "lake" / "bronze" / "claims_raw")
     run = ingest_files(landing, [(landed, day) for landed in landing.list_files()], uri,
                        (day, day + dt.timedelta(days=1)), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))  # fmt: skip
-    assert not run.rejected and run.records == 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS
+    assert not run.rejected and run.records == (
+        45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS
+    )
     paths = DeltaTable(uri).file_uris()
     os.environ[BRONZE_FILES_VARIABLE] = os.pathsep.join(paths)
     try:
@@ -151,5 +161,5 @@ def test_both_engines_read_every_row_of_data_files_that_leave_columns_out(bronze
 
     widths = {len(pq.read_schema(path).names) for path in bronze_files}
     assert len(widths) > 1  # the two layouts' data files hold different columns
-    expected = 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS
+    expected = 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS
     assert classic_results["bronze_data_files"]["rows"] == sail_results["bronze_data_files"]["rows"] == expected

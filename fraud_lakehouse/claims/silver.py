@@ -119,10 +119,38 @@ def _twelve_hour_as_24_sql(value: str) -> str:
 # The SQL of the 24-hour time in ``__value`` (a 12-hour time).
 TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTAMP)"
 
+# A date with its month in English words, as reports and older systems write it (05-Jan-2025, 5 January 2025,
+# Jan 5, 2025, 05JAN2025), maybe with a time after it: no order to decide, the month is named.
+MONTH_NAMES = ("jan(?:uary)?", "feb(?:ruary)?", "mar(?:ch)?", "apr(?:il)?", "may", "june?", "july?", "aug(?:ust)?",
+               "sep(?:t(?:ember)?)?", "oct(?:ober)?", "nov(?:ember)?", "dec(?:ember)?")  # fmt: skip
+_ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
+_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[ -]?{_ANY_MONTH}[ -]?[0-9]{{4}}"
+_MONTH_DAY_YEAR = f"{_ANY_MONTH} [0-9]{{1,2}},? [0-9]{{4}}"
+_TIME_AFTER = "([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+MONTH_NAME_DATE_PATTERN = f"(?i)^({_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}){_TIME_AFTER}$"
+
+
+def _month_name_as_iso_sql(value: str) -> str:
+    """SQL: a ``MONTH_NAME_DATE_PATTERN`` text as ISO text (any time after it kept). Each month name becomes its
+    number between marks (``05-#01#-2025``), then the parts are put in ISO order: a chain of replacements that
+    each read their input once. No backslash, so the patterns sit in SQL text as they are."""
+    sql = value
+    for number, name in enumerate(MONTH_NAMES, start=1):
+        sql = f"regexp_replace({sql}, '(?i)(^|[^a-z]){name}[.]?([^a-z]|$)', '$1#{number:02d}#$2')"
+    sql = f"regexp_replace({sql}, '^([0-9]{{1,2}})[ -]?#([0-9]{{2}})#[ -]?([0-9]{{4}})', '$3-$2-$1')"
+    sql = f"regexp_replace({sql}, '^#([0-9]{{2}})# ([0-9]{{1,2}}),? ([0-9]{{4}})', '$3-$1-$2')"
+    return f"regexp_replace({sql}, '^([0-9]{{4}}-[0-9]{{2}})-([0-9])([^0-9]|$)', '$1-0$2$3')"
+
+
+# The SQL of the timestamp and of the date in ``__value`` (a date with its month named).
+MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAMP)"
+MONTH_NAME_DATE_SQL = f"try_cast(substring({_month_name_as_iso_sql('__value')}, 1, 10) AS DATE)"
+
 
 def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the timestamp in ``source``: a time, a time with a zone read as the local time it was written
-    in, or a 12-hour time. The zone and the 12-hour clock are handled only in CASE branches of their own, which
+    in, a 12-hour time, or a time after a date with its month named. The zone, the 12-hour clock and month names
+    are handled only in CASE branches of their own, which
     the engines evaluate on the rows no earlier branch took: the common text is tested once."""
     time = F.col("__value")
     return (
@@ -131,7 +159,8 @@ def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
             target,
             F.when(time.rlike(TIMESTAMP_PATTERN), F.expr("try_cast(__value AS TIMESTAMP)"))
             .when(time.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(LOCAL_TIME_SQL))
-            .when(time.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(TWELVE_HOUR_TIME_SQL)),
+            .when(time.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(TWELVE_HOUR_TIME_SQL))
+            .when(time.rlike(MONTH_NAME_DATE_PATTERN), F.expr(MONTH_NAME_TIME_SQL)),
         )
         .drop("__value")
     )
@@ -140,7 +169,7 @@ def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
 def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
     Parquet file written from pandas, a submission time; a zone dropped; a 12-hour time), whose date is taken as
-    written."""
+    written; or a date with its month named (5 Jan 2025)."""
     value = F.col("__value")
     as_written = F.expr("try_cast(substring(__value, 1, 10) AS DATE)")
     return (
@@ -150,7 +179,11 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
             F.when(value.rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)"))
             .when(value.rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(), as_written)
             .when(value.rlike(ZONED_TIMESTAMP_PATTERN) & F.expr(LOCAL_TIME_SQL).isNotNull(), as_written)
-            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN) & F.expr(TWELVE_HOUR_TIME_SQL).isNotNull(), as_written),
+            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN) & F.expr(TWELVE_HOUR_TIME_SQL).isNotNull(), as_written)
+            .when(
+                value.rlike(MONTH_NAME_DATE_PATTERN) & F.expr(MONTH_NAME_TIME_SQL).isNotNull(),
+                F.expr(MONTH_NAME_DATE_SQL),
+            ),
         )
         .drop("__value")
     )
