@@ -527,6 +527,24 @@ def test_thousands_separators_with_a_decimal_point(spark):
     assert (amounts[1], amounts[2], amounts[153]) == (1234.56, 123456.5, "bad_number_amount")
 
 
+def test_amounts_as_exports_write_them(spark):
+    """A currency symbol or code before or after the number, an accounting negative in brackets, thousands grouped
+    with spaces: read as the number they write (a negative then fails its own check); anything else stays a bad
+    number."""
+    amounts = ["120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)",
+               "(USD 99.10)", "120.50 usd", '"1 2345.50"', "12 34", "EUR"]  # fmt: skip
+    rows = [claim(f"C{index}", amount=amount) for index, amount in enumerate(amounts, start=1)]
+    assert _amounts(spark, "export.csv", csv_file(*rows)) == {
+        1: 120.5, 2: 120.5, 3: 120.5, 4: 1234.5, 5: 1234.5, 6: "amount_not_positive", 7: "amount_not_positive",
+        8: "bad_number_amount", 9: "bad_number_amount", 10: "bad_number_amount", 11: "bad_number_amount",
+    }  # fmt: skip
+    # a French export: decimal commas, thousands grouped with no-break spaces, the euro sign after the number
+    french = [claim(f"F{index}", amount="AMOUNT").replace(",", ";").replace("AMOUNT", amount) for index, amount in
+              enumerate(["1\u00a0234,50\u00a0€", "120,50 EUR", "7 000,00", "0,99 €"], start=1)]  # fmt: skip
+    content = csv_file(*french, header=HEADER.replace(",", ";"))
+    assert _amounts(spark, "fr.csv", content) == {1: 1234.5, 2: 120.5, 3: 7000.0, 4: 0.99}
+
+
 def test_amounts_are_whole_cents(spark):
     content = csv_file(claim("C1", amount="1.005"), claim("C2", amount="0.004"), claim("C3", amount="5e-324"))
     assert _amounts(spark, "cents.csv", content) == {1: 1.01, 2: "amount_not_positive", 3: "amount_not_positive"}

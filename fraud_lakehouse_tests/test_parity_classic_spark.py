@@ -28,6 +28,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
 NAMED_MONTH_CLAIMS = 12
+EXPORT_AMOUNT_CLAIMS = 14
 SPARKOV_FILE = (
     "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
     "long|city_pop\n"
@@ -87,12 +88,19 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(NAMED_MONTH_CLAIMS)
     ]
     (folder / "named_months.csv").write_text(INSURANCE_HEADER + "\n".join(named_dates) + "\n")
+    # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands
+    amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34")
+    export_amounts = [
+        f"X{i},P{i},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,{amounts[i % len(amounts)]},90,CA,CA,11"
+        for i in range(EXPORT_AMOUNT_CLAIMS)
+    ]
+    (folder / "export_amounts.csv").write_text(INSURANCE_HEADER + "\n".join(export_amounts) + "\n")
     landing = Landing(str(root / "landing"))
     uri = str(root / "lake" / "bronze" / "claims_raw")
     run = ingest_files(landing, [(landed, day) for landed in landing.list_files()], uri,
                        (day, day + dt.timedelta(days=1)), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))  # fmt: skip
     assert not run.rejected and run.records == (
-        45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS
+        45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS + EXPORT_AMOUNT_CLAIMS
     )
     paths = DeltaTable(uri).file_uris()
     os.environ[BRONZE_FILES_VARIABLE] = os.pathsep.join(paths)
@@ -161,5 +169,5 @@ def test_both_engines_read_every_row_of_data_files_that_leave_columns_out(bronze
 
     widths = {len(pq.read_schema(path).names) for path in bronze_files}
     assert len(widths) > 1  # the two layouts' data files hold different columns
-    expected = 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS
+    expected = 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS + EXPORT_AMOUNT_CLAIMS
     assert classic_results["bronze_data_files"]["rows"] == sail_results["bronze_data_files"]["rows"] == expected

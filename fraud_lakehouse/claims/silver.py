@@ -191,9 +191,13 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
 
 # A number as a file with each decimal mark writes it: optional thousands groups, then decimals. A value that
 # does not fit its file's format is a bad number, never read another way.
+# Thousands may also be grouped with a space (a no-break one too), as French and Nordic exports write them. Spelled
+# out, not \\s: Java's \\s is ASCII blank space only, Rust's any Unicode one.
+SPACES = "[ \u00a0\u202f]"
+BLANK = "[ \t\u00a0\u202f]"
 NUMBER_FORMATS = {
-    ".": r"^[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?([eE][+-]?[0-9]+)?$",
-    ",": r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]*)?$",
+    ".": rf"^[+-]?([0-9]{{1,3}}((,|{SPACES})[0-9]{{3}})+|[0-9]*)(\.[0-9]*)?([eE][+-]?[0-9]+)?$",
+    ",": rf"^[+-]?([0-9]{{1,3}}((\.|{SPACES})[0-9]{{3}})+|[0-9]*)(,[0-9]*)?$",
 }
 # Money is kept in whole cents: amounts are rounded half up to 2 decimals (so the smallest amount is 0.01).
 MONEY_TYPE = "DECIMAL(20, 2)"
@@ -203,8 +207,11 @@ MAX_AMOUNT_CAP = 1_000_000_000.0
 
 # -- the decimal mark of a file -----------------------------------------------------------------------------
 
-_SIGN = r"^\s*[+-]?\s*[$€£]?\s*"
-_END = r"([eE][+-]?[0-9]+)?\s*$"
+# What may stand around a number: a sign, a currency symbol or code before or after it (USD 120.50, 120,50 €), and
+# the brackets of an accounting negative ((120.50)).
+CURRENCY = "([$€£¥]|[A-Z]{3})"
+_SIGN = rf"^{BLANK}*\(?[+-]?{BLANK}*{CURRENCY}?{BLANK}*"
+_END = rf"([eE][+-]?[0-9]+)?{BLANK}*{CURRENCY}?\)?{BLANK}*$"
 
 
 def _vote_pattern(point: str, group: str) -> str:
@@ -214,7 +221,7 @@ def _vote_pattern(point: str, group: str) -> str:
         _SIGN
         + "("
         + rf"[0-9]*{p}[0-9]{{1,2}}|[0-9]*{p}[0-9]{{4,}}|[0-9]{{4,}}{p}[0-9]{{3}}|0{p}[0-9]{{3}}"  # decimals
-        + rf"|[0-9]{{1,3}}({g}[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56
+        + rf"|[0-9]{{1,3}}(({g}|{SPACES})[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56 / 1 234,56
         + rf"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"  # 1,234,567: only thousands groups
         + ")"
         + _END
@@ -224,7 +231,7 @@ def _vote_pattern(point: str, group: str) -> str:
 # Values that decide a file's decimal mark, and values that read as thousands with either mark (1,234 / 1.234).
 DOT_VOTE = _vote_pattern(".", ",")
 COMMA_VOTE = _vote_pattern(",", ".")
-AMBIGUOUS_NUMBER = _SIGN + r"[1-9][0-9]{0,2}[.,][0-9]{3}\s*$"
+AMBIGUOUS_NUMBER = _SIGN + r"[1-9][0-9]{0,2}[.,][0-9]{3}" + _END
 # Share of a file's deciding values that may use the other mark: those values are bad numbers; more, and the
 # file mixes two formats (its rows are quarantined).
 MIXED_NUMBER_TOLERANCE = 0.01
@@ -437,10 +444,13 @@ def _number_text(name: str) -> Column:
     leading currency sign and thousands separators go, a decimal comma becomes a point. A value that does not
     fit the file's format keeps a ``#`` in front, so it never parses."""
     clean = _clean(name)
-    value = F.regexp_replace(clean, r"^([+-]?)\s*[$€£]\s*", "$1")
+    # an accounting negative, then a currency before or after the number, each a replacement that reads its input once
+    value = F.regexp_replace(clean, r"^\((.*)\)$", "-$1")
+    value = F.regexp_replace(value, rf"^([+-]?){BLANK}*{CURRENCY}{BLANK}*", "$1")
+    value = F.regexp_replace(value, rf"{BLANK}*{CURRENCY}$", "")
     comma_file = F.col("__file_mark") == F.lit(",")
-    as_comma = F.regexp_replace(F.regexp_replace(value, r"\.", ""), ",", ".")
-    as_dot = F.regexp_replace(value, ",", "")
+    as_comma = F.regexp_replace(F.regexp_replace(value, rf"\.|{SPACES}", ""), ",", ".")
+    as_dot = F.regexp_replace(value, rf",|{SPACES}", "")
     # A missing value skips every test (a CASE evaluates all its conditions on the rows none matched: a column
     # that a layout does not have cost 0.3 s per million rows otherwise); most values are plain numbers already,
     # read with one test and no rewriting.
