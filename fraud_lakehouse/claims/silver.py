@@ -142,9 +142,8 @@ def _month_name_as_iso_sql(value: str) -> str:
     return f"regexp_replace({sql}, '^([0-9]{{4}}-[0-9]{{2}})-([0-9])([^0-9]|$)', '$1-0$2$3')"
 
 
-# The SQL of the timestamp and of the date in ``__value`` (a date with its month named).
+# The SQL of the timestamp in ``__value`` (a date with its month named, maybe a time after it).
 MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAMP)"
-MONTH_NAME_DATE_SQL = f"try_cast(substring({_month_name_as_iso_sql('__value')}, 1, 10) AS DATE)"
 
 
 def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
@@ -171,19 +170,18 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
     Parquet file written from pandas, a submission time; a zone dropped; a 12-hour time), whose date is taken as
     written; or a date with its month named (5 Jan 2025)."""
     value = F.col("__value")
-    as_written = F.expr("try_cast(substring(__value, 1, 10) AS DATE)")
     return (
         frame.withColumn("__value", source)
         .withColumn(
             target,
+            # Each expression is written once: the engines compute an expression used twice for every row, ahead
+            # of the CASE, so a rewrite for rare text would cost every row. The date of a time is its date as
+            # written (timestamps here carry no zone).
             F.when(value.rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)"))
-            .when(value.rlike(TIMESTAMP_PATTERN) & F.expr("try_cast(__value AS TIMESTAMP)").isNotNull(), as_written)
-            .when(value.rlike(ZONED_TIMESTAMP_PATTERN) & F.expr(LOCAL_TIME_SQL).isNotNull(), as_written)
-            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN) & F.expr(TWELVE_HOUR_TIME_SQL).isNotNull(), as_written)
-            .when(
-                value.rlike(MONTH_NAME_DATE_PATTERN) & F.expr(MONTH_NAME_TIME_SQL).isNotNull(),
-                F.expr(MONTH_NAME_DATE_SQL),
-            ),
+            .when(value.rlike(TIMESTAMP_PATTERN), F.expr("to_date(try_cast(__value AS TIMESTAMP))"))
+            .when(value.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(f"to_date({LOCAL_TIME_SQL})"))
+            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(f"to_date({TWELVE_HOUR_TIME_SQL})"))
+            .when(value.rlike(MONTH_NAME_DATE_PATTERN), F.expr(f"to_date({MONTH_NAME_TIME_SQL})")),
         )
         .drop("__value")
     )
