@@ -11,11 +11,13 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    instance, wall clock from the command's start to its exit, and the same for 7 synthetic days
    (``--partition-range``) against ``fraud-lakehouse demo`` (one process);
 3. a year of daily files (365 files, Sparkov layout) in ONE single-run backfill of the whole graph;
-4. with --big-file-gb N: peak memory of ingesting an N GB CSV file (the bound on driver memory).
+4. many_files (not by default): a day of --many-files small files (10 claims each) through the CLI, as in 2;
+5. with --big-file-gb N: peak memory of ingesting an N GB CSV file (the bound on driver memory).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
     python benchmarks/ingest.py --parts big --big-file-gb 5
+    python benchmarks/ingest.py --parts many_files --many-files 1000
 """
 
 from __future__ import annotations
@@ -206,6 +208,32 @@ def part_year(work: Path) -> dict:
     }
 
 
+def part_many_files(work: Path, files: int, runs: int) -> dict:
+    """A day of many small landed files (an integration that lands claims as they come): ``files`` files of 10
+    insurance claims, then the whole graph for that day through the CLI, as in part 2."""
+    from fraud_lakehouse.claims.samples import insurance_claims
+
+    frame = insurance_claims(files * 10, DAY, seed=7)
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*"]
+    walls = []
+    for index in range(runs):
+        home = work / f"many-{index}"
+        env = new_home(home)
+        folder = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
+        folder.mkdir(parents=True)
+        for number in range(files):
+            frame.iloc[number * 10 : (number + 1) * 10].to_csv(folder / f"claims-{number:05d}.csv", index=False)
+        walls.append(timed([*materialize, "--partition", DAY.isoformat()], home, env))
+        print(f"{files} small files, one day, run {index + 1}: {walls[-1]:.2f} s", file=sys.stderr)
+        shutil.rmtree(home)
+    return {
+        "files": files,
+        "claims": files * 10,
+        "one_day_cli_wall_median_seconds": round(statistics.median(walls), 2),
+        "one_day_cli_wall_runs": [round(s, 2) for s in walls],
+    }
+
+
 def part_big(work: Path, gigabytes: float) -> dict:
     """An N GB CSV (the 1 M-claim file's rows repeated under new claim ids), ingested in a fresh process."""
     files = make_files(work, 1_000_000)
@@ -226,7 +254,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--parts", default="ingest,end_to_end,year", help="ingest, end_to_end, year, big")
+    parser.add_argument("--parts", default="ingest,end_to_end,year", help="ingest, end_to_end, year, many_files, big")
+    parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -245,6 +274,8 @@ def main() -> None:
             summary["end_to_end"] = part_end_to_end(work / "e2e", args.claims, args.runs)
         if "year" in parts:
             summary["year_backfill"] = part_year(work)
+        if "many_files" in parts:
+            summary["many_files"] = part_many_files(work / "many", args.many_files, args.runs)
         if "big" in parts:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
     finally:

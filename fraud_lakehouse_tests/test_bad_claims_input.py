@@ -562,6 +562,31 @@ def test_a_file_whose_decimal_mark_cannot_be_decided_is_quarantined_with_the_rea
     assert set(_amounts(spark, "undecided.csv", content).values()) == {reason}
 
 
+def test_a_day_of_many_small_files_decides_each_files_marks_and_orders(spark):
+    """Above MANY_FILES files a day's votes are counted from rows sorted by file: each file still decides alone."""
+    from fraud_lakehouse.claims.silver import MANY_FILES
+
+    tables = []
+    for index in range(MANY_FILES + 4):
+        if index % 3 == 0:
+            rows = [claim(f"E{index}", amount="1.234,56").replace(",", ";").replace("1.234;56", "1.234,56"),
+                    claim(f"F{index}", amount="7,5").replace(",", ";").replace("7;5", "7,5")]  # fmt: skip
+            content = csv_file(*rows, header=HEADER.replace(",", ";"))
+        elif index % 3 == 1:
+            content = csv_file(_slashed(f"U{index}", "01/13/2025", "01/14/2025"))
+        else:
+            content = csv_file(claim(f"D{index}", amount='"1,234.56"'))
+        tables.append(raw_table(f"f{index:02d}.csv", content, DAY, dt.datetime(2025, 1, 2)))
+    raw = raw_frame(spark, tables)
+    formats = {
+        row["source_file"]: (row["__file_mark"], row["__file_date_order"]) for row in file_formats(raw).collect()
+    }
+    assert len(formats) == MANY_FILES + 4
+    for name, (mark, order) in formats.items():
+        index = int(name[-6:-4])
+        assert (mark, order) == {0: (",", None), 1: (".", "MDY"), 2: (".", None)}[index % 3], name
+
+
 def test_a_declared_decimal_mark_decides(spark):
     content = csv_file(claim("C1", amount='"1,234"'), claim("C2", amount="12"))
     assert _amounts(spark, "declared.csv", content, decimal_mark=",") == {1: 1.23, 2: 12.0}

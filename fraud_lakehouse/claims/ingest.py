@@ -21,6 +21,7 @@ The write holds the table's lock, as every write of the lake does.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 import uuid
@@ -279,21 +280,26 @@ def _write_file(
     holds one more batch per lane than the reader's."""
     lanes = [_DataFiles(table_uri, day) for _ in range(WRITER_LANES)]
     try:
-        with (
-            landing.open(landed.uri) as stream,
-            ThreadPoolExecutor(WRITER_LANES, thread_name_prefix="parquet-write") as writers,
-        ):
+        with landing.open(landed.uri) as stream:
             reader = ClaimsFile(landed.uri, stream)
-            encoding: list[Future | None] = [None] * WRITER_LANES
-            for index, batch in enumerate(reader.batches()):
-                rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
-                lane = index % WRITER_LANES
-                if (previous := encoding[lane]) is not None:
-                    previous.result()  # a lane's batches are written in order, one at a time
-                encoding[lane] = writers.submit(lanes[lane].write, rows)
-            for pending in encoding:
-                if pending is not None:
-                    pending.result()
+            batches = reader.batches()
+            ahead = list(itertools.islice(batches, 2))
+            if len(ahead) < 2:
+                # a small file, one batch: written here, without writer threads to start and stop for it
+                for batch in ahead:
+                    lanes[0].write(_file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True))
+            else:
+                with ThreadPoolExecutor(WRITER_LANES, thread_name_prefix="parquet-write") as writers:
+                    encoding: list[Future | None] = [None] * WRITER_LANES
+                    for index, batch in enumerate(itertools.chain(ahead, batches)):
+                        rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
+                        lane = index % WRITER_LANES
+                        if (previous := encoding[lane]) is not None:
+                            previous.result()  # a lane's batches are written in order, one at a time
+                        encoding[lane] = writers.submit(lanes[lane].write, rows)
+                    for pending in encoding:
+                        if pending is not None:
+                            pending.result()
         actions = [action for files in lanes for action in files.finish()]
     except BaseException:
         for files in lanes:

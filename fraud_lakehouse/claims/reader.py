@@ -26,6 +26,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -893,7 +894,15 @@ def _parsed_in_order(
     parser: _CsvChunkParser, pieces: Iterator[tuple[bytes, int | None]], max_record_bytes: int
 ) -> Iterator[tuple[list[pa.RecordBatch], int, int]]:
     """The pieces parsed by a small pool of threads (pyarrow and numpy release the GIL, so chunks parse on every
-    core while the caller writes), yielded in order; at most ``PARSE_AHEAD`` chunks are in memory at once."""
+    core while the caller writes), yielded in order; at most ``PARSE_AHEAD`` chunks are in memory at once. A file
+    of one piece (a small file) is parsed here, without threads to start and stop for it."""
+    first = next(pieces, None)
+    second = next(pieces, None) if first is not None else None
+    if second is None:
+        if first is not None:
+            yield _parse_piece(parser, first, max_record_bytes)
+        return
+    pieces = itertools.chain([first, second], pieces)
     with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="csv-parse") as pool:
         pending: deque[Future] = deque()
         for piece in pieces:

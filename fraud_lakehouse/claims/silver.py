@@ -236,6 +236,8 @@ MIXED_NUMBER_TOLERANCE = 0.01
 AMBIGUOUS_NUMBER_FORMAT = "ambiguous_number_format"
 MIXED_NUMBER_FORMAT = "mixed_number_format"
 VOTING_COLUMNS = tuple(dict.fromkeys(name for columns in NUMBER_COLUMNS.values() for name in columns))
+# Above this many landed files a day's votes are counted from rows sorted by file (see file_formats).
+MANY_FILES = 16
 
 
 def _count(pattern: str) -> Column:
@@ -410,6 +412,12 @@ def file_formats(raw: DataFrame) -> DataFrame:
 
     Computed now (a small job, and one more over the files with slashes in their dates) and held in memory: one
     row per file, joined to every row."""
+    if raw.select("source_file").distinct().count() > MANY_FILES:
+        # The engines compile a regex for each batch they test it on, and a small file is a batch of its own: a day
+        # of a thousand small files compiled the vote patterns fifteen thousand times (docs/performance.md). Sorted
+        # within its partitions, a day comes in few large batches; for a day of a few files the sort is not worth
+        # its cost.
+        raw = raw.sortWithinPartitions("source_file")
     any_slash = reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS])
     votes = raw.groupBy("source_file").agg(
         F.max("decimal_mark").alias("__declared"),
