@@ -851,24 +851,15 @@ def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
     "document",
     [json.dumps(json_claims("C1", "C2", "C3")), json.dumps(json_claims("C1", "C2", "C3"), indent=2),
      "\n".join(json.dumps(record, indent=4) for record in json_claims("C1", "C2", "C3")),
-     "\ufeff" + json.dumps(json_claims("C1", "C2", "C3"), indent=1)],
-    ids=["one line", "pretty", "objects over several lines", "byte order mark"],
-)  # fmt: skip
-def test_a_json_document_loads_element_by_element(document):
-    table, summary = read_claims_bytes("export.json", document.encode())
-    assert table.column("claim_id").to_pylist() == ["C1", "C2", "C3"]
-    assert table.column("row_number").to_pylist() == [1, 2, 3] and summary.layout == "insurance"
-
-
-@pytest.mark.parametrize(
-    "document",
-    [json.dumps({"claims": json_claims("C1", "C2", "C3")}),
+     "\ufeff" + json.dumps(json_claims("C1", "C2", "C3"), indent=1),
+     # APIs export their records under a key ({"claims": [...], "count": 3}): the array is the file's claims
+     json.dumps({"claims": json_claims("C1", "C2", "C3")}),
      json.dumps({"meta": {"count": 3, "pages": [1]}, "data": json_claims("C1", "C2", "C3"), "next": None}, indent=2),
      "\ufeff" + json.dumps({"total": 3, "records": json_claims("C1", "C2", "C3")}, indent="\t")],
-    ids=["one line", "pretty, values around", "byte order mark"],
+    ids=["one line", "pretty", "objects over several lines", "byte order mark", "under a key, one line",
+         "under a key, pretty, values around", "under a key, byte order mark"],
 )  # fmt: skip
-def test_a_json_array_inside_an_object_loads_element_by_element(document):
-    """APIs export their records under a key ({"claims": [...], "count": 3}): the array is the file's claims."""
+def test_a_json_document_loads_element_by_element(document):
     table, summary = read_claims_bytes("export.json", document.encode())
     assert table.column("claim_id").to_pylist() == ["C1", "C2", "C3"]
     assert table.column("row_number").to_pylist() == [1, 2, 3] and summary.layout == "insurance"
