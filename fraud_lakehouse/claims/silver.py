@@ -149,8 +149,8 @@ MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAM
 def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the timestamp in ``source``: a time, a time with a zone read as the local time it was written
     in, a 12-hour time, or a time after a date with its month named. The zone, the 12-hour clock and month names
-    are handled only in CASE branches of their own, which
-    the engines evaluate on the rows no earlier branch took: the common text is tested once."""
+    are handled only in CASE branches of their own, which the engines evaluate on the rows no earlier branch took
+    (each expression written once, see ``_parsed_date``): the common text is tested once."""
     time = F.col("__value")
     return (
         frame.withColumn("__value", source)
@@ -190,7 +190,7 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
 # A number as a file with each decimal mark writes it: optional thousands groups, then decimals. A value that
 # does not fit its file's format is a bad number, never read another way.
 # Thousands may also be grouped with a space (a no-break one too), as French and Nordic exports write them. Spelled
-# out, not \\s: Java's \\s is ASCII blank space only, Rust's any Unicode one.
+# out, not as \s: Java's \s is ASCII blank space only, Rust's any Unicode one.
 SPACES = "[ \u00a0\u202f]"
 BLANK = "[ \t\u00a0\u202f]"
 NUMBER_FORMATS = {
@@ -447,8 +447,9 @@ def file_formats(raw: DataFrame) -> DataFrame:
 
 def _number_text(name: str) -> Column:
     """A raw number as plain ``1234.5`` text, read with its file's decimal mark (column ``__file_mark``): a
-    leading currency sign and thousands separators go, a decimal comma becomes a point. A value that does not
-    fit the file's format keeps a ``#`` in front, so it never parses."""
+    currency sign or code before or after it and thousands separators go, an accounting negative's brackets
+    become a minus, a decimal comma becomes a point. A value that does not fit the file's format keeps a ``#`` in
+    front, so it never parses."""
     clean = _clean(name)
     # an accounting negative, then a currency before or after the number, each a replacement that reads its input once
     value = F.regexp_replace(clean, r"^\((.*)\)$", "-$1")
