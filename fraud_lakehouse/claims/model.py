@@ -252,7 +252,7 @@ LAYOUTS = (
 
 def detect_layout(header: list[str]) -> Layout | None:
     """The layout whose columns the header has, or None."""
-    names = {name.strip().lower() for name in header}
+    names = {column_name(name) for name in header}
     for layout in LAYOUTS:
         if layout.matches(names):
             return layout
@@ -261,7 +261,7 @@ def detect_layout(header: list[str]) -> Layout | None:
 
 def describe_mismatch(header: list[str]) -> str:
     """Why a header matches no layout: what each layout misses."""
-    names = {name.strip().lower() for name in header}
+    names = {column_name(name) for name in header}
     parts = []
     for layout in LAYOUTS:
         missing = layout.missing(names)
