@@ -545,6 +545,31 @@ def test_amounts_as_exports_write_them(spark):
     assert _amounts(spark, "fr.csv", content) == {1: 1234.5, 2: 120.5, 3: 7000.0, 4: 0.99}
 
 
+def test_missing_value_markers_are_missing_values(spark):
+    """SQL clients write NULL, MySQL \\N, R NA: in a number, date or label column that is a missing value, never a
+    bad one; a required one missing quarantines the row for that reason."""
+    header = HEADER + ",is_fraud"
+    rows = [claim("C1") + ",NA", claim("C2").replace(",100,", ",NULL,") + ",0",
+            claim("C3").replace(",100,", ",\\N,") + ",1", claim("C4", amount="NaN") + ",0",
+            claim("C5", service="NULL") + ",0", claim("C6").replace(",2025-01-01,120.50", ",None,120.50") + ",<NA>",
+            claim("C7", amount="maybe") + ",0", claim("C8") + ",maybe"]  # fmt: skip
+    silver, quarantine = _silver_and_quarantine(spark, "markers.csv", csv_file(*rows, header=header))
+    kept = {row.claim_id: (row.paid_amount, row.submitted_date, row.is_fraud) for row in silver}
+    assert kept == {
+        "C1": (100.0, dt.date(2025, 1, 1), None),
+        "C2": (None, dt.date(2025, 1, 1), 0),
+        "C3": (None, dt.date(2025, 1, 1), 1),
+        "C6": (100.0, None, None),
+    }
+    reasons = {json.loads(row.raw_values)["claim_id"]: row.reasons for row in quarantine}
+    assert reasons == {
+        "C4": ["missing_amount"],
+        "C5": ["missing_service_date"],
+        "C7": ["bad_number_amount", "missing_amount"],
+        "C8": ["bad_label"],
+    }
+
+
 def test_amounts_are_whole_cents(spark):
     content = csv_file(claim("C1", amount="1.005"), claim("C2", amount="0.004"), claim("C3", amount="5e-324"))
     assert _amounts(spark, "cents.csv", content) == {1: 1.01, 2: "amount_not_positive", 3: "amount_not_positive"}

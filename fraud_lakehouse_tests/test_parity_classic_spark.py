@@ -28,7 +28,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
 NAMED_MONTH_CLAIMS = 12
-EXPORT_AMOUNT_CLAIMS = 14
+EXPORT_AMOUNT_CLAIMS = 18
 SPARKOV_FILE = (
     "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
     "long|city_pop\n"
@@ -89,9 +89,11 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     ]
     (folder / "named_months.csv").write_text(INSURANCE_HEADER + "\n".join(named_dates) + "\n")
     # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands
-    amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34")
+    amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34",
+               "NULL", "NaN")  # fmt: skip
+    paid = ("90", "\\N", "NA")
     export_amounts = [
-        f"X{i},P{i},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,{amounts[i % len(amounts)]},90,CA,CA,11"
+        f"X{i},P{i},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,{amounts[i % len(amounts)]},{paid[i % 3]},CA,CA,11"
         for i in range(EXPORT_AMOUNT_CLAIMS)
     ]
     (folder / "export_amounts.csv").write_text(INSURANCE_HEADER + "\n".join(export_amounts) + "\n")
