@@ -451,24 +451,37 @@ def _number_text(name: str) -> Column:
     become a minus, a decimal comma becomes a point. A value that does not fit the file's format keeps a ``#`` in
     front, so it never parses."""
     clean = _clean(name)
-    # an accounting negative, then a currency before or after the number, each a replacement that reads its input once
-    value = F.regexp_replace(clean, r"^\((.*)\)$", "-$1")
-    value = F.regexp_replace(value, rf"^([+-]?){BLANK}*{CURRENCY}{BLANK}*", "$1")
-    value = F.regexp_replace(value, rf"{BLANK}*{CURRENCY}$", "")
     comma_file = F.col("__file_mark") == F.lit(",")
-    as_comma = F.regexp_replace(F.regexp_replace(value, rf"\.|{SPACES}", ""), ",", ".")
-    as_dot = F.regexp_replace(value, rf",|{SPACES}", "")
     # A missing value skips every test (a CASE evaluates all its conditions on the rows none matched: a column
     # that a layout does not have cost 0.3 s per million rows otherwise); most values are plain numbers already,
-    # read with one test and no rewriting.
+    # read with one test and no rewriting. Each rewrite is written once: the engines compute an expression used
+    # twice for every row, ahead of the CASE.
     return F.when(
         F.col(name).isNotNull(),
         F.when(~comma_file & clean.rlike(PLAIN_NUMBER), clean)
-        .when(comma_file & value.rlike(NUMBER_FORMATS[","]), as_comma)
-        .when(~comma_file & value.rlike(NUMBER_FORMATS["."]), as_dot)
         .when(clean.isin(*NULL_MARKERS), F.lit(None).cast("string"))
-        .when(value.isNotNull(), F.concat(F.lit("#"), value)),
+        .when(comma_file, _rewritten_number(clean, ","))
+        .otherwise(_rewritten_number(clean, ".")),
     )
+
+
+def _rewritten_number(clean: Column, point: str) -> Column:
+    """``clean`` as plain number text when it is a number written with ``point`` as its decimal mark, else with a
+    ``#`` in front: a chain of replacements that each read their input once. An accounting negative's brackets
+    and a currency go first; a value in the format is then marked (``@``), one that is not gets its ``#``, and
+    the separators go (from ``#`` values too: those never parse)."""
+    body = NUMBER_FORMATS[point].removeprefix("^").removesuffix("$")
+    text = F.regexp_replace(clean, r"^\((.*)\)$", "-$1")
+    text = F.regexp_replace(text, rf"^([+-]?){BLANK}*{CURRENCY}{BLANK}*", "$1")
+    text = F.regexp_replace(text, rf"{BLANK}*{CURRENCY}$", "")
+    text = F.regexp_replace(text, "^@", "#@")  # text that starts like a mark is no number
+    text = F.regexp_replace(text, rf"^({body})$", "@$1")
+    text = F.regexp_replace(text, "^([^@]|$)", "#$1")
+    if point == ",":
+        text = F.regexp_replace(F.regexp_replace(text, rf"\.|{SPACES}", ""), ",", ".")
+    else:
+        text = F.regexp_replace(text, rf",|{SPACES}", "")
+    return F.regexp_replace(text, "^@", "")
 
 
 def money_double(value: Column) -> Column:
