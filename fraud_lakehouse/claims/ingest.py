@@ -282,17 +282,19 @@ def _write_file(
     try:
         with landing.open(landed.uri) as stream:
             reader = ClaimsFile(landed.uri, stream)
-            batches = reader.batches()
+            batches = (
+                _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
+                for batch in reader.batches()
+            )
             ahead = list(itertools.islice(batches, 2))
             if len(ahead) < 2:
                 # a small file, one batch: written here, without writer threads to start and stop for it
-                for batch in ahead:
-                    lanes[0].write(_file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True))
+                for rows in ahead:
+                    lanes[0].write(rows)
             else:
                 with ThreadPoolExecutor(WRITER_LANES, thread_name_prefix="parquet-write") as writers:
                     encoding: list[Future | None] = [None] * WRITER_LANES
-                    for index, batch in enumerate(itertools.chain(ahead, batches)):
-                        rows = _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
+                    for index, rows in enumerate(itertools.chain(ahead, batches)):
                         lane = index % WRITER_LANES
                         if (previous := encoding[lane]) is not None:
                             previous.result()  # a lane's batches are written in order, one at a time

@@ -84,13 +84,22 @@ def _clean(name: str) -> Column:
     return F.when(value != "", value)
 
 
+def _read(frame: DataFrame, target: str, source: Column, readings: list[tuple[str, str]]) -> DataFrame:
+    """``target`` = ``source`` read by the first of ``readings`` (pattern, SQL of the value read from ``__value``)
+    whose pattern it matches, else NULL. The engines evaluate a CASE branch on the rows no earlier branch took,
+    and compute an expression used twice for every row, ahead of the CASE: each reading is written once, so one
+    for rare text costs the usual rows nothing."""
+    value = F.col("__value")
+    pattern, sql = readings[0]
+    reading = F.when(value.rlike(pattern), F.expr(sql))
+    for pattern, sql in readings[1:]:
+        reading = reading.when(value.rlike(pattern), F.expr(sql))
+    return frame.withColumn("__value", source).withColumn(target, reading).drop("__value")
+
+
 def _parsed(frame: DataFrame, target: str, source: Column, pattern: str, sql_type: str) -> DataFrame:
     """``target`` = ``source`` parsed as ``sql_type`` when it matches ``pattern`` (else NULL)."""
-    return (
-        frame.withColumn("__value", source)
-        .withColumn(target, F.when(F.col("__value").rlike(pattern), F.expr(f"try_cast(__value AS {sql_type})")))
-        .drop("__value")
-    )
+    return _read(frame, target, source, [(pattern, f"try_cast(__value AS {sql_type})")])
 
 
 # Text that is a time with a zone at its end.
@@ -146,45 +155,28 @@ def _month_name_as_iso_sql(value: str) -> str:
 MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAMP)"
 
 
+# How a time is read, in order (pattern, SQL of the timestamp in ``__value``): as written, with a zone (read as the
+# local time it was written in), on the 12-hour clock, after a date with its month named.
+TIME_READINGS = [
+    (TIMESTAMP_PATTERN, "try_cast(__value AS TIMESTAMP)"),
+    (ZONED_TIMESTAMP_PATTERN, LOCAL_TIME_SQL),
+    (TWELVE_HOUR_TIMESTAMP_PATTERN, TWELVE_HOUR_TIME_SQL),
+    (MONTH_NAME_DATE_PATTERN, MONTH_NAME_TIME_SQL),
+]
+
+
 def _parsed_time(frame: DataFrame, target: str, source: Column) -> DataFrame:
     """``target`` = the timestamp in ``source``: a time, a time with a zone read as the local time it was written
-    in, a 12-hour time, or a time after a date with its month named. The zone, the 12-hour clock and month names
-    are handled only in CASE branches of their own, which the engines evaluate on the rows no earlier branch took
-    (each expression written once, see ``_parsed_date``): the common text is tested once."""
-    time = F.col("__value")
-    return (
-        frame.withColumn("__value", source)
-        .withColumn(
-            target,
-            F.when(time.rlike(TIMESTAMP_PATTERN), F.expr("try_cast(__value AS TIMESTAMP)"))
-            .when(time.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(LOCAL_TIME_SQL))
-            .when(time.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(TWELVE_HOUR_TIME_SQL))
-            .when(time.rlike(MONTH_NAME_DATE_PATTERN), F.expr(MONTH_NAME_TIME_SQL)),
-        )
-        .drop("__value")
-    )
+    in, a 12-hour time, or a time after a date with its month named (``TIME_READINGS``)."""
+    return _read(frame, target, source, TIME_READINGS)
 
 
 def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
-    """``target`` = the date in ``source``: a date, or a date with a valid time of day (a timestamp column of a
-    Parquet file written from pandas, a submission time; a zone dropped; a 12-hour time), whose date is taken as
-    written; or a date with its month named (5 Jan 2025)."""
-    value = F.col("__value")
-    return (
-        frame.withColumn("__value", source)
-        .withColumn(
-            target,
-            # Each expression is written once: the engines compute an expression used twice for every row, ahead
-            # of the CASE, so a rewrite for rare text would cost every row. The date of a time is its date as
-            # written (timestamps here carry no zone).
-            F.when(value.rlike(DATE_PATTERN), F.expr("try_cast(__value AS DATE)"))
-            .when(value.rlike(TIMESTAMP_PATTERN), F.expr("to_date(try_cast(__value AS TIMESTAMP))"))
-            .when(value.rlike(ZONED_TIMESTAMP_PATTERN), F.expr(f"to_date({LOCAL_TIME_SQL})"))
-            .when(value.rlike(TWELVE_HOUR_TIMESTAMP_PATTERN), F.expr(f"to_date({TWELVE_HOUR_TIME_SQL})"))
-            .when(value.rlike(MONTH_NAME_DATE_PATTERN), F.expr(f"to_date({MONTH_NAME_TIME_SQL})")),
-        )
-        .drop("__value")
-    )
+    """``target`` = the date in ``source``: a date, or the date of a time any of ``TIME_READINGS`` reads (a
+    timestamp column of a Parquet file written from pandas, a submission time), taken as written (timestamps here
+    carry no zone); or a date with its month named (5 Jan 2025)."""
+    dates = [(pattern, f"to_date({sql})") for pattern, sql in TIME_READINGS]
+    return _read(frame, target, source, [(DATE_PATTERN, "try_cast(__value AS DATE)"), *dates])
 
 
 # A number as a file with each decimal mark writes it: optional thousands groups, then decimals. A value that
@@ -329,11 +321,11 @@ def _date_orders_by_file(formats: DataFrame) -> dict[str, str]:
     return {row["source_file"]: row["__file_date_order"] for row in rows}
 
 
-def _files_case(orders: dict[str, str], values: tuple[str, ...], default: Column) -> Column:
-    """The order (or reason) of the row's file among ``values``, else ``default``."""
+def _files_case(orders: dict[str, str], values: dict[str, str], default: Column) -> Column:
+    """For a row whose file's order (or reason) is a key of ``values``, its value; else ``default``."""
     case = default
-    for value in values:
-        files = sorted(name for name, order in orders.items() if order == value)
+    for order, value in values.items():
+        files = sorted(name for name, file_order in orders.items() if file_order == order)
         if files:
             case = F.when(F.col("source_file").isin(files), F.lit(value)).otherwise(case)
     return case
@@ -361,11 +353,8 @@ def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
     is."""
     if not orders:
         return clean
-    month_day = F.lit(MONTH_DAY_ISO[YEAR_FIRST])
-    for order in (MONTH_FIRST, DAY_FIRST):
-        files = sorted(name for name, file_order in orders.items() if file_order == order)
-        if files:
-            month_day = F.when(F.col("source_file").isin(files), F.lit(MONTH_DAY_ISO[order])).otherwise(month_day)
+    month_day = _files_case(orders, {order: MONTH_DAY_ISO[order] for order in (MONTH_FIRST, DAY_FIRST)},
+                            F.lit(MONTH_DAY_ISO[YEAR_FIRST]))  # fmt: skip
     return F.when(clean.contains("/"), _as_iso(clean, month_day)).otherwise(clean)
 
 
@@ -376,7 +365,7 @@ def _unread_dates(orders: dict[str, str]) -> Column:
     if not any(order in unread for order in orders.values()):
         return F.lit(None).cast("string")
     slash_date = reduce(lambda left, right: left | right, [_is_slash_date(name) for name in DATE_COLUMNS])
-    return F.when(slash_date, _files_case(orders, unread, F.lit(None).cast("string")))
+    return F.when(slash_date, _files_case(orders, {reason: reason for reason in unread}, F.lit(None).cast("string")))
 
 
 def _file_date_orders(raw: DataFrame) -> DataFrame:
