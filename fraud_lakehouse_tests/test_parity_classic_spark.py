@@ -29,6 +29,8 @@ INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
 NAMED_MONTH_CLAIMS = 12
 EXPORT_AMOUNT_CLAIMS = 18
+# claims in each of two files of dates with other separators (dots; two-digit years, compact dates)
+SEPARATED_DATE_CLAIMS = 12
 SPARKOV_FILE = (
     "trans_num|cc_num|trans_date|trans_time|unix_time|category|amt|is_fraud|merchant|merch_lat|merch_long|state|lat|"
     "long|city_pop\n"
@@ -54,6 +56,13 @@ def _classic_python() -> str:
         )
         marker.write_text(digest)
     return str(python)
+
+
+def bronze_records() -> int:
+    """Records of every landed file of ``bronze_files``: the 45,000 insurance claims and the broken one, then the
+    rest."""
+    files = (SPARKOV_FILE.count("\n") - 1, US_DATED_CLAIMS, NAMED_MONTH_CLAIMS, EXPORT_AMOUNT_CLAIMS)
+    return 45_001 + sum(files) + 2 * SEPARATED_DATE_CLAIMS
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +97,18 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(NAMED_MONTH_CLAIMS)
     ]
     (folder / "named_months.csv").write_text(INSURANCE_HEADER + "\n".join(named_dates) + "\n")
+    # day first with dots (German exports); two-digit years (Excel's US default), dots year first, no separator
+    dotted = [
+        f"D{i},P{i},PR1,Clinic,99213,J45,{1 + i * 2}.02.2025,27.02.2025 14:30,120.50,90,CA,CA,11"
+        for i in range(SEPARATED_DATE_CLAIMS)
+    ]
+    (folder / "dotted_dates.csv").write_text(INSURANCE_HEADER + "\n".join(dotted) + "\n")
+    submissions = ("20250227", "2025.02.27", "2/27/25 2:30 PM", "02-27-25")
+    short = [
+        f"Y{i},P{i},PR1,Clinic,99213,J45,2/{1 + i * 2}/25,{submissions[i % 4]},120.50,90,CA,CA,11"
+        for i in range(SEPARATED_DATE_CLAIMS)
+    ]
+    (folder / "short_dates.csv").write_text(INSURANCE_HEADER + "\n".join(short) + "\n")
     # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands
     amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34",
                "NULL", "NaN")  # fmt: skip
@@ -101,9 +122,7 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     uri = str(root / "lake" / "bronze" / "claims_raw")
     run = ingest_files(landing, [(landed, day) for landed in landing.list_files()], uri,
                        (day, day + dt.timedelta(days=1)), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))  # fmt: skip
-    assert not run.rejected and run.records == (
-        45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS + EXPORT_AMOUNT_CLAIMS
-    )
+    assert not run.rejected and run.records == bronze_records()
     paths = DeltaTable(uri).file_uris()
     os.environ[BRONZE_FILES_VARIABLE] = os.pathsep.join(paths)
     try:
@@ -171,5 +190,5 @@ def test_both_engines_read_every_row_of_data_files_that_leave_columns_out(bronze
 
     widths = {len(pq.read_schema(path).names) for path in bronze_files}
     assert len(widths) > 1  # the two layouts' data files hold different columns
-    expected = 45_001 + SPARKOV_FILE.count("\n") - 1 + US_DATED_CLAIMS + NAMED_MONTH_CLAIMS + EXPORT_AMOUNT_CLAIMS
+    expected = bronze_records()
     assert classic_results["bronze_data_files"]["rows"] == sail_results["bronze_data_files"]["rows"] == expected

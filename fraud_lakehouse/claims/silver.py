@@ -155,13 +155,19 @@ def _month_name_as_iso_sql(value: str) -> str:
 MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAMP)"
 
 
+# A date with no separator (20250106, as SAS and mainframe exports write it), maybe with a time after it.
+COMPACT_DATE_PATTERN = "^[0-9]{8}" + _TIME_AFTER + "$"
+COMPACT_DATE_TIME_SQL = "try_cast(regexp_replace(__value, '^([0-9]{4})([0-9]{2})([0-9]{2})', '$1-$2-$3') AS TIMESTAMP)"
+
 # How a time is read, in order (pattern, SQL of the timestamp in ``__value``): as written, with a zone (read as the
-# local time it was written in), on the 12-hour clock, after a date with its month named.
+# local time it was written in), on the 12-hour clock, after a date with its month named, after a date with no
+# separator.
 TIME_READINGS = [
     (TIMESTAMP_PATTERN, "try_cast(__value AS TIMESTAMP)"),
     (ZONED_TIMESTAMP_PATTERN, LOCAL_TIME_SQL),
     (TWELVE_HOUR_TIMESTAMP_PATTERN, TWELVE_HOUR_TIME_SQL),
     (MONTH_NAME_DATE_PATTERN, MONTH_NAME_TIME_SQL),
+    (COMPACT_DATE_PATTERN, COMPACT_DATE_TIME_SQL),
 ]
 
 
@@ -239,9 +245,18 @@ def _count(pattern: str) -> Column:
 
 # -- the date order of a file ------------------------------------------------------------------------------
 
-# A date written with slashes: month and day in either order (01/06/2025), then the year, then maybe a time.
-MONTH_DAY_YEAR = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
-SLASH_DATE = MONTH_DAY_YEAR + r"([ T].*)?$"
+# A date with its month and day as numbers in either order, separated by slashes, dots or dashes (01/06/2025,
+# 06.01.2025, 01-06-2025), then the year, then maybe a time. Called a slash date below, whatever its separator. Its
+# year may have two digits after slashes or dots (1/6/25: Excel's US default); after dashes (25-01-06) the year
+# could as well come first, so such a date stays unread.
+SLASH_DATE = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})([ T].*)?$"
+# A slash date with its year written in full (a two-digit year is marked ``#`` and given its century first).
+MONTH_DAY_YEAR = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]#?([0-9]{4})"
+# A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
+TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
+# Where a date column's value may be a date that needs its file's order: a slash date, or a year-first date with
+# slashes or dots (2025/1/6, 2025.01.06). Most files have none.
+SEPARATED_DATE_START = r"^[ ]*([0-9]{1,2}[/.-][0-9]{1,2}[/.-]|[0-9]{4}[/.][0-9])"
 MONTH_FIRST, DAY_FIRST, YEAR_FIRST = "MDY", "DMY", "YMD"
 AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
 MIXED_DATE_FORMAT = "mixed_date_format"
@@ -266,8 +281,12 @@ def _date_votes(first_above_12: bool) -> Column:
 
 
 def _is_slash_date(name: str) -> Column:
-    # most files have no slash at all: the pattern is tested on the values that have one only (a CASE, not an AND)
-    return F.coalesce(F.when(F.col(name).contains("/"), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
+    # most files have none: the full pattern is tested on the values that start like one only (a CASE, not an AND)
+    return F.coalesce(F.when(_has_separated_date(name), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
+
+
+def _has_separated_date(name: str) -> Column:
+    return F.col(name).rlike(SEPARATED_DATE_START)
 
 
 def _latest_date(order: str) -> Column:
@@ -340,8 +359,12 @@ def _as_iso(text: Column, month_day: str | Column) -> Column:
     ``month_day`` (a ``MONTH_DAY_ISO`` value, or a column of them), a year-first one as it reads; other text as it
     is. A chain of replacements that each read their input once: the engines inline a column's definition
     wherever it is used, so expressions that use their input many times, stacked, multiply."""
+    for decade, century in TWO_DIGIT_YEARS.items():
+        # the mark keeps the century apart from the group number: "$120" would be group 120 on Sail
+        text = F.regexp_replace(text, rf"^([0-9]{{1,2}}[/.][0-9]{{1,2}}[/.])({decade}[0-9])([^0-9]|$)",
+                                f"$1#{century}$2$3")  # fmt: skip
     text = F.regexp_replace(text, MONTH_DAY_YEAR, month_day)
-    text = F.regexp_replace(text, r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
+    text = F.regexp_replace(text, r"^([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})", "$1-$2-$3")
     # one-digit months and days take their 0
     text = F.regexp_replace(text, r"^([0-9]{4})-([0-9])-", "$1-0$2-")
     return F.regexp_replace(text, r"^([0-9]{4}-[0-9]{2})-([0-9])([^0-9]|$)", "$1-0$2$3")
@@ -355,7 +378,7 @@ def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
         return clean
     month_day = _files_case(orders, {order: MONTH_DAY_ISO[order] for order in (MONTH_FIRST, DAY_FIRST)},
                             F.lit(MONTH_DAY_ISO[YEAR_FIRST]))  # fmt: skip
-    return F.when(clean.contains("/"), _as_iso(clean, month_day)).otherwise(clean)
+    return F.when(clean.rlike(SEPARATED_DATE_START), _as_iso(clean, month_day)).otherwise(clean)
 
 
 def _unread_dates(orders: dict[str, str]) -> Column:
@@ -371,7 +394,7 @@ def _unread_dates(orders: dict[str, str]) -> Column:
 def _file_date_orders(raw: DataFrame) -> DataFrame:
     """``source_file`` and ``__file_date_order`` of each file of ``raw`` (the files with slashes in their dates),
     from the rows with slashes alone."""
-    slashed_rows = raw.where(reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS]))
+    slashed_rows = raw.where(reduce(lambda left, right: left | right, [_has_separated_date(n) for n in DATE_COLUMNS]))
     slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
     votes = (
         _read_in_orders(slashed_rows)
@@ -407,7 +430,7 @@ def file_formats(raw: DataFrame) -> DataFrame:
         # within its partitions, a day comes in few large batches; for a day of a few files the sort is not worth
         # its cost.
         raw = raw.sortWithinPartitions("source_file")
-    any_slash = reduce(lambda left, right: left | right, [F.col(n).contains("/") for n in DATE_COLUMNS])
+    any_slash = reduce(lambda left, right: left | right, [_has_separated_date(n) for n in DATE_COLUMNS])
     votes = raw.groupBy("source_file").agg(
         F.max("decimal_mark").alias("__declared"),
         _count(DOT_VOTE).alias("__dot"),
