@@ -445,6 +445,23 @@ def test_a_quote_that_spans_lines_is_one_broken_record_per_line():
     assert found[2].startswith("unclosed_quote") and found[3].startswith("wrong_field_count")
 
 
+def test_a_quoted_value_with_line_breaks_is_one_record():
+    """RFC 4180 lets a quoted value hold line breaks (a note, an address, CR LF or LF): such a record loads whole,
+    numbered as the record it is; a broken quote is still broken on each of its lines."""
+    note = '"Suite 4\nNorth wing, ""B"" entrance\n"'
+    content = csv_file(claim("C1").replace("Clinic", note), claim("C2"), claim("C3").replace("Clinic", '"Cli'))
+    rows, _ = read_claims_bytes("notes.csv", content.replace(b"\n", b"\r\n"))
+    found = {row["row_number"]: row for row in rows.to_pylist()}
+    assert sorted(found) == [1, 2, 3] and found[1]["claim_id"] == "C1" and found[2]["claim_id"] == "C2"
+    assert found[1]["provider_name"] == 'Suite 4\nNorth wing, "B" entrance\n' and found[1]["row_error"] is None
+    assert found[3]["row_error"].startswith("unclosed_quote")
+    # too many lines to be one value: each line is a record of its own
+    long_note = '"' + "\n".join(f"line {i}" for i in range(12)) + '"'
+    rows, _ = read_claims_bytes("long.csv", csv_file(claim("C1").replace("Clinic", long_note), claim("C2")))
+    found = {row["row_number"]: row for row in rows.to_pylist()}
+    assert sorted(found) == list(range(1, 14)) and found[13]["claim_id"] == "C2" and found[1]["row_error"]
+
+
 def test_a_field_of_a_megabyte_loads_and_a_record_over_the_limit_is_quarantined_alone():
     from fraud_lakehouse.claims.reader import MAX_RECORD_BYTES
 
@@ -898,6 +915,40 @@ def test_excels_delimiter_line_names_the_delimiter(line):
     content = (line + "\r\n" + csv_file(claim(), claim("C2")).decode().replace(",", ";")).encode()
     table, _ = read_claims_bytes("claims.csv", content)
     assert table.column("claim_id").to_pylist() == ["C1", "C2"] and table.column("row_number").to_pylist() == [1, 2]
+
+
+def test_title_and_comment_lines_before_the_header_are_kept_as_such_and_the_claims_load(spark):
+    """Reports exported from Excel or a claims system start with a title, a date or comment lines before the
+    header: the claims load, and each line before the header is kept (quarantined, ``before_header``), not a
+    reason to lose the file."""
+    title, comment = "Claims report, January 2025", "# exported 2025-01-02 by ClaimsPro"
+    content = f"{title}\r\n\r\n{comment}\r\n".encode() + csv_file(claim(), claim("C2"))
+    table = raw_table("report.csv", content, DAY, dt.datetime(2025, 1, 2))
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert [rows[n]["claim_id"] for n in (3, 4)] == ["C1", "C2"]
+    assert [rows[n]["raw_record"] for n in (1, 2)] == [title, comment]
+    assert all(rows[n]["row_error"].startswith("before_header:") for n in (1, 2))
+    silver, quarantine = _silver_and_quarantine(spark, "report.csv", content)
+    assert sorted(row.claim_id for row in silver) == ["C1", "C2"]
+    assert {row.row_number: (row.reason, row.reasons[1]) for row in quarantine} == {
+        1: ("malformed_row", "before_header"),
+        2: ("malformed_row", "before_header"),
+    }
+    # a semicolon file after its title: the header's own delimiter is found
+    semicolons = b"Report\n" + csv_file(claim()).replace(b",", b";")
+    assert raw_table("semi.csv", semicolons, DAY, dt.datetime(2025, 1, 2)).column("claim_id").to_pylist()[1:] == ["C1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"Claims report\n" + b"a,b,c\n1,2,3\n", "unknown_layout"),  # no known header anywhere: the first line is named
+     (b"Claims report\n" + csv_file(), "no_rows"),
+     (b"".join(b"line %d\n" % i for i in range(12)) + csv_file(claim()), "unknown_layout")],  # too far down to look
+)  # fmt: skip
+def test_a_file_without_a_known_header_near_its_top_is_still_rejected(content, reason):
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes("report.csv", content)
+    assert rejected.value.reason == reason
 
 
 def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():

@@ -10,10 +10,13 @@ no layout. Inside a good
 file a record that cannot be split into the header's fields is kept with
 its text and the error, for silver to quarantine: no record is dropped.
 
-CSV records are lines, counted the way a person counts them: a quote
-opened on a line ends with it (a value cannot span lines), so a broken
-record never swallows the ones after it, and every line but blank ones is
-exactly one record. A record longer than ``MAX_RECORD_BYTES`` is kept as
+CSV records are lines, counted the way a person counts them, and every line
+but blank ones is exactly one record, with one exception: a quoted value may
+hold line breaks (a note, an address) when the lines it spans, at most
+``MAX_RECORD_LINES`` of them in one read block, read together as exactly one
+record of the header's width; so a broken quote never swallows the records
+after it (each of its lines is a broken record of its own). ``row_number`` is
+the record's place in the file. A record longer than ``MAX_RECORD_BYTES`` is kept as
 an unsplittable record holding its first ``KEPT_TEXT_BYTES``.
 
 Values stay text: reading them (the decimal mark of a file's numbers
@@ -81,6 +84,11 @@ BINARY_SIGNATURES = (
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "land the CSV inside it"),
 )
 REPEATED_HEADER = "repeated_header: the header line again, inside the file (files joined end to end?)"
+BEFORE_HEADER = "before_header: a line above the file's header (a report's title or a comment), not a claim"
+# Lines a record may span: a quoted value with line breaks in it.
+MAX_RECORD_LINES = 10
+# Non-blank lines looked at for the header when the first one is none: a report's title, date and comment lines.
+MAX_LINES_BEFORE_HEADER = 10
 # What a text file that is not UTF-8 from its first block is read as: Excel's "CSV" on Windows and most legacy
 # exports (a superset of ISO-8859-1's printable characters).
 LEGACY_ENCODING = "cp1252"
@@ -427,6 +435,7 @@ class ClaimsFile:
         lines = iter(_Lines(stream, first, self.block_bytes, self.max_record_bytes))
         header_line, rest = self._header_line(lines)
         declared = DELIMITER_LINE.fullmatch(header_line.strip())
+        above: list[str] = []  # lines above the header
         if declared:
             # Excel's delimiter line (sep=;) names the delimiter; the header follows it
             lines = _chain_first(rest, lines)
@@ -434,6 +443,10 @@ class ClaimsFile:
             delimiter = declared.group(1)
         else:
             delimiter = _sniff_delimiter(header_line)
+            if _layout_of(header_line, delimiter) is None:
+                found = self._header_below(header_line, _chain_first(rest, lines))
+                if found is not None:
+                    above, header_line, rest, lines, delimiter = found
         try:
             header = next(csv.reader([header_line], delimiter=delimiter, strict=True))
         except csv.Error as error:
@@ -443,7 +456,10 @@ class ClaimsFile:
         targets, ignored = _column_targets(names)
         self.summary.layout, self.summary.ignored_columns = layout.name, ignored
         parser = _CsvChunkParser(delimiter, header, [None] * skip + targets, layout)
-        number = 0
+        number = len(above)
+        if above:
+            yield _unsplittable_batch([(index, text, BEFORE_HEADER) for index, text in enumerate(above, start=1)])
+            self.summary.unsplittable = self.summary.records = number
         for batches, records, broken in _parsed_in_order(parser, _chain_first(rest, lines), self.max_record_bytes):
             for batch in batches:
                 if batch.num_rows:
@@ -452,8 +468,25 @@ class ClaimsFile:
             number += records
             self.summary.unsplittable += broken
             self.summary.records = number
-        if not number:
+        if number == len(above):
             raise RejectedFile("no_rows", "the file has a header but no rows")
+
+    def _header_below(self, first_line: str, lines: Iterator[tuple[bytes, int | None]]):  # type: ignore[no-untyped-def]
+        """When the first line is no known header: the lines above the header, the header, what is left of its
+        chunk, the lines after it and its delimiter, if one of the next ``MAX_LINES_BEFORE_HEADER`` non-blank
+        lines is a known header; else None (the first line is the header the rejection names)."""
+        above = [first_line]
+        for _ in range(MAX_LINES_BEFORE_HEADER):
+            try:
+                line, rest = self._header_line(lines)
+            except RejectedFile:  # the end of the file, or a line that is no header's
+                return None
+            delimiter = _sniff_delimiter(line)
+            if _layout_of(line, delimiter) is not None:
+                return above, line, rest, lines, delimiter
+            above.append(line)
+            lines = _chain_first(rest, lines)
+        return None
 
     def _header_line(self, lines: Iterator[tuple[bytes, int | None]]) -> tuple[str, tuple[bytes, int | None] | None]:
         """The first non-blank line as text, and what is left of its chunk."""
@@ -923,6 +956,15 @@ def _chain_first(first: tuple[bytes, int | None] | None, rest: Iterator[tuple[by
     yield from rest
 
 
+def _layout_of(header: str, delimiter: str) -> Layout | None:
+    """The layout the header line names, if any."""
+    try:
+        fields = next(csv.reader([header], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return None
+    return detect_layout(_normalised_names(fields)[0])
+
+
 def _sniff_delimiter(header: str) -> str:
     """The delimiter that splits the header into a known layout, else the most frequent one."""
     for delimiter in DELIMITERS:
@@ -978,8 +1020,9 @@ class _CsvChunkParser:
         numbers = np.arange(first_number, first_number + records, dtype=np.int64)
         parsed = self._matched(split, chunk, starts, ends, visible, numbers) if split is not None else None
         if parsed is None:
-            parsed = self._line_by_line(chunk, starts, ends, visible, numbers)
-        table, row_numbers, broken = parsed
+            table, row_numbers, broken, records = self._line_by_line(chunk, starts, ends, first_number)
+        else:
+            table, row_numbers, broken = parsed
         return self._batches(table, row_numbers, broken), records, len(broken)
 
     def _batches(self, table: pa.Table, row_numbers: np.ndarray, broken: list) -> list[pa.RecordBatch]:
@@ -1045,6 +1088,8 @@ class _CsvChunkParser:
         line_numbers = np.flatnonzero(visible) + 1  # pyarrow numbers physical lines from 1
         if table.num_rows + len(invalid) != len(line_numbers):
             return None
+        if any(text.count('"') % 2 for _, text, _ in invalid):
+            return None  # a quoted value may span lines: read line by line, where such records are joined
         bad_lines = {number for number, _, _ in invalid}
         for number, text, _ in invalid:
             # pyarrow's line numbers are trusted only where the line holds the text it reported
@@ -1060,44 +1105,82 @@ class _CsvChunkParser:
         ]
         return table, numbers[good - 1], broken
 
-    def _line_by_line(self, chunk, starts, ends, visible, numbers):  # type: ignore[no-untyped-def]
+    def _line_by_line(self, chunk, starts, ends, first_number):  # type: ignore[no-untyped-def]
+        """Each line of the chunk (no blank ones in it) read on its own, or with the lines after it when it opens a
+        quoted value with line breaks; the rows, their numbers, the broken records, and how many records."""
         rows: list[list[str]] = []
         row_numbers: list[int] = []
         broken: list[tuple[int, str, str]] = []
-        for index in np.flatnonzero(visible):
-            raw = chunk[int(starts[index]) : int(ends[index])]
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            number = int(numbers[index])
+        lines = [chunk[int(start) : int(end)].removesuffix(b"\r") for start, end in zip(starts, ends, strict=True)]
+        index = 0
+        number = first_number
+        while index < len(lines):
+            raw = lines[index]
+            index += 1
             if b"\x00" in raw:
                 text = _printable(raw).replace("\x00", "\\x00")  # kept visible, as an undecodable byte is
                 broken.append((number, text, "nul_byte: the record holds a NUL byte"))
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                broken.append((number, _printable(raw), "invalid_utf8: the record is not UTF-8 text"))
-                continue
-            try:
-                fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
-            except csv.Error as error:
-                problem = (
-                    "unclosed_quote: a quote is not closed on its line"
-                    if "end of data" in str(error)
-                    else f"bad_quoting: {error}"
-                )
-                broken.append((number, text, problem))
-                continue
-            if len(fields) != self.width:
-                broken.append((number, text, f"wrong_field_count: expected {self.width} fields, found {len(fields)}"))
-                continue
-            rows.append(fields)
-            row_numbers.append(number)
+            else:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    broken.append((number, _printable(raw), "invalid_utf8: the record is not UTF-8 text"))
+                    number += 1
+                    continue
+                try:
+                    fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+                except csv.Error as error:
+                    spanned = self._spanning(text, lines[index : index + MAX_RECORD_LINES - 1])
+                    if spanned is not None:
+                        fields, more = spanned
+                        rows.append(fields)
+                        row_numbers.append(number)
+                        index += more
+                    else:
+                        problem = (
+                            "unclosed_quote: a quote is not closed on its line"
+                            if "end of data" in str(error)
+                            else f"bad_quoting: {error}"
+                        )
+                        broken.append((number, text, problem))
+                    number += 1
+                    continue
+                if len(fields) != self.width:
+                    broken.append(
+                        (number, text, f"wrong_field_count: expected {self.width} fields, found {len(fields)}")
+                    )
+                else:
+                    rows.append(fields)
+                    row_numbers.append(number)
+            number += 1
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
         table = pa.table(
             {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
         )
-        return table, np.array(row_numbers, dtype=np.int64), broken
+        return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number
+
+    def _spanning(self, text: str, following: list[bytes]) -> tuple[list[str], int] | None:
+        """The fields of the record that starts with ``text`` (a line that leaves a quote open) and goes on over the
+        first lines of ``following``, and how many of them it takes: only when they read as exactly one record
+        of the header's width; else None."""
+        if text.count('"') % 2 == 0:
+            return None  # no quote left open: a broken quote, not a value going on
+        joined = text
+        for taken, raw in enumerate(following, start=1):
+            if b"\x00" in raw:
+                return None
+            try:
+                joined += "\n" + raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            if joined.count('"') % 2:
+                continue  # still inside the quoted value
+            try:
+                fields = next(csv.reader([joined], delimiter=self.delimiter, strict=True))
+            except csv.Error:
+                return None
+            return (fields, taken) if len(fields) == self.width else None
+        return None
 
 
 def _is_utf8(data: bytes) -> bool:
