@@ -509,6 +509,25 @@ def test_a_multibyte_character_and_an_open_quote_across_read_blocks():
     assert names[1] == "Clínica ü€" and names[201] is None and names[202] == "Clínica ü€"
 
 
+def test_quoted_values_with_line_breaks_across_read_blocks():
+    """Whatever the read blocks, each record with a note over several lines is one record, and a broken quote is
+    broken on its own line only."""
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    rows = [
+        claim(f"C{i}").replace("Clinic", f'"Clinic {i}\nnote\n{i}"' if i % 7 == 0 else "Clinic") for i in range(1, 300)
+    ]
+    rows[100] = rows[100].replace("Clinic", '"Clinic')
+    content = csv_file(*rows)
+    for block_bytes in (97, 250, 1000, 4096):
+        reader = ClaimsFile("notes.csv", pa.BufferReader(content), block_bytes=block_bytes)
+        table = pa.Table.from_batches(list(reader.batches()))
+        found = {row["row_number"]: row for row in table.to_pylist()}
+        assert sorted(found) == list(range(1, 300)), block_bytes
+        assert found[7]["provider_name"] == "Clinic 7\nnote\n7" and found[294]["claim_id"] == "C294"
+        assert [n for n, row in found.items() if row["row_error"]] == [101], block_bytes
+
+
 # -- decimal marks, decided per file ------------------------------------------------------------------------
 
 

@@ -10,14 +10,15 @@ no layout. Inside a good
 file a record that cannot be split into the header's fields is kept with
 its text and the error, for silver to quarantine: no record is dropped.
 
-CSV records are lines, counted the way a person counts them, and every line
-but blank ones is exactly one record, with one exception: a quoted value may
-hold line breaks (a note, an address) when the lines it spans, at most
-``MAX_RECORD_LINES`` of them in one read block, read together as exactly one
-record of the header's width; so a broken quote never swallows the records
-after it (each of its lines is a broken record of its own). ``row_number`` is
-the record's place in the file. A record longer than ``MAX_RECORD_BYTES`` is kept as
-an unsplittable record holding its first ``KEPT_TEXT_BYTES``.
+CSV records are lines, counted the way a person counts them: every line
+but blank ones is one record, with one exception. A quoted value may hold
+line breaks (a note, an address) when the lines it spans, at most
+``MAX_RECORD_LINES``, read together as exactly one record of the header's
+width, wherever the read blocks end. So a broken quote never swallows the
+records after it (each of its lines is a broken record of its own).
+``row_number`` is the record's place in the file. A record longer than
+``MAX_RECORD_BYTES`` is kept as an unsplittable record holding its first
+``KEPT_TEXT_BYTES``.
 
 Values stay text: reading them (the decimal mark of a file's numbers
 included) is silver's work.
@@ -308,6 +309,79 @@ class _Lines:
 _BLANK_BYTES = b" \t\r"
 
 
+def _whole_records(
+    pieces: Iterator[tuple[bytes, int | None]], delimiter: str, width: int, max_record_bytes: int
+) -> Iterator[tuple[bytes, int | None]]:
+    """The pieces of ``_Lines`` with no record cut in two: a record whose quoted value goes on past the end of
+    its chunk goes with the next chunk (its lines, up to ``max_record_bytes``, carried over)."""
+    carry = b""
+    for chunk, too_long in pieces:
+        if too_long is not None:
+            if carry:
+                yield carry, None
+                carry = b""
+            yield chunk, too_long
+            continue
+        if carry:
+            chunk, carry = carry + chunk, b""
+        opened = _open_value_start(chunk, delimiter, width)
+        if opened is not None and len(chunk) - opened <= max_record_bytes:
+            chunk, carry = chunk[:opened], chunk[opened:]
+        if chunk:
+            yield chunk, None
+    if carry:
+        yield carry, None
+
+
+def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
+    """Where a record begins that opens a quoted value on one of the last lines of ``chunk`` (complete lines)
+    and has not closed it by the chunk's end, so that its value may go on in the next chunk; None when there is
+    none. Lines are taken as the parser takes them: a line with an odd number of quotes may open a value, which
+    the next such line closes when the lines from one to the other, at most ``MAX_RECORD_LINES``, read as
+    exactly one record of the header's width. Only a chunk with a quote on its last lines is looked at whole."""
+    tail = len(chunk) - 1
+    for _ in range(MAX_RECORD_LINES - 1):
+        tail = chunk.rfind(b"\n", 0, tail)
+        if tail == -1:
+            break
+    if chunk.find(b'"', tail + 1) == -1:
+        return None
+    data = np.frombuffer(chunk, np.uint8)
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    odd = np.flatnonzero(np.bincount(np.searchsorted(ends, np.flatnonzero(data == 34)), minlength=ends.size) % 2)
+
+    def one_record(first: int, last: int) -> bool:
+        text = b"\n".join(chunk[int(starts[i]) : int(ends[i])].removesuffix(b"\r") for i in range(first, last + 1))
+        return _fields_of(text, delimiter) == width
+
+    index, opened = 0, None
+    odd_lines = odd.tolist()
+    while index < len(odd_lines):
+        first = odd_lines[index]
+        index += 1
+        if index < len(odd_lines):
+            last = odd_lines[index]
+            if last - first < MAX_RECORD_LINES and one_record(first, last):
+                index += 1  # a value from the first line to the last
+            # else the first line is broken (or its quote is part of a field): the next odd line is looked at anew
+        elif ends.size - first < MAX_RECORD_LINES and not one_record(first, first):
+            opened = first
+    if opened is None:
+        return None
+    return int(starts[opened])
+
+
+def _fields_of(text: bytes, delimiter: str) -> int | None:
+    """How many fields the CSV record ``text`` has; None when it is not one record of UTF-8 text."""
+    if b"\x00" in text:
+        return None
+    try:
+        return len(next(csv.reader([text.decode("utf-8")], delimiter=delimiter, strict=True)))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+
+
 def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start and end (exclusive, without the newline) of each line of ``chunk``, and which are not blank.
 
@@ -460,7 +534,8 @@ class ClaimsFile:
         if above:
             yield _unsplittable_batch([(index, text, BEFORE_HEADER) for index, text in enumerate(above, start=1)])
             self.summary.unsplittable = self.summary.records = number
-        for batches, records, broken in _parsed_in_order(parser, _chain_first(rest, lines), self.max_record_bytes):
+        pieces = _whole_records(_chain_first(rest, lines), delimiter, len(header), self.max_record_bytes)
+        for batches, records, broken in _parsed_in_order(parser, pieces, self.max_record_bytes):
             for batch in batches:
                 if batch.num_rows:
                     # the parser numbers a chunk's records from 1: the chunks before it come first
