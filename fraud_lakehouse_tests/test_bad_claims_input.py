@@ -127,6 +127,18 @@ def test_a_binary_format_is_named_in_the_rejection(name, content, named):
     assert named in rejected.value.detail
 
 
+@pytest.mark.parametrize("name", ["padded.csv", "padded.jsonl"])
+def test_nul_padding_at_the_end_of_a_file_is_one_broken_record(name):
+    """A file preallocated or cut short by a crash ends in NUL bytes: its records load, the padding is kept as a
+    broken record of its own, whatever the file's size."""
+    content = csv_file(claim(), claim("C2")) if name.endswith(".csv") else b"".join(
+        json.dumps(record).encode() + b"\n" for record in json_claims("C1", "C2"))  # fmt: skip
+    table = raw_table(name, content + b"\x00" * 300, DAY, dt.datetime(2025, 1, 2))
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert [rows[n]["claim_id"] for n in (1, 2)] == ["C1", "C2"] and sorted(rows) == [1, 2, 3]
+    assert rows[3]["row_error"] is not None and rows[3]["claim_id"] is None
+
+
 def test_a_stray_nul_byte_breaks_its_record_only_and_stays_visible_in_bronze():
     content = csv_file(claim(), claim("C2"), claim("C3")).replace(b"C2,P1,PR1,Clinic", b"C2,P1,PR1,Cli\x00nic")
     table = raw_table("nul.csv", content, DAY, dt.datetime(2025, 1, 2))
@@ -987,9 +999,13 @@ def test_a_header_line_repeated_inside_a_file_is_quarantined_as_such():
      # APIs export their records under a key ({"claims": [...], "count": 3}): the array is the file's claims
      json.dumps({"claims": json_claims("C1", "C2", "C3")}),
      json.dumps({"meta": {"count": 3, "pages": [1]}, "data": json_claims("C1", "C2", "C3"), "next": None}, indent=2),
-     "\ufeff" + json.dumps({"total": 3, "records": json_claims("C1", "C2", "C3")}, indent="\t")],
+     "\ufeff" + json.dumps({"total": 3, "records": json_claims("C1", "C2", "C3")}, indent="\t"),
+     # deeper, as paged APIs nest them
+     json.dumps({"meta": {"n": 3}, "data": {"page": 1, "claims": json_claims("C1", "C2", "C3"), "links": {}}}),
+     json.dumps({"response": {"status": "ok", "result": {"items": json_claims("C1", "C2", "C3")}}}, indent=2)],
     ids=["one line", "pretty", "objects over several lines", "byte order mark", "under a key, one line",
-         "under a key, pretty, values around", "under a key, byte order mark"],
+         "under a key, pretty, values around", "under a key, byte order mark", "two objects deep",
+         "three objects deep"],
 )  # fmt: skip
 def test_a_json_document_loads_element_by_element(document):
     table, summary = read_claims_bytes("export.json", document.encode())
@@ -1002,13 +1018,21 @@ def test_a_json_document_loads_element_by_element(document):
     [(json.dumps({"claims": json_claims("C1"), "errors": [{"code": 1}]}), "a second array of objects"),
      (json.dumps({"claims": json_claims("C1", "C2")}, indent=2)[:-2], "not closed"),
      (json.dumps({"claims": json_claims("C1")}, indent=2) + "\n{}", "text after"),
-     (json.dumps({"claims": json_claims("C1")})[:-1] + ', "count" 1}', "a key and ':'")],
-    ids=["two arrays", "unclosed", "text after", "no colon"],
+     (json.dumps({"claims": json_claims("C1")})[:-1] + ', "count" 1}', "a key and ':'"),
+     (json.dumps({"data": {"claims": json_claims("C1")}, "errors": [{"code": 1}]}), "a second array of objects"),
+     (json.dumps({"data": {"claims": json_claims("C1", "C2")}}, indent=2)[:-2], "not closed")],
+    ids=["two arrays", "unclosed", "text after", "no colon", "nested, two arrays", "nested, unclosed"],
 )  # fmt: skip
 def test_a_json_object_around_the_array_that_breaks_rejects_the_file(document, problem):
     with pytest.raises(RejectedFile) as rejected:
         read_claims_bytes("export.json", document.encode())
     assert rejected.value.reason == "invalid_json" and problem in rejected.value.detail
+
+
+def test_a_json_lines_file_of_one_claim_with_line_items_stays_one_record():
+    record = json_claims("C1")[0] | {"lines": {"items": [{"code": "J45"}, {"code": "E11"}]}}
+    table, _ = read_claims_bytes("claims.jsonl", json.dumps(record).encode())
+    assert table.column("claim_id").to_pylist() == ["C1"]
 
 
 def test_a_pretty_claim_object_with_a_list_value_stays_a_record():

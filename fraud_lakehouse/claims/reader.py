@@ -107,6 +107,8 @@ PARQUET_BATCH_ROWS = 65_536
 # layout's codes, dates, states, amounts and providers).
 DICTIONARY_BYTES_PER_VALUE = 4
 TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+# How many objects may enclose a JSON document's array of claims ({"response": {"data": {"claims": [...]}}}: 3).
+MAX_ENCLOSING_OBJECTS = 4
 # A JSON lines file whose first this many records hold no JSON object is not one.
 MAX_RECORDS_BEFORE_FIRST_OBJECT = 10_000
 # Elements of a JSON document per batch.
@@ -443,7 +445,7 @@ class ClaimsFile:
         except (OSError, EOFError, zlib.error) as error:
             raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
         start = first.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
-        if start in (b"[", b"{") and _is_json_document(first):
+        if start in (b"[", b"{") and _is_json_document(first, lines_named=base.endswith((".jsonl", ".ndjson"))):
             return stream, first, "json"
         if base.endswith((".jsonl", ".ndjson", ".json")) or start == b"{":
             return stream, first, "jsonl"
@@ -492,12 +494,14 @@ class ClaimsFile:
         for signature, what, advice in BINARY_SIGNATURES:
             if first.startswith(signature):
                 raise RejectedFile("not_text", f"the file is {what}, not CSV or JSON lines: {advice}")
-        sniffed = first[:SNIFF_BYTES]
+        # NUL bytes at the end are padding (a file preallocated, or cut short by a crash), not binary data: they
+        # are a broken record of their own
+        sniffed = first[:SNIFF_BYTES].rstrip(b"\x00")
         nuls = sniffed.count(b"\x00")
         if nuls > 1 and nuls * NUL_BYTES_PER_NUL > len(sniffed):
             raise RejectedFile("not_text", "the file holds binary data (NUL bytes), not CSV or JSON lines")
         first = first.removeprefix(b"\xef\xbb\xbf")
-        sample = first[:4096].decode("utf-8", errors="replace")
+        sample = sniffed.removeprefix(b"\xef\xbb\xbf")[:4096].decode("utf-8", errors="replace")
         printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in sample)
         if printable < 0.9 * len(sample):
             raise RejectedFile("not_text", "the file is not text (control characters all through)")
@@ -615,8 +619,8 @@ class ClaimsFile:
         text_of = codecs.getincrementaldecoder("utf-8")()
         text, position, exhausted = "", 0, False
         # start, array_first, array_next, closed (after the document), values (one after another), and around (the
-        # rest of the object around the array)
-        number, state, wrapped = 0, "start", False
+        # rest of the objects around the array, ``enclosing`` of them still open)
+        number, state, wrapped, enclosing = 0, "start", False, 0
         records: list[JsonRecord] = []
 
         def more(block: bytes | None = None) -> bool:
@@ -681,37 +685,44 @@ class ClaimsFile:
             character, _ = ahead(offset + 1)
             return offset + 1 if character == "{" else None
 
-        def wrapped_array() -> bool:
-            """Whether the object at the position holds an array of objects under a key; if so, the position moves
-            past the array's '['. Only the values before the array are read, one at a time."""
-            nonlocal position
-            offset = 1
+        def wrapped_array(start: int, depth: int) -> tuple[int, int] | None:
+            """When the object ``start`` characters past the position holds an array of objects under a key, or
+            inside an object under a key (``{"data": {"claims": [...]}}``, at most ``MAX_ENCLOSING_OBJECTS`` deep):
+            the offset just past the array's '[' and how many objects enclose it. Only the values before the array
+            are read, one at a time."""
+            offset = start + 1
             while True:
                 character, offset = ahead(offset)
                 key = value_ahead(offset) if character == '"' else None
                 if key is None:
-                    return False
+                    return None
                 character, offset = ahead(key[1])
                 if character != ":":
-                    return False
+                    return None
                 inside = array_of_objects_ahead(offset + 1)
                 if inside is not None:
-                    position += inside
-                    return True
-                value = value_ahead(ahead(offset + 1)[1])
+                    return inside, depth
+                character, offset = ahead(offset + 1)
+                if character == "{" and depth < MAX_ENCLOSING_OBJECTS:
+                    found = wrapped_array(offset, depth + 1)
+                    if found is not None:
+                        return found
+                value = value_ahead(offset)
                 if value is None:
-                    return False
+                    return None
                 character, offset = ahead(value[1])
                 if character != ",":
-                    return False  # the object ends (or breaks) without an array of objects: it is a record
+                    return None  # the object ends (or breaks) without an array of objects: it is a record
                 offset += 1
 
         more(first.removeprefix(b"\xef\xbb\xbf"))
         while True:
             character = following()
             if state == "start":
-                if character == "{" and wrapped_array():
-                    state, wrapped = "array_first", True
+                found = wrapped_array(0, 1) if character == "{" else None
+                if found is not None:
+                    position += found[0]
+                    state, wrapped, enclosing = "array_first", True, found[1]
                     continue
                 state = "array_first" if character == "[" else "values"
                 if state == "array_first":
@@ -724,7 +735,8 @@ class ClaimsFile:
             if state == "around":
                 if character == "}":
                     position += 1
-                    state = "closed"
+                    enclosing -= 1
+                    state = "around" if enclosing else "closed"
                     continue
                 if character != ",":
                     raise broken(f"expected ',' or '}}' in the object around the array, found {character!r}"
@@ -1271,10 +1283,11 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _is_json_document(first: bytes) -> bool:
+def _is_json_document(first: bytes, lines_named: bool = False) -> bool:
     """Whether a block that starts with ``[`` or ``{`` is a JSON document (an array of objects, or values over
     several lines) rather than JSON lines: its first line is no whole JSON value, or it is the only line and an
-    array (``json.dumps`` of a list) or an object holding an array of objects."""
+    array (``json.dumps`` of a list) or, unless the file is named as JSON lines (``lines_named``: one claim with
+    line items is one record), an object holding an array of objects."""
     lines = [line for line in first.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
     try:
         value = json.loads(lines[0])
@@ -1282,10 +1295,19 @@ def _is_json_document(first: bytes) -> bool:
         return True
     if len(lines) != 1:
         return False
-    # one line: json.dumps of a list, or of an object that holds the claims as an array of objects
-    return isinstance(value, list) or (
-        isinstance(value, dict)
-        and any(isinstance(v, list) and v and all(isinstance(e, dict) for e in v) for v in value.values())
+    # one line: json.dumps of a list, or of an object that holds the claims as an array of objects (maybe inside
+    # objects under keys)
+    return isinstance(value, list) or (not lines_named and _holds_array_of_objects(value, 1))
+
+
+def _holds_array_of_objects(value: object, depth: int) -> bool:
+    """Whether ``value`` is an object with an array of objects under a key, or inside an object under a key, at
+    most ``MAX_ENCLOSING_OBJECTS`` objects deep."""
+    if not isinstance(value, dict) or depth > MAX_ENCLOSING_OBJECTS:
+        return False
+    return any(
+        (isinstance(v, list) and v and all(isinstance(e, dict) for e in v)) or _holds_array_of_objects(v, depth + 1)
+        for v in value.values()
     )
 
 
