@@ -816,36 +816,35 @@ def test_without_a_deciding_day_the_order_that_dates_no_claim_after_its_file_dec
     }
 
 
-def test_dates_with_dots_dashes_two_digit_years_or_no_separator_read(spark):
+# (service, submitted) of each claim of a file, the day it landed, and what each claim becomes (its dates, or the
+# reason); the claims are D1, D2, ... on rows 1, 2, ...
+SEPARATED_DATE_FILES = {
+    "dots, day first": ([("13.01.2025", "14.01.2025"), ("2.3.2025", "04.03.2025 17:45")], dt.date(2025, 3, 5),
+                        [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)), (dt.date(2025, 3, 2), dt.date(2025, 3, 4))]),
+    "dashes, month first": ([("01-13-2025", "01-14-2025"), ("02-03-2025", "2025-02-04")], dt.date(2025, 2, 5),
+                            [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)), (dt.date(2025, 2, 3), dt.date(2025, 2, 4))]),
+    "two-digit years": ([("1/13/25", "1/14/25 8:00 PM"), ("12/31/99", "01/02/25"), ("01-13-25", "2025-01-14")],
+                        dt.date(2025, 2, 1), [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
+                                              (dt.date(1999, 12, 31), dt.date(2025, 1, 2)), "bad_date_service"]),
+    "compact, year first with dots": ([("20250113", "2025.01.14"), ("20250230", "20250114"),
+                                       ("20250113 14:30", "2025.1.14")], dt.date(2025, 2, 1),
+                                      [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)), "bad_date_service",
+                                       (dt.date(2025, 1, 13), dt.date(2025, 1, 14))]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("dates", "landed", "expected"), SEPARATED_DATE_FILES.values(), ids=SEPARATED_DATE_FILES)
+def test_dates_with_dots_dashes_two_digit_years_or_no_separator_read(spark, dates, landed, expected):
     """Exports write the month and day as numbers with dots (13.01.2025, German and Nordic) or dashes (01-13-2025),
     years with two digits (Excel's US default: 1/13/25; 00-29 are 2000-2029, 30-99 1930-1999, as Excel reads them),
     year first with dots (2025.01.13), or no separator at all (SAS and mainframes: 20250113). Each reads; a file's
     order is decided as for slashes. A dashed two-digit year (25-01-13 could be year first) is a bad date, never a
     guess."""
-    german = csv_file(_slashed("D1", "13.01.2025", "14.01.2025"), _slashed("D2", "2.3.2025", "04.03.2025 17:45"))
-    assert _dates(spark, "de.csv", german, dt.date(2025, 3, 5)) == {
-        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
-        2: (dt.date(2025, 3, 2), dt.date(2025, 3, 4)),
-    }
-    dashed = csv_file(_slashed("D3", "01-13-2025", "01-14-2025"), _slashed("D4", "02-03-2025", "2025-02-04"))
-    assert _dates(spark, "dashed.csv", dashed, dt.date(2025, 2, 5)) == {
-        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
-        2: (dt.date(2025, 2, 3), dt.date(2025, 2, 4)),
-    }
-    two_digit = csv_file(_slashed("D5", "1/13/25", "1/14/25 8:00 PM"), _slashed("D6", "12/31/99", "01/02/25"),
-                         _slashed("D7", "01-13-25", "2025-01-14"))  # fmt: skip
-    assert _dates(spark, "excel.csv", two_digit, dt.date(2025, 2, 1)) == {
-        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
-        2: (dt.date(1999, 12, 31), dt.date(2025, 1, 2)),
-        3: "bad_date_service",
-    }
-    compact = csv_file(_slashed("D8", "20250113", "2025.01.14"), _slashed("D9", "20250230", "20250114"),
-                       _slashed("D10", "20250113 14:30", "2025.1.14"))  # fmt: skip
-    assert _dates(spark, "compact.csv", compact, dt.date(2025, 2, 1)) == {
-        1: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
-        2: "bad_date_service",
-        3: (dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
-    }
+    rows = [_slashed(f"D{index}", service, submitted) for index, (service, submitted) in enumerate(dates, start=1)]
+    assert _dates(spark, "dates.csv", csv_file(*rows), landed) == dict(enumerate(expected, start=1))
+
+
+def test_a_kaggle_file_saved_by_german_excel_keeps_its_times(spark):
     cards = [card("t1", when="13.01.2019 00:05"), card("t2", when="02.01.2019 23:59:10")]
     assert _service_times(spark, "german_excel.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {
         "t1": dt.datetime(2019, 1, 13, 0, 5),
