@@ -60,10 +60,26 @@ def parquet_file(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def zipped(name: str, content: bytes) -> bytes:
+def zipped(name: str, content: bytes, *more: tuple[str, bytes]) -> bytes:
     sink = io.BytesIO()
-    with zipfile.ZipFile(sink, "w") as archive:
-        archive.writestr(name, content)
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in ((name, content), *more):
+            archive.writestr(member, data)
+    return sink.getvalue()
+
+
+def workbook(*sheets: tuple[str, list[list]]) -> bytes:
+    """An Excel workbook with these sheets (title, rows), as openpyxl writes it."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    sink = io.BytesIO()
+    book.save(sink)
     return sink.getvalue()
 
 
@@ -99,8 +115,15 @@ REJECTED_FILES = [
     ("unclosed_array.json", json.dumps(json_claims("C1", "C2"), indent=2).encode()[:-1], "invalid_json"),
     ("empty_array.json", b"[\n]\n", "no_rows"),
     ("claims.7z", b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(200), "not_text"),
-    ("workbook.xlsx", zipped("xl/worksheets/sheet1.xml", csv_file(claim())), "not_text"),
-    ("claims.csv.zip", zipped("claims.csv", csv_file(claim())), "not_text"),
+    (
+        "workbook.xlsx",
+        zipped("xl/workbook.xml", b"<workbook", ("xl/worksheets/sheet1.xml", b"<x")),
+        "unreadable_workbook",
+    ),
+    ("two.zip", zipped("a.csv", csv_file(claim()), ("b.csv", csv_file(claim("C2")))), "archive_not_one_file"),
+    ("folders.zip", zipped("claims/", b"", ("__MACOSX/._a.csv", b"x")), "archive_not_one_file"),
+    ("nested.zip", zipped("inner.zip", zipped("claims.csv", csv_file(claim()))), "not_text"),
+    ("cut.zip", zipped("claims.csv", csv_file(claim()))[:-30], "unreadable_zip"),
     ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "not_text"),
     ("claims.csv.bz2", bz2.compress(csv_file(claim())), "not_text"),
     ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "not_text"),
@@ -117,7 +140,7 @@ def test_bad_file_is_rejected_with_a_reason(name, content, reason):
 
 @pytest.mark.parametrize(
     ("name", "content", "named"),
-    [("book.xlsx", zipped("x.xml", b"<x/>"), "ZIP archive (or an Excel .xlsx workbook)"),
+    [("nested.zip", zipped("inner.zip", zipped("x.xml", b"<x/>")), "ZIP archive (or an Excel .xlsx workbook)"),
      ("book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Excel .xls workbook"),
      ("claims.csv.bz2", bz2.compress(csv_file(claim())), "bzip2-compressed")],
 )  # fmt: skip
@@ -125,6 +148,63 @@ def test_a_binary_format_is_named_in_the_rejection(name, content, named):
     with pytest.raises(RejectedFile) as rejected:
         read_claims_bytes(name, content)
     assert named in rejected.value.detail
+
+
+def test_a_zip_archive_of_one_claims_file_is_read_as_that_file():
+    """Downloads and e-mail attachments come zipped: the one file inside is read (by its own name and content:
+    CSV, gzip, JSON, Parquet); what macOS and Windows add to an archive does not count."""
+    content = zipped("export/claims.csv", csv_file(claim(), claim("C2")), ("__MACOSX/export/._claims.csv", b"\x00\x05"),
+                     ("export/.DS_Store", b"\x00"))  # fmt: skip
+    table, summary = read_claims_bytes("claims.zip", content)
+    assert table.column("claim_id").to_pylist() == ["C1", "C2"] and table.column("row_number").to_pylist() == [1, 2]
+    assert summary.layout == "insurance" and summary.encoding == "utf-8 (zip: export/claims.csv)"
+    frame = pd.read_csv(io.BytesIO(csv_file(claim("P1"))), dtype=str)
+    table, _ = read_claims_bytes("claims.zip", zipped("claims.parquet", parquet_file(frame)))
+    assert table.column("claim_id").to_pylist() == ["P1"]
+
+
+def test_an_excel_workbook_is_read_from_its_sheet_of_claims():
+    """Claims kept in Excel: the first sheet with a header near its top is read as CSV would be (a title above
+    the header kept as a record of its own); cells typed as numbers and dates read as their exports write them,
+    and a row whose last cells are empty keeps them as empty values."""
+    header = HEADER.split(",")
+    claims = [
+        ["Claims, January 2025"],
+        [],
+        header,
+        [
+            "C1",
+            1001,
+            "PR1",
+            "Clinic\nNorth",
+            99213,
+            "J45",
+            dt.date(2025, 1, 1),
+            dt.datetime(2025, 1, 2, 10, 30),
+            120.5,
+            100,
+            "CA",
+            "CA",
+            11,
+        ],
+        ["C2", "P2", "PR1", "Clinic", "99213", "J45", "2025-01-01", "2025-01-02", 0.25, None, "CA", "CA"],
+    ]
+    content = workbook(("Summary", [["Totals"], [2]]), ("Claims", claims))
+    table, summary = read_claims_bytes("claims.xlsx", content)
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert sorted(rows) == [1, 2, 3] and rows[1]["row_error"].startswith("before_header:")
+    assert (rows[2]["claim_id"], rows[2]["patient_id"], rows[2]["provider_name"]) == ("C1", "1001", "Clinic\nNorth")
+    assert (rows[2]["service_date"], rows[2]["submitted_date"]) == ("2025-01-01 00:00:00", "2025-01-02 10:30:00")
+    assert (rows[2]["charge_amount"], rows[2]["procedure_code"], rows[2]["place_of_service"]) == (
+        "120.5",
+        "99213",
+        "11",
+    )
+    assert (rows[3]["charge_amount"], rows[3]["paid_amount"], rows[3]["place_of_service"]) == ("0.25", "", "")
+    assert summary.layout == "insurance" and summary.encoding == "utf-8 (xlsx, sheet Claims)"
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes("other.xlsx", workbook(("Budget", [["month", "total"], ["Jan", 10]])))
+    assert rejected.value.reason == "unknown_layout"
 
 
 @pytest.mark.parametrize("name", ["padded.csv", "padded.jsonl"])

@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from fraud_lakehouse.claims import archives
 from fraud_lakehouse.claims.model import (
     LAYOUTS,
     RAW_VALUE_COLUMNS,
@@ -412,11 +413,13 @@ class ClaimsFile:
         *,
         block_bytes: int = BLOCK_BYTES,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        in_archive: bool = False,
     ):
         self.name = name
         self.stream = stream
         self.block_bytes = block_bytes
         self.max_record_bytes = max_record_bytes
+        self.in_archive = in_archive  # a file inside a ZIP archive or workbook: not opened as one again
         self.summary = FileSummary()
 
     # -- format ------------------------------------------------------------------------------------------
@@ -465,6 +468,13 @@ class ClaimsFile:
         return first
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        inside = self._inside_archive()
+        if inside is not None:
+            file, label = inside
+            self.summary = file.summary  # the same summary, filled as the file inside is read
+            yield from file.batches()
+            self.summary.encoding = f"{self.summary.encoding} ({label})"
+            return
         stream, first, file_format = self._open()
         if not first.strip():
             raise RejectedFile("empty_file", "the file has no content" if first else "the file has no bytes")
@@ -488,6 +498,27 @@ class ClaimsFile:
             if isinstance(stream, gzip.GzipFile):
                 raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
             raise
+
+    def _inside_archive(self) -> tuple[ClaimsFile, str] | None:
+        """For a ZIP archive of one claims file, or an Excel workbook: the file inside it, read as a file of its
+        own (a workbook's sheet of claims as CSV text), and what it is; None for any other file. An archive inside
+        an archive is not opened (it is rejected as binary)."""
+        seekable = getattr(self.stream, "seekable", None)
+        if self.in_archive or not (seekable and seekable()):
+            return None
+        head = self.stream.read(len(archives.ZIP_MAGIC))
+        self.stream.seek(0)
+        if not archives.is_zip(head):
+            return None
+        settings = {"block_bytes": self.block_bytes, "max_record_bytes": self.max_record_bytes, "in_archive": True}
+        try:
+            if archives.is_workbook(self.stream):
+                sheet, text = archives.workbook_as_csv(self.stream, _is_header)
+                return ClaimsFile(f"{self.name}[{sheet}].csv", text, **settings), f"xlsx, sheet {sheet}"
+            member, stream = archives.inside_zip(self.stream)
+        except archives.Unreadable as problem:
+            raise RejectedFile(problem.reason, problem.detail) from None
+        return ClaimsFile(member, stream, **settings), f"zip: {member}"
 
     def _text_start(self, first: bytes) -> bytes:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
@@ -1041,6 +1072,11 @@ def _chain_first(first: tuple[bytes, int | None] | None, rest: Iterator[tuple[by
     if first is not None:
         yield first
     yield from rest
+
+
+def _is_header(cells: list[str]) -> bool:
+    """Whether a row's cells name a known layout."""
+    return detect_layout(_normalised_names(cells)[0]) is not None
 
 
 def _layout_of(header: str, delimiter: str) -> Layout | None:

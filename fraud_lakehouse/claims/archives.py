@@ -1,0 +1,181 @@
+"""Landed files that hold a claims file inside them: a ZIP archive of one file, an Excel workbook (.xlsx).
+
+``inside_zip(stream)`` opens the one claims file of a ZIP archive (what a download or an e-mail attachment
+holds); ``workbook_as_csv(stream, is_header)`` reads an Excel workbook's sheet of claims row by row as CSV
+text, so every rule of reading a CSV file (headers, layouts, broken records, row numbers) holds for it
+unchanged. Neither loads the file whole: a ZIP member is decompressed as it is read, and a workbook is read
+in openpyxl's read-only mode (a sheet's rows streamed; its shared strings, the text cells' values, are held).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import posixpath
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
+
+ZIP_MAGIC = b"PK\x03\x04"
+# What marks a ZIP archive as an Excel workbook.
+WORKBOOK_PART = "xl/workbook.xml"
+# Rows of a sheet looked at for its header (a report's title and comment rows come first).
+HEADER_SEARCH_ROWS = 11
+# CSV text handed on at a time.
+TEXT_BYTES = 1024**2
+
+
+class Unreadable(Exception):
+    """An archive or workbook that cannot be read as claims: ``reason`` is a rejection code."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def is_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+def _archive(stream: BinaryIO) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise Unreadable("unreadable_zip", f"the ZIP archive is corrupt or truncated ({error})") from None
+
+
+def is_workbook(stream: BinaryIO) -> bool:
+    """Whether the ZIP archive ``stream`` is an Excel workbook (the stream is left at its start)."""
+    try:
+        return WORKBOOK_PART in _archive(stream).namelist()
+    finally:
+        stream.seek(0)
+
+
+def inside_zip(stream: BinaryIO) -> tuple[str, BinaryIO]:
+    """The name and the (decompressing) stream of the one file of a ZIP archive; folders and what macOS and
+    Windows add (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) do not count. Raises ``Unreadable`` when the
+    archive holds no file or more than one: which one holds the claims is unknown."""
+    archive = _archive(stream)
+    files = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and posixpath.basename(info.filename) not in (".DS_Store", "Thumbs.db", "desktop.ini")
+    ]
+    if len(files) != 1:
+        names = ", ".join(info.filename for info in files[:5]) + (" ..." if len(files) > 5 else "")
+        raise Unreadable(
+            "archive_not_one_file",
+            f"the ZIP archive holds {len(files)} files{f' ({names})' if files else ''}: land one claims file per "
+            "archive, or the files themselves",
+        )
+    if files[0].flag_bits & 0x1:
+        raise Unreadable("unreadable_zip", f"{files[0].filename} in the ZIP archive is encrypted")
+    try:
+        return files[0].filename, archive.open(files[0])  # type: ignore[return-value]
+    except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
+        raise Unreadable("unreadable_zip", f"{files[0].filename} cannot be read from the archive ({error})") from None
+
+
+def cell_text(value: object) -> str:
+    """A cell's value as the text a CSV export of it holds: a whole number without a decimal point (an id or a
+    code typed as a number, 1001, not 1001.0), other numbers in the fewest digits that read back the same,
+    times and dates in ISO form, booleans as true/false, an empty cell as nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _row_cells(row: Iterable[object]) -> list[str]:
+    """A sheet row's cells as text, without the empty cells at its end (read-only sheets pad rows to the
+    sheet's width, which may be wider than its data)."""
+    cells = [cell_text(value) for value in row]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def workbook_as_csv(stream: BinaryIO, is_header: Callable[[list[str]], bool]) -> tuple[str, BinaryIO]:
+    """The name of a workbook's sheet of claims and that sheet as CSV text: the first sheet with a header
+    (``is_header``) in its first ``HEADER_SEARCH_ROWS`` rows that are not empty, else the first sheet (its first row
+    then names what is wrong). The data rows take the header's width (the empty cells at their end count as
+    empty values)."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a broken workbook
+        raise Unreadable("unreadable_workbook", f"the Excel workbook cannot be read ({type(error).__name__})") from None
+    sheets = workbook.worksheets
+    if not sheets:
+        raise Unreadable("unreadable_workbook", "the Excel workbook has no worksheet")
+    for sheet in sheets:
+        rows = iter(sheet.iter_rows(values_only=True))
+        looked_at: list[list[str]] = []
+        for row in rows:
+            cells = _row_cells(row)
+            looked_at.append(cells)
+            if cells and is_header(cells):
+                return sheet.title, _CsvText(_csv_lines(looked_at, len(cells), rows))
+            if sum(1 for seen in looked_at if seen) >= HEADER_SEARCH_ROWS:
+                break
+    first = sheets[0]
+    return first.title, _CsvText(_csv_lines([], 0, iter(first.iter_rows(values_only=True))))
+
+
+def _csv_lines(seen: list[list[str]], width: int, rest: Iterator[tuple]) -> Iterator[bytes]:
+    """CSV text of the rows already read (``seen``, the header last) and the rest; a data row shorter than the
+    header (``width``) is padded with empty values, since its end was empty cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for cells in seen:
+        writer.writerow(cells)
+    for row in rest:
+        cells = _row_cells(row)
+        writer.writerow(cells + [""] * (width - len(cells)) if cells else cells)
+        if buffer.tell() >= TEXT_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+class _CsvText(io.RawIOBase):
+    """A readable stream over generated bytes."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self.chunks, self.pending = chunks, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data, self.pending = self.pending + b"".join(self.chunks), b""
+            return data
+        while len(self.pending) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.pending += chunk
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
