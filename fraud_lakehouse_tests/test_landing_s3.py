@@ -35,3 +35,34 @@ def test_s3_landing_lists_dates_and_reads(moto_s3):
     # a file named in run config, relative to the landing root
     assert landing.stat(landing.resolve("2025-01-06/a.csv.gz")).uri == dated
     assert landing.stat(landing.resolve("2025-01-06/missing.csv")) is None
+
+
+def test_a_zip_archive_and_a_workbook_are_read_from_s3_in_ranges(moto_s3):
+    """A ZIP archive (and so a workbook) is read from its end, where its directory is: over S3 the stream seeks in
+    ranges instead of downloading the object."""
+    import io
+    import zipfile
+
+    import openpyxl
+    import pyarrow as pa
+
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("claims.csv", HEADER + ROW)
+    book = openpyxl.Workbook()
+    for row in (HEADER + ROW).splitlines():
+        book.active.append(row.split(","))
+    workbook = io.BytesIO()
+    book.save(workbook)
+    s3 = boto3.client("s3", endpoint_url=moto_s3)
+    s3.put_object(Bucket=S3_BUCKET, Key="claims/2025-01-06/claims.zip", Body=archive.getvalue())
+    s3.put_object(Bucket=S3_BUCKET, Key="claims/2025-01-06/claims.xlsx", Body=workbook.getvalue())
+    landing = Landing(f"s3://{S3_BUCKET}/claims/")
+    for name in ("claims.zip", "claims.xlsx"):
+        uri = f"s3://{S3_BUCKET}/claims/2025-01-06/{name}"
+        with landing.open(uri) as stream:
+            reader = ClaimsFile(uri, stream)
+            rows = pa.Table.from_batches(list(reader.batches()))
+        assert rows.column("claim_id").to_pylist() == ["C1"] and reader.summary.layout == "insurance", name
