@@ -33,7 +33,8 @@ def _land(landing, relative: str, text: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["x.csv.part", "x.csv.crdownload", "x.csv.partial", "x.csv.filepart", "x.csv._COPYING_", "x.csv.tmp",
-     "x.csv.download", "_temporary/0/part-0000.csv", ".x.csv.swp", "_SUCCESS", "x.csv~", "x.csv.inprogress"],
+     "x.csv.download", "_temporary/0/part-0000.csv", ".x.csv.swp", "_SUCCESS", "x.csv~", "x.csv.inprogress",
+     "~$claims.xlsx"],
 )  # fmt: skip
 def test_uploads_in_progress_are_not_claims_files(name):
     assert skip_reason(f"2025-01-06/{name}") is not None

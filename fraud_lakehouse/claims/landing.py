@@ -57,6 +57,9 @@ def skip_reason(relative_path: str) -> str | None:
     if any(part.startswith((".", "_")) for part in parts):
         return "hidden or temporary name (starts with . or _)"
     name = parts[-1].lower() if parts else ""
+    if name.startswith("~$"):
+        # Office's owner file beside a workbook open in Excel (~$claims.xlsx): a lock, not the workbook
+        return "Office owner file (starts with ~$)"
     for suffix in IN_PROGRESS_SUFFIXES:
         if name.endswith(suffix):
             return f"upload in progress ({suffix})"
