@@ -194,7 +194,7 @@ def test_an_excel_workbook_is_read_from_its_sheet_of_claims():
     rows = {row["row_number"]: row for row in table.to_pylist()}
     assert sorted(rows) == [1, 2, 3] and rows[1]["row_error"].startswith("before_header:")
     assert (rows[2]["claim_id"], rows[2]["patient_id"], rows[2]["provider_name"]) == ("C1", "1001", "Clinic\nNorth")
-    assert (rows[2]["service_date"], rows[2]["submitted_date"]) == ("2025-01-01 00:00:00", "2025-01-02 10:30:00")
+    assert (rows[2]["service_date"], rows[2]["submitted_date"]) == ("2025-01-01", "2025-01-02 10:30:00")
     assert (rows[2]["charge_amount"], rows[2]["procedure_code"], rows[2]["place_of_service"]) == (
         "120.5",
         "99213",
