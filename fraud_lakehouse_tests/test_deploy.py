@@ -472,6 +472,8 @@ def test_cluster_gets_the_host_dagster_and_nothing_of_the_laptop_engine():
     assert {"pyspark", "pysail", "delta-spark", "dagster-webserver"} <= local
     host = project["optional-dependencies"]["host"]
     assert "pyspark==3.5.6" in host and "pysail" not in _names("\n".join(host))
+    # every core dependency is on the node, where the steps run (a landed workbook is read there too)
+    assert core <= _names(with_dependencies) | _names(without), core - _names(with_dependencies) - _names(without)
 
 
 # -- lint -----------------------------------------------------------------------------------------------------

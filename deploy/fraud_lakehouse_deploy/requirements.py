@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The classic Spark 3.5 lane's requirements: the versions that run this project's transformations on Spark 3.5.
 PARITY = REPO / "fraud_lakehouse_tests" / "parity" / "requirements-spark35.txt"
 # Installed at the host's exact version, with their dependencies.
-EXACT = ("dagster", "dagster-aws", "dagster-pipes", "dagster-shared", "deltalake", "boto3")
+EXACT = ("dagster", "dagster-aws", "dagster-pipes", "dagster-shared", "deltalake", "boto3", "python-calamine")
 # Installed at the host's exact version without their dependencies: they would bring a pyspark of their own.
 WITHOUT_DEPENDENCIES = ("dagster-pyspark", "dagster-spark")
 NEVER = ("pyspark", "pysail", "delta-spark", "dagster-webserver")
