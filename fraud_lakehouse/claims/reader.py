@@ -341,14 +341,15 @@ def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
     and has not closed it by the chunk's end, so that its value may go on in the next chunk; None when there is
     none. Lines are taken as the parser takes them: a line with an odd number of quotes may open a value, which
     the next such line closes when the lines from one to the other, at most ``MAX_RECORD_LINES``, read as
-    exactly one record of the header's width. Only a chunk with a quote on its last lines is looked at whole."""
+    exactly one record of the header's width. Only a chunk with an odd number of quotes on one of its last lines is
+    looked at whole."""
     tail = len(chunk) - 1
     for _ in range(MAX_RECORD_LINES - 1):
         tail = chunk.rfind(b"\n", 0, tail)
         if tail == -1:
             break
-    if chunk.find(b'"', tail + 1) == -1:
-        return None
+    if not any(line.count(b'"') % 2 for line in chunk[tail + 1 :].split(b"\n")):
+        return None  # no line there leaves a quote open: none of them can start a value that goes on
     data = np.frombuffer(chunk, np.uint8)
     ends = np.flatnonzero(data == 10)
     starts = np.concatenate(([0], ends[:-1] + 1))
