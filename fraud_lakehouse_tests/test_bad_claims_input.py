@@ -120,8 +120,13 @@ REJECTED_FILES = [
         zipped("xl/workbook.xml", b"<workbook", ("xl/worksheets/sheet1.xml", b"<x")),
         "unreadable_workbook",
     ),
-    ("two.zip", zipped("a.csv", csv_file(claim()), ("b.csv", csv_file(claim("C2")))), "archive_not_one_file"),
-    ("folders.zip", zipped("claims/", b"", ("__MACOSX/._a.csv", b"x")), "archive_not_one_file"),
+    (
+        "mixed.zip",
+        zipped("a.csv", csv_file(claim()), ("b.csv", csv_file(card(), header=KAGGLE_HEADER))),
+        "mixed_layouts",
+    ),
+    ("folders.zip", zipped("claims/", b"", ("__MACOSX/._a.csv", b"x")), "empty_archive"),
+    ("bad_member.zip", zipped("a.csv", csv_file(claim()), ("b.pdf", b"%PDF-1.7\n")), "not_text"),
     ("nested.zip", zipped("inner.zip", zipped("claims.csv", csv_file(claim()))), "not_text"),
     ("cut.zip", zipped("claims.csv", csv_file(claim()))[:-30], "unreadable_zip"),
     ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "not_text"),
@@ -161,6 +166,21 @@ def test_a_zip_archive_of_one_claims_file_is_read_as_that_file():
     frame = pd.read_csv(io.BytesIO(csv_file(claim("P1"))), dtype=str)
     table, _ = read_claims_bytes("claims.zip", zipped("claims.parquet", parquet_file(frame)))
     assert table.column("claim_id").to_pylist() == ["P1"]
+
+
+def test_the_files_of_a_zip_archive_are_read_one_after_another_as_one_landed_file():
+    """Kaggle's download of the card data is one archive of fraudTest.csv and fraudTrain.csv: its files are read
+    in name order, each with its own header, numbered on from one to the next."""
+    test = csv_file(card("t1"), card("t2"), header=KAGGLE_HEADER)
+    train = csv_file(card("t3"), card("t4"), card("t5"), header=KAGGLE_HEADER)
+    table, summary = read_claims_bytes("archive.zip", zipped("fraudTrain.csv", train, ("fraudTest.csv", test)))
+    numbered = dict(zip(table.column("row_number").to_pylist(), table.column("trans_num").to_pylist(), strict=True))
+    assert numbered == {1: "t1", 2: "t2", 3: "t3", 4: "t4", 5: "t5"}
+    assert (summary.layout, summary.records) == ("sparkov", 5)
+    assert summary.encoding == "utf-8 (zip: fraudTest.csv, fraudTrain.csv)"
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes("archive.zip", zipped("a.csv", csv_file(claim()), ("b.pdf", b"%PDF-1.7\n")))
+    assert rejected.value.detail.startswith("b.pdf in the archive: ")
 
 
 def test_an_excel_workbook_is_read_from_its_sheet_of_claims():

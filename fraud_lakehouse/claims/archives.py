@@ -1,11 +1,11 @@
-"""Landed files that hold a claims file inside them: a ZIP archive of one file, an Excel workbook (.xlsx).
+"""Landed files that hold claims files inside them: a ZIP archive, an Excel workbook (.xlsx).
 
-``inside_zip(stream)`` opens the one claims file of a ZIP archive (what a download or an e-mail attachment
-holds); ``workbook_as_csv(stream, is_header)`` reads an Excel workbook's sheet of claims row by row as CSV
-text, so every rule of reading a CSV file (headers, layouts, broken records, row numbers) holds for it
-unchanged. A ZIP member is decompressed as it is read; a workbook is read with calamine (python-calamine, Rust:
-a sheet read 10x faster than row by row in openpyxl's read-only mode; docs/claims.md), which holds the
-sheet's cells while its rows are handed on: a sheet has at most 1,048,576 rows.
+``files_in_zip(stream)`` opens the files of a ZIP archive (what a download or an e-mail attachment holds);
+``workbook_as_csv(stream, is_header)`` reads an Excel workbook's sheet of claims as CSV text, so every rule of
+reading a CSV file (headers, layouts, broken records, row numbers) holds for it unchanged. A ZIP member is
+decompressed as it is read; a workbook is read with calamine (python-calamine, Rust: a sheet read 10x faster
+than row by row in openpyxl's read-only mode; docs/claims.md), which holds the sheet's cells while its rows
+are handed on: a sheet has at most 1,048,576 rows.
 """
 
 from __future__ import annotations
@@ -55,31 +55,38 @@ def is_workbook(stream: BinaryIO) -> bool:
         stream.seek(0)
 
 
-def inside_zip(stream: BinaryIO) -> tuple[str, BinaryIO]:
-    """The name and the (decompressing) stream of the one file of a ZIP archive; folders and what macOS and
-    Windows add (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) do not count. Raises ``Unreadable`` when the
-    archive holds no file or more than one: which one holds the claims is unknown."""
+def files_in_zip(stream: BinaryIO) -> list[tuple[str, Callable[[], BinaryIO]]]:
+    """The files of a ZIP archive in name order, each with what opens its (decompressing) stream; folders and
+    what macOS and Windows add (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) do not count. Raises ``Unreadable``
+    for an archive of no file or with an encrypted one."""
     archive = _archive(stream)
-    files = [
-        info
-        for info in archive.infolist()
-        if not info.is_dir()
-        and not info.filename.startswith("__MACOSX/")
-        and posixpath.basename(info.filename) not in (".DS_Store", "Thumbs.db", "desktop.ini")
-    ]
-    if len(files) != 1:
-        names = ", ".join(info.filename for info in files[:5]) + (" ..." if len(files) > 5 else "")
-        raise Unreadable(
-            "archive_not_one_file",
-            f"the ZIP archive holds {len(files)} files{f' ({names})' if files else ''}: land one claims file per "
-            "archive, or the files themselves",
-        )
-    if files[0].flag_bits & 0x1:
-        raise Unreadable("unreadable_zip", f"{files[0].filename} in the ZIP archive is encrypted")
-    try:
-        return files[0].filename, archive.open(files[0])  # type: ignore[return-value]
-    except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
-        raise Unreadable("unreadable_zip", f"{files[0].filename} cannot be read from the archive ({error})") from None
+    files = sorted(
+        (
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and not info.filename.startswith("__MACOSX/")
+            and posixpath.basename(info.filename) not in (".DS_Store", "Thumbs.db", "desktop.ini")
+        ),
+        key=lambda info: info.filename,
+    )
+    if not files:
+        raise Unreadable("empty_archive", "the ZIP archive holds no file")
+    encrypted = [info.filename for info in files if info.flag_bits & 0x1]
+    if encrypted:
+        raise Unreadable("unreadable_zip", f"{encrypted[0]} in the ZIP archive is encrypted")
+
+    def opener(info: zipfile.ZipInfo) -> Callable[[], BinaryIO]:
+        def open_member() -> BinaryIO:
+            try:
+                return archive.open(info)  # type: ignore[return-value]
+            except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
+                problem = f"{info.filename} cannot be read from the archive ({error})"
+                raise Unreadable("unreadable_zip", problem) from None
+
+        return open_member
+
+    return [(info.filename, opener(info)) for info in files]
 
 
 def cell_text(value: object) -> str:

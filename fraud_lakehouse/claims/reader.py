@@ -37,7 +37,7 @@ import re
 import tempfile
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -471,10 +471,7 @@ class ClaimsFile:
     def batches(self) -> Iterator[pa.RecordBatch]:
         inside = self._inside_archive()
         if inside is not None:
-            file, label = inside
-            self.summary = file.summary  # the same summary, filled as the file inside is read
-            yield from file.batches()
-            self.summary.encoding = f"{self.summary.encoding} ({label})"
+            yield from self._files_inside(*inside)
             return
         stream, first, file_format = self._open()
         if not first.strip():
@@ -500,10 +497,10 @@ class ClaimsFile:
                 raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
             raise
 
-    def _inside_archive(self) -> tuple[ClaimsFile, str] | None:
-        """For a ZIP archive of one claims file, or an Excel workbook: the file inside it, read as a file of its
-        own (a workbook's sheet of claims as CSV text), and what it is; None for any other file. An archive inside
-        an archive is not opened (it is rejected as binary)."""
+    def _inside_archive(self) -> tuple[list[tuple[str, Callable[[], BinaryIO]]], str] | None:
+        """For a ZIP archive or an Excel workbook: the files inside it (name, what opens it; a workbook's sheet of
+        claims as CSV text) and what holds them; None for any other file. An archive inside an archive is not
+        opened (it is rejected as binary)."""
         seekable = getattr(self.stream, "seekable", None)
         if self.in_archive or not (seekable and seekable()):
             return None
@@ -511,15 +508,41 @@ class ClaimsFile:
         self.stream.seek(0)
         if not archives.is_zip(head):
             return None
-        settings = {"block_bytes": self.block_bytes, "max_record_bytes": self.max_record_bytes, "in_archive": True}
         try:
             if archives.is_workbook(self.stream):
                 sheet, text = archives.workbook_as_csv(self.stream, _is_header)
-                return ClaimsFile(f"{self.name}[{sheet}].csv", text, **settings), f"xlsx, sheet {sheet}"
-            member, stream = archives.inside_zip(self.stream)
+                return [(f"{self.name}[{sheet}].csv", lambda: text)], f"xlsx, sheet {sheet}"
+            return archives.files_in_zip(self.stream), "zip"
         except archives.Unreadable as problem:
             raise RejectedFile(problem.reason, problem.detail) from None
-        return ClaimsFile(member, stream, **settings), f"zip: {member}"
+
+    def _files_inside(self, files: list[tuple[str, Callable[[], BinaryIO]]], holder: str) -> Iterator[pa.RecordBatch]:
+        """The records of the files inside an archive, one file after another in name order, numbered on from
+        one file to the next: one landed file, of one layout (``mixed_layouts`` otherwise)."""
+        number = 0
+        for name, open_file in files:
+            try:
+                inside = ClaimsFile(name, open_file(), block_bytes=self.block_bytes,
+                                    max_record_bytes=self.max_record_bytes, in_archive=True)  # fmt: skip
+                for batch in inside.batches():
+                    layout = inside.summary.layout
+                    if self.summary.layout not in ("", layout):
+                        raise RejectedFile("mixed_layouts", f"{name} is {layout}, the files before it "
+                                           f"{self.summary.layout}: land them apart")  # fmt: skip
+                    self.summary.layout = layout
+                    yield _renumbered(batch, number)
+            except archives.Unreadable as problem:
+                raise RejectedFile(problem.reason, problem.detail) from None
+            except RejectedFile as rejected:
+                raise RejectedFile(rejected.reason, f"{name} in the archive: {rejected.detail}") from None
+            number += inside.summary.records
+            self.summary.records = number
+            self.summary.unsplittable += inside.summary.unsplittable
+            self.summary.ignored_columns = sorted({*self.summary.ignored_columns, *inside.summary.ignored_columns})
+            self.summary.encoding = inside.summary.encoding
+        names = ", ".join(name for name, _ in files[:3]) + (" ..." if len(files) > 3 else "")
+        self.summary.encoding = f"{self.summary.encoding} ({holder}: {names})" if holder == "zip" else (
+            f"{self.summary.encoding} ({holder})")  # fmt: skip
 
     def _text_start(self, first: bytes) -> bytes:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
