@@ -29,7 +29,6 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import io
 import itertools
 import json
 import os
@@ -48,6 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fraud_lakehouse.claims import archives
+from fraud_lakehouse.claims.archives import ReadStream as _ReadStream
 from fraud_lakehouse.claims.model import (
     LAYOUTS,
     RAW_VALUE_COLUMNS,
@@ -339,10 +339,9 @@ def _whole_records(
 def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
     """Where a record begins that opens a quoted value on one of the last lines of ``chunk`` (complete lines)
     and has not closed it by the chunk's end, so that its value may go on in the next chunk; None when there is
-    none. Lines are taken as the parser takes them: a line with an odd number of quotes may open a value, which
-    the next such line closes when the lines from one to the other, at most ``MAX_RECORD_LINES``, read as
-    exactly one record of the header's width. Only a chunk with an odd number of quotes on one of its last lines is
-    looked at whole."""
+    none. Lines are taken as the parser takes them (``_record_over_lines``), from one that leaves a quote open to
+    the next (between them every line has an even number of quotes). Only a chunk with an odd number of quotes
+    on one of its last lines is looked at whole."""
     tail = len(chunk) - 1
     for _ in range(MAX_RECORD_LINES - 1):
         tail = chunk.rfind(b"\n", 0, tail)
@@ -353,37 +352,50 @@ def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
     data = np.frombuffer(chunk, np.uint8)
     ends = np.flatnonzero(data == 10)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    odd = np.flatnonzero(np.bincount(np.searchsorted(ends, np.flatnonzero(data == 34)), minlength=ends.size) % 2)
-
-    def one_record(first: int, last: int) -> bool:
-        text = b"\n".join(chunk[int(starts[i]) : int(ends[i])].removesuffix(b"\r") for i in range(first, last + 1))
-        return _fields_of(text, delimiter) == width
-
+    odd_lines = np.flatnonzero(
+        np.bincount(np.searchsorted(ends, np.flatnonzero(data == 34)), minlength=ends.size) % 2
+    ).tolist()
     index, opened = 0, None
-    odd_lines = odd.tolist()
     while index < len(odd_lines):
         first = odd_lines[index]
-        index += 1
-        if index < len(odd_lines):
-            last = odd_lines[index]
-            if last - first < MAX_RECORD_LINES and one_record(first, last):
-                index += 1  # a value from the first line to the last
-            # else the first line is broken (or its quote is part of a field): the next odd line is looked at anew
-        elif ends.size - first < MAX_RECORD_LINES and not one_record(first, first):
-            opened = first
-    if opened is None:
-        return None
-    return int(starts[opened])
+        lines = [chunk[int(starts[i]) : int(ends[i])].removesuffix(b"\r")
+                 for i in range(first, min(first + MAX_RECORD_LINES, ends.size))]  # fmt: skip
+        if _csv_record(lines[0], delimiter) is not None:
+            index += 1  # a record on its own line (its quote is part of a field): the parser takes it so
+            continue
+        fields, taken = _record_over_lines(lines, delimiter, width)
+        if not taken and ends.size - first < MAX_RECORD_LINES:
+            opened = first  # still open at the chunk's end
+        # a record closes on the next odd line and the one after it may open another; a broken line's closing
+        # line is looked at anew
+        index += 2 if fields is not None else 1
+    return None if opened is None else int(starts[opened])
 
 
-def _fields_of(text: bytes, delimiter: str) -> int | None:
-    """How many fields the CSV record ``text`` has; None when it is not one record of UTF-8 text."""
-    if b"\x00" in text:
+def _csv_record(line: bytes, delimiter: str) -> list[str] | None:
+    """The fields of ``line`` (one CSV record, maybe over several lines), None when it is not one: a NUL byte,
+    not UTF-8, bad quoting."""
+    if b"\x00" in line:
         return None
     try:
-        return len(next(csv.reader([text.decode("utf-8")], delimiter=delimiter, strict=True)))
+        return next(csv.reader([line.decode("utf-8")], delimiter=delimiter, strict=True))
     except (UnicodeDecodeError, csv.Error, StopIteration):
         return None
+
+
+def _record_over_lines(lines: list[bytes], delimiter: str, width: int) -> tuple[list[str] | None, int]:
+    """The record that starts on ``lines[0]``, a line that leaves a quote open, and goes on until the quote closes
+    (at most ``MAX_RECORD_LINES`` lines): its fields and how many lines it takes, the fields None when those lines
+    are not exactly one record of ``width`` fields; ``(None, 0)`` when the quote is still open after the last of
+    ``lines``."""
+    joined = b""
+    for taken, line in enumerate(lines[:MAX_RECORD_LINES], start=1):
+        joined = line if taken == 1 else joined + b"\n" + line
+        if joined.count(b'"') % 2:
+            continue  # still inside the quoted value
+        fields = _csv_record(joined, delimiter)
+        return (fields if fields is not None and len(fields) == width else None), taken
+    return None, 0
 
 
 def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -499,8 +511,8 @@ class ClaimsFile:
 
     def _inside_archive(self) -> tuple[list[tuple[str, Callable[[], BinaryIO]]], str] | None:
         """For a ZIP archive or an Excel workbook: the files inside it (name, what opens it; a workbook's sheet of
-        claims as CSV text) and what holds them; None for any other file. An archive inside an archive is not
-        opened (it is rejected as binary)."""
+        claims as CSV text) and what holds them, for the run's metadata; None for any other file. An archive
+        inside an archive is not opened (it is rejected as binary)."""
         seekable = getattr(self.stream, "seekable", None)
         if self.in_archive or not (seekable and seekable()):
             return None
@@ -509,12 +521,16 @@ class ClaimsFile:
         if not archives.is_zip(head):
             return None
         try:
-            if archives.is_workbook(self.stream):
+            archive = archives.open_zip(self.stream)
+            if archives.is_workbook(archive):
+                self.stream.seek(0)
                 sheet, text = archives.workbook_as_csv(self.stream, _is_header)
                 return [(f"{self.name}[{sheet}].csv", lambda: text)], f"xlsx, sheet {sheet}"
-            return archives.files_in_zip(self.stream), "zip"
+            files = archives.files_in_zip(archive)
         except archives.Unreadable as problem:
             raise RejectedFile(problem.reason, problem.detail) from None
+        names = ", ".join(name for name, _ in files[:3]) + (" ..." if len(files) > 3 else "")
+        return files, f"zip: {names}"
 
     def _files_inside(self, files: list[tuple[str, Callable[[], BinaryIO]]], holder: str) -> Iterator[pa.RecordBatch]:
         """The records of the files inside an archive, one file after another in name order, numbered on from
@@ -539,10 +555,7 @@ class ClaimsFile:
             self.summary.records = number
             self.summary.unsplittable += inside.summary.unsplittable
             self.summary.ignored_columns = sorted({*self.summary.ignored_columns, *inside.summary.ignored_columns})
-            self.summary.encoding = inside.summary.encoding
-        names = ", ".join(name for name, _ in files[:3]) + (" ..." if len(files) > 3 else "")
-        self.summary.encoding = f"{self.summary.encoding} ({holder}: {names})" if holder == "zip" else (
-            f"{self.summary.encoding} ({holder})")  # fmt: skip
+            self.summary.encoding = f"{inside.summary.encoding} ({holder})"
 
     def _text_start(self, first: bytes) -> bytes:
         """The first block without a UTF-8 byte order mark; rejects what is not UTF-8 text."""
@@ -576,7 +589,7 @@ class ClaimsFile:
             delimiter = declared.group(1)
         else:
             delimiter = _sniff_delimiter(header_line)
-            if _layout_of(header_line, delimiter) is None:
+            if _known_delimiter(header_line) is None:
                 found = self._header_below(header_line, _chain_first(rest, lines))
                 if found is not None:
                     above, header_line, rest, lines, delimiter = found
@@ -605,7 +618,9 @@ class ClaimsFile:
         if number == len(above):
             raise RejectedFile("no_rows", "the file has a header but no rows")
 
-    def _header_below(self, first_line: str, lines: Iterator[tuple[bytes, int | None]]):  # type: ignore[no-untyped-def]
+    def _header_below(
+        self, first_line: str, lines: Iterator[tuple[bytes, int | None]]
+    ) -> tuple[list[str], str, tuple[bytes, int | None] | None, Iterator[tuple[bytes, int | None]], str] | None:
         """When the first line is no known header: the lines above the header, the header, what is left of its
         chunk, the lines after it and its delimiter, if one of the next ``MAX_LINES_BEFORE_HEADER`` non-blank
         lines is a known header; else None (the first line is the header the rejection names)."""
@@ -615,8 +630,8 @@ class ClaimsFile:
                 line, rest = self._header_line(lines)
             except RejectedFile:  # the end of the file, or a line that is no header's
                 return None
-            delimiter = _sniff_delimiter(line)
-            if _layout_of(line, delimiter) is not None:
+            delimiter = _known_delimiter(line)
+            if delimiter is not None:
                 return above, line, rest, lines, delimiter
             above.append(line)
             lines = _chain_first(rest, lines)
@@ -952,18 +967,6 @@ def _starts_as_utf8(first: bytes) -> bool:
     return True
 
 
-class _ReadStream(io.RawIOBase):
-    """A readable stream whose subclass gives ``read``."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 class _Windows1252AsUtf8(_ReadStream):
     """A Windows-1252 stream read as UTF-8 (its five unassigned bytes as U+FFFD)."""
 
@@ -1103,26 +1106,21 @@ def _is_header(cells: list[str]) -> bool:
     return detect_layout(_normalised_names(cells)[0]) is not None
 
 
-def _layout_of(header: str, delimiter: str) -> Layout | None:
-    """The layout the header line names, if any."""
-    try:
-        fields = next(csv.reader([header], delimiter=delimiter))
-    except (csv.Error, StopIteration):
-        return None
-    return detect_layout(_normalised_names(fields)[0])
+def _known_delimiter(line: str) -> str | None:
+    """The delimiter that splits ``line`` into a header of a known layout; None when none does."""
+    for delimiter in DELIMITERS:
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if _is_header(fields):
+            return delimiter
+    return None
 
 
 def _sniff_delimiter(header: str) -> str:
     """The delimiter that splits the header into a known layout, else the most frequent one."""
-    for delimiter in DELIMITERS:
-        try:
-            fields = next(csv.reader([header], delimiter=delimiter))
-        except csv.Error:
-            continue
-        names, _ = _normalised_names(fields)
-        if detect_layout(names) is not None:
-            return delimiter
-    return max(DELIMITERS, key=header.count)
+    return _known_delimiter(header) or max(DELIMITERS, key=header.count)
 
 
 class _CsvChunkParser:
@@ -1277,12 +1275,13 @@ class _CsvChunkParser:
                 try:
                     fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
                 except csv.Error as error:
-                    spanned = self._spanning(text, lines[index : index + MAX_RECORD_LINES - 1])
+                    spanned, taken = _record_over_lines(
+                        lines[index - 1 : index - 1 + MAX_RECORD_LINES], self.delimiter, self.width
+                    )
                     if spanned is not None:
-                        fields, more = spanned
-                        rows.append(fields)
+                        rows.append(spanned)
                         row_numbers.append(number)
-                        index += more
+                        index += taken - 1
                     else:
                         problem = (
                             "unclosed_quote: a quote is not closed on its line"
@@ -1305,29 +1304,6 @@ class _CsvChunkParser:
             {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
         )
         return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number
-
-    def _spanning(self, text: str, following: list[bytes]) -> tuple[list[str], int] | None:
-        """The fields of the record that starts with ``text`` (a line that leaves a quote open) and goes on over the
-        first lines of ``following``, and how many of them it takes: only when they read as exactly one record
-        of the header's width; else None."""
-        if text.count('"') % 2 == 0:
-            return None  # no quote left open: a broken quote, not a value going on
-        joined = text
-        for taken, raw in enumerate(following, start=1):
-            if b"\x00" in raw:
-                return None
-            try:
-                joined += "\n" + raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if joined.count('"') % 2:
-                continue  # still inside the quoted value
-            try:
-                fields = next(csv.reader([joined], delimiter=self.delimiter, strict=True))
-            except csv.Error:
-                return None
-            return (fields, taken) if len(fields) == self.width else None
-        return None
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -282,11 +282,17 @@ def _date_votes(first_above_12: bool) -> Column:
 
 def _is_slash_date(name: str) -> Column:
     # most files have none: the full pattern is tested on the values that start like one only (a CASE, not an AND)
-    return F.coalesce(F.when(_has_separated_date(name), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
+    return F.coalesce(F.when(_has_separated_date(F.col(name)), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
 
 
-def _has_separated_date(name: str) -> Column:
-    return F.col(name).rlike(SEPARATED_DATE_START)
+def _any_separated_date() -> Column:
+    """Whether any date column of a raw row starts like a date that needs its file's order."""
+    return reduce(lambda left, right: left | right, [_has_separated_date(F.col(name)) for name in DATE_COLUMNS])
+
+
+def _has_separated_date(value: Column) -> Column:
+    """Whether a date column's value starts like a date that needs its file's order (``SEPARATED_DATE_START``)."""
+    return value.rlike(SEPARATED_DATE_START)
 
 
 def _latest_date(order: str) -> Column:
@@ -378,7 +384,7 @@ def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
         return clean
     month_day = _files_case(orders, {order: MONTH_DAY_ISO[order] for order in (MONTH_FIRST, DAY_FIRST)},
                             F.lit(MONTH_DAY_ISO[YEAR_FIRST]))  # fmt: skip
-    return F.when(clean.rlike(SEPARATED_DATE_START), _as_iso(clean, month_day)).otherwise(clean)
+    return F.when(_has_separated_date(clean), _as_iso(clean, month_day)).otherwise(clean)
 
 
 def _unread_dates(orders: dict[str, str]) -> Column:
@@ -394,7 +400,7 @@ def _unread_dates(orders: dict[str, str]) -> Column:
 def _file_date_orders(raw: DataFrame) -> DataFrame:
     """``source_file`` and ``__file_date_order`` of each file of ``raw`` (the files with slashes in their dates),
     from the rows with slashes alone."""
-    slashed_rows = raw.where(reduce(lambda left, right: left | right, [_has_separated_date(n) for n in DATE_COLUMNS]))
+    slashed_rows = raw.where(_any_separated_date())
     slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
     votes = (
         _read_in_orders(slashed_rows)
@@ -430,7 +436,7 @@ def file_formats(raw: DataFrame) -> DataFrame:
         # within its partitions, a day comes in few large batches; for a day of a few files the sort is not worth
         # its cost.
         raw = raw.sortWithinPartitions("source_file")
-    any_slash = reduce(lambda left, right: left | right, [_has_separated_date(n) for n in DATE_COLUMNS])
+    any_slash = _any_separated_date()
     votes = raw.groupBy("source_file").agg(
         F.max("decimal_mark").alias("__declared"),
         _count(DOT_VOTE).alias("__dot"),
