@@ -7,7 +7,10 @@ import gzip
 import io
 import json
 import lzma
+import os
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -68,18 +71,48 @@ def zipped(name: str, content: bytes, *more: tuple[str, bytes]) -> bytes:
     return sink.getvalue()
 
 
-def workbook(*sheets: tuple[str, list[list]]) -> bytes:
-    """An Excel workbook with these sheets (title, rows), as openpyxl writes it."""
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for title, rows in sheets:
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
+def workbook(*sheets: tuple[str, list[list]], kind: str = "xlsx") -> bytes:
+    """A workbook with these sheets (title, rows) as Excel (openpyxl: xlsx; xlwt: 97-2003 xls; pyxlsbwriter:
+    binary xlsb) or LibreOffice (odfpy through pandas: ods) writes it."""
     sink = io.BytesIO()
-    book.save(sink)
+    if kind == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.remove(book.active)
+        for title, rows in sheets:
+            sheet = book.create_sheet(title)
+            for row in rows:
+                sheet.append(row)
+        book.save(sink)
+    elif kind == "xls":
+        import xlwt
+
+        styles = {dt.datetime: xlwt.easyxf(num_format_str="YYYY-MM-DD hh:mm:ss"),
+                  dt.date: xlwt.easyxf(num_format_str="YYYY-MM-DD")}  # fmt: skip
+        book = xlwt.Workbook()
+        for title, rows in sheets:
+            sheet = book.add_sheet(title)
+            for row_index, row in enumerate(rows):
+                for column, value in enumerate(row):
+                    if value is not None:
+                        sheet.write(row_index, column, value, *[styles[type(value)]] if type(value) in styles else [])
+        book.save(sink)
+    elif kind == "ods":
+        with pd.ExcelWriter(sink, engine="odf") as book:
+            for title, rows in sheets:
+                pd.DataFrame(rows).to_excel(book, sheet_name=title, header=False, index=False)
+    else:
+        import pyxlsbwriter
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "book.xlsb")
+            with pyxlsbwriter.XlsbWriter(path) as book:
+                for title, rows in sheets:
+                    width = max(len(row) for row in rows)
+                    book.add_sheet(title)
+                    book.write_sheet([row + [None] * (width - len(row)) for row in rows])
+            return Path(path).read_bytes()
     return sink.getvalue()
 
 
@@ -129,7 +162,8 @@ REJECTED_FILES = [
     ("bad_member.zip", zipped("a.csv", csv_file(claim()), ("b.pdf", b"%PDF-1.7\n")), "not_text"),
     ("nested.zip", zipped("inner.zip", zipped("claims.csv", csv_file(claim()))), "not_text"),
     ("cut.zip", zipped("claims.csv", csv_file(claim()))[:-30], "unreadable_zip"),
-    ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "not_text"),
+    ("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "unreadable_workbook"),
+    ("workbook_in.zip", zipped("claims.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500)), "not_text"),
     ("claims.csv.bz2", bz2.compress(csv_file(claim())), "not_text"),
     ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "not_text"),
 ]
@@ -145,8 +179,9 @@ def test_bad_file_is_rejected_with_a_reason(name, content, reason):
 
 @pytest.mark.parametrize(
     ("name", "content", "named"),
-    [("nested.zip", zipped("inner.zip", zipped("x.xml", b"<x/>")), "ZIP archive (or an Excel .xlsx workbook)"),
-     ("book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Excel .xls workbook"),
+    [("nested.zip", zipped("inner.zip", zipped("x.xml", b"<x/>")), "ZIP archive (or a workbook)"),
+     ("books.zip", zipped("book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100)), "Excel .xls workbook"),
+     ("letter.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Word or Outlook"),
      ("claims.csv.bz2", bz2.compress(csv_file(claim())), "bzip2-compressed")],
 )  # fmt: skip
 def test_a_binary_format_is_named_in_the_rejection(name, content, named):
@@ -183,10 +218,12 @@ def test_the_files_of_a_zip_archive_are_read_one_after_another_as_one_landed_fil
     assert rejected.value.detail.startswith("b.pdf in the archive: ")
 
 
-def test_an_excel_workbook_is_read_from_its_sheet_of_claims():
-    """Claims kept in Excel: the first sheet with a header near its top is read as CSV would be (a title above
-    the header kept as a record of its own); cells typed as numbers and dates read as their exports write them,
-    and a row whose last cells are empty keeps them as empty values."""
+@pytest.mark.parametrize("kind", ["xlsx", "xls", "xlsb", "ods"])
+def test_a_workbook_is_read_from_its_sheet_of_claims(kind):
+    """Claims kept in Excel (xlsx, the 97-2003 xls, the binary xlsb) or LibreOffice (ods): the first sheet with a
+    header near its top is read as CSV would be (a title above the header kept as a record of its own); cells
+    typed as numbers and dates read as their exports write them, and a row whose last cells are empty keeps them
+    as empty values."""
     header = HEADER.split(",")
     claims = [
         ["Claims, January 2025"],
@@ -209,8 +246,8 @@ def test_an_excel_workbook_is_read_from_its_sheet_of_claims():
         ],
         ["C2", "P2", "PR1", "Clinic", "99213", "J45", "2025-01-01", "2025-01-02", 0.25, None, "CA", "CA"],
     ]
-    content = workbook(("Summary", [["Totals"], [2]]), ("Claims", claims))
-    table, summary = read_claims_bytes("claims.xlsx", content)
+    content = workbook(("Summary", [["Totals"], [2]]), ("Claims", claims), kind=kind)
+    table, summary = read_claims_bytes(f"claims.{kind}", content)
     rows = {row["row_number"]: row for row in table.to_pylist()}
     assert sorted(rows) == [1, 2, 3] and rows[1]["row_error"].startswith("before_header:")
     assert (rows[2]["claim_id"], rows[2]["patient_id"], rows[2]["provider_name"]) == ("C1", "1001", "Clinic\nNorth")
@@ -221,9 +258,9 @@ def test_an_excel_workbook_is_read_from_its_sheet_of_claims():
         "11",
     )
     assert (rows[3]["charge_amount"], rows[3]["paid_amount"], rows[3]["place_of_service"]) == ("0.25", "", "")
-    assert summary.layout == "insurance" and summary.encoding == "utf-8 (xlsx, sheet Claims)"
+    assert summary.layout == "insurance" and summary.encoding == f"utf-8 ({kind}, sheet Claims)"
     with pytest.raises(RejectedFile) as rejected:
-        read_claims_bytes("other.xlsx", workbook(("Budget", [["month", "total"], ["Jan", 10]])))
+        read_claims_bytes(f"other.{kind}", workbook(("Budget", [["month", "total"], ["Jan", 10]]), kind=kind))
     assert rejected.value.reason == "unknown_layout"
 
 
@@ -716,6 +753,25 @@ def test_missing_value_markers_are_missing_values(spark):
         "C7": ["bad_number_amount", "missing_amount"],
         "C8": ["bad_label"],
     }
+
+
+def test_missing_value_markers_in_key_columns_are_missing(spark):
+    """NULL or N/A written for an id, a code or a state is a missing value: a row without its claim id, patient,
+    provider or procedure is quarantined for that (not loaded as a patient called NULL that every such row would
+    share, nor as a repeated claim id NULL); a missing state or diagnosis loads as NULL."""
+    rows = [claim("NULL"), claim("NULL"), claim("C3", patient="N/A"), claim("C4", provider="NA"),
+            claim("C5").replace(",99213,", ",null,"), claim("C6", state="NA").replace(",J45,", ",N/A,"),
+            claim("C7", patient="\\N"), claim("C8", patient="None")]  # fmt: skip
+    silver, quarantine = _silver_and_quarantine(spark, "key_markers.csv", csv_file(*rows))
+    assert [(row.claim_id, row.customer_state, row.diagnosis) for row in silver] == [("C6", None, None)]
+    assert {row.row_number: row.reasons for row in quarantine} == {
+        1: ["missing_claim_id"], 2: ["missing_claim_id"], 3: ["missing_customer"], 4: ["missing_provider"],
+        5: ["missing_procedure"], 7: ["missing_customer"], 8: ["missing_customer"],
+    }  # fmt: skip
+    cards = [card("t1").replace(",4263982640269299,", ",NULL,"), card("NULL"), card("t3")]
+    silver, quarantine = _silver_and_quarantine(spark, "cards.csv", csv_file(*cards, header=KAGGLE_HEADER))
+    assert [row.claim_id for row in silver] == ["t3"]
+    assert {row.row_number: row.reasons for row in quarantine} == {1: ["missing_customer"], 2: ["missing_claim_id"]}
 
 
 def test_amounts_are_whole_cents(spark):

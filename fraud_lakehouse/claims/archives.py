@@ -1,7 +1,8 @@
-"""Landed files that hold claims files inside them: a ZIP archive, an Excel workbook (.xlsx).
+"""Landed files that hold claims files inside them: a ZIP archive, a spreadsheet workbook (Excel .xlsx, .xlsb and
+.xls, OpenDocument .ods).
 
 ``files_in_zip(open_zip(stream))`` opens the files of a ZIP archive (what a download or an e-mail attachment holds);
-``workbook_as_csv(stream, is_header)`` reads an Excel workbook's sheet of claims as CSV text, so every rule of
+``workbook_as_csv(stream, is_header)`` reads a workbook's sheet of claims as CSV text, so every rule of
 reading a CSV file (headers, layouts, broken records, row numbers) holds for it unchanged. A ZIP member is
 decompressed as it is read; a workbook is read with calamine (python-calamine, Rust: a sheet read 10x faster
 than row by row in openpyxl's read-only mode; docs/claims.md), which holds the sheet's cells while its rows
@@ -21,8 +22,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 ZIP_MAGIC = b"PK\x03\x04"
-# What marks a ZIP archive as an Excel workbook.
-WORKBOOK_PART = "xl/workbook.xml"
+# An OLE2 compound document: an Excel 97-2003 workbook (.xls), or a Word or Outlook file.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# What marks a ZIP archive as a workbook: Excel's workbook part (XML in .xlsx, binary in .xlsb), OpenDocument's
+# first member, which names the document's type.
+WORKBOOK_PARTS = {"xl/workbook.xml": "xlsx", "xl/workbook.bin": "xlsb"}
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 # Rows of a sheet looked at for its header (a report's title and comment rows come first).
 HEADER_SEARCH_ROWS = 11
 # CSV text handed on at a time.
@@ -48,9 +53,23 @@ def open_zip(stream: BinaryIO) -> zipfile.ZipFile:
         raise Unreadable("unreadable_zip", f"the ZIP archive is corrupt or truncated ({error})") from None
 
 
-def is_workbook(archive: zipfile.ZipFile) -> bool:
-    """Whether the ZIP archive is an Excel workbook."""
-    return WORKBOOK_PART in archive.namelist()
+def is_ole2(head: bytes) -> bool:
+    return head.startswith(OLE2_MAGIC)
+
+
+def workbook_kind(archive: zipfile.ZipFile) -> str | None:
+    """What kind of workbook the ZIP archive is (xlsx, xlsb, ods), None for an archive of files."""
+    names = archive.namelist()
+    for part, kind in WORKBOOK_PARTS.items():
+        if part in names:
+            return kind
+    if "mimetype" in names and "content.xml" in names:
+        try:
+            if archive.read("mimetype").strip() == ODS_MIMETYPE:
+                return "ods"
+        except (zipfile.BadZipFile, NotImplementedError, OSError):
+            return None
+    return None
 
 
 def files_in_zip(archive: zipfile.ZipFile) -> list[tuple[str, Callable[[], BinaryIO]]]:
@@ -110,18 +129,18 @@ def _row_cells(row: Iterable[object]) -> list[str]:
     return cells
 
 
-def workbook_as_csv(stream: BinaryIO, is_header: Callable[[list[str]], bool]) -> tuple[str, BinaryIO]:
+def workbook_as_csv(stream: BinaryIO, kind: str, is_header: Callable[[list[str]], bool]) -> tuple[str, BinaryIO]:
     """The name of a workbook's sheet of claims and that sheet as CSV text: the first sheet with a header
     (``is_header``) in its first ``HEADER_SEARCH_ROWS`` rows that are not empty, else the first sheet (its first row
     then names what is wrong). The data rows take the header's width (the empty cells at their end count as
-    empty values)."""
+    empty values). ``kind`` (xlsx, xlsb, xls, ods) names it in an error; calamine tells the format itself."""
     from python_calamine import CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_filelike(stream)
         names = workbook.sheet_names
         if not names:
-            raise Unreadable("unreadable_workbook", "the Excel workbook has no worksheet")
+            raise Unreadable("unreadable_workbook", "the workbook has no worksheet")
         for name in names:
             rows = iter(workbook.get_sheet_by_name(name).iter_rows())
             looked_at: list[list[str]] = []
@@ -136,7 +155,11 @@ def workbook_as_csv(stream: BinaryIO, is_header: Callable[[list[str]], bool]) ->
     except Unreadable:
         raise
     except Exception as error:  # calamine raises its own kinds for a broken workbook
-        raise Unreadable("unreadable_workbook", f"the Excel workbook cannot be read ({type(error).__name__})") from None
+        # an OLE2 file that is no workbook is another Office document
+        other = " (or it is not a workbook: a Word or Outlook file)" if kind == "xls" else ""
+        raise Unreadable(
+            "unreadable_workbook", f"the {kind} workbook cannot be read ({type(error).__name__}){other}"
+        ) from None
 
 
 def _csv_lines(seen: list[list[str]], width: int, rest: Iterator[tuple]) -> Iterator[bytes]:

@@ -77,8 +77,9 @@ BLOCK_BYTES = 4 * 1024**2
 SNIFF_BYTES = 64 * 1024
 # Binary formats a claims file is often mistaken for, by their first bytes: named in the rejection.
 BINARY_SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive (or an Excel .xlsx workbook)", "land the CSV inside it, or export the sheet as CSV"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook", "export the sheet as CSV"),
+    # Read where they are landed themselves (archives.py), not inside a ZIP archive:
+    (b"PK\x03\x04", "a ZIP archive (or a workbook)", "land it apart, or land the CSV inside it"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook", "land it apart, or export the sheet as CSV"),
     (b"%PDF-", "a PDF document", "land the claims as CSV, JSON lines or Parquet"),
     (b"BZh", "bzip2-compressed", "land it uncompressed, or gzip it"),
     (b"\xfd7zXZ\x00", "xz-compressed", "land it uncompressed, or gzip it"),
@@ -510,22 +511,24 @@ class ClaimsFile:
             raise
 
     def _inside_archive(self) -> tuple[list[tuple[str, Callable[[], BinaryIO]]], str] | None:
-        """For a ZIP archive or an Excel workbook: the files inside it (name, what opens it; a workbook's sheet of
+        """For a ZIP archive or a workbook: the files inside it (name, what opens it; a workbook's sheet of
         claims as CSV text) and what holds them, for the run's metadata; None for any other file. An archive
         inside an archive is not opened (it is rejected as binary)."""
         seekable = getattr(self.stream, "seekable", None)
         if self.in_archive or not (seekable and seekable()):
             return None
-        head = self.stream.read(len(archives.ZIP_MAGIC))
+        head = self.stream.read(len(archives.OLE2_MAGIC))
         self.stream.seek(0)
-        if not archives.is_zip(head):
+        if not (archives.is_zip(head) or archives.is_ole2(head)):
             return None
         try:
-            archive = archives.open_zip(self.stream)
-            if archives.is_workbook(archive):
+            archive = None if archives.is_ole2(head) else archives.open_zip(self.stream)
+            kind = "xls" if archive is None else archives.workbook_kind(archive)
+            if kind:
                 self.stream.seek(0)
-                sheet, text = archives.workbook_as_csv(self.stream, _is_header)
-                return [(f"{self.name}[{sheet}].csv", lambda: text)], f"xlsx, sheet {sheet}"
+                sheet, text = archives.workbook_as_csv(self.stream, kind, _is_header)
+                return [(f"{self.name}[{sheet}].csv", lambda: text)], f"{kind}, sheet {sheet}"
+            assert archive is not None
             files = archives.files_in_zip(archive)
         except archives.Unreadable as problem:
             raise RejectedFile(problem.reason, problem.detail) from None

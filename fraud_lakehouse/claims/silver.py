@@ -78,10 +78,24 @@ class ValidationRules:
     today: dt.date = dt.date.max
 
 
+# Text that exports write for a missing value (SQL clients' NULL, MySQL's \N, R's and pandas' NA, NaN, None; pandas
+# reads the same as missing): missing, as a blank is, not a bad value. In a number, date, time or label column it is
+# tested only on the values that did not read (CASE branches), so a day without them pays nothing.
+NULL_MARKERS = ("NULL", "null", "Null", "\\N", "NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "None", "none")
+
+
 def _clean(name: str) -> Column:
     """A raw string value trimmed, NULL when blank."""
     value = F.trim(F.col(name))
     return F.when(value != "", value)
+
+
+def _key(value: Column) -> Column:
+    """A cleaned identifier or code (claim, customer, provider, procedure, state), NULL for a missing-value marker:
+    an id written as NULL is missing, not one patient called NULL shared by every such row. Applied to the few key
+    columns only, after a layout's column is chosen, as a CASE of one branch and no ELSE (which the engines
+    compute without splitting the rows)."""
+    return F.when(~value.isin(*NULL_MARKERS), value)
 
 
 def _read(frame: DataFrame, target: str, source: Column, readings: list[tuple[str, str]]) -> DataFrame:
@@ -524,12 +538,6 @@ def _money(frame: DataFrame, target: str, source: str) -> DataFrame:
     )
 
 
-# Text that exports write for a missing value in a number, date, time or label column (SQL clients' NULL, MySQL's
-# \N, R's and pandas' NA, NaN, None): missing, as a blank is, not a bad value. Tested only on the values that did
-# not read (CASE branches), so a day without them pays nothing.
-NULL_MARKERS = ("NULL", "null", "Null", "\\N", "NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "None", "none")
-
-
 def _bad(parsed: str, raw: Column, code: str) -> Column:
     """``code`` when ``raw`` has a value that did not read into ``parsed`` (a missing-value marker is no value)."""
     return F.when(raw.isNotNull() & F.col(parsed).isNull(), F.when(~raw.isin(*NULL_MARKERS), F.lit(code)))
@@ -602,14 +610,14 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
     )
     frame = raw.select(
         "*",
-        F.when(is_insurance, _clean("claim_id")).otherwise(_clean("trans_num")).alias("__claim_id"),
-        F.when(is_insurance, _clean("patient_id"))
-        .otherwise(F.regexp_replace(_clean("cc_num"), r"[ -]", ""))
-        .alias("__customer"),
-        F.when(is_insurance, _clean("provider_id")).otherwise(_clean("merchant")).alias("__provider_id"),
+        _key(F.when(is_insurance, _clean("claim_id")).otherwise(_clean("trans_num"))).alias("__claim_id"),
+        _key(
+            F.when(is_insurance, _clean("patient_id")).otherwise(F.regexp_replace(_clean("cc_num"), r"[ -]", ""))
+        ).alias("__customer"),
+        _key(F.when(is_insurance, _clean("provider_id")).otherwise(_clean("merchant"))).alias("__provider_id"),
         F.when(is_insurance, _clean("provider_name")).otherwise(_clean("merchant")).alias("__provider_name"),
-        F.when(is_insurance, _clean("procedure_code")).otherwise(_clean("category")).alias("__procedure"),
-        F.when(is_insurance, _clean("diagnosis_code")).alias("__diagnosis"),
+        _key(F.when(is_insurance, _clean("procedure_code")).otherwise(_clean("category"))).alias("__procedure"),
+        _key(F.when(is_insurance, _clean("diagnosis_code"))).alias("__diagnosis"),
         F.when(~is_insurance, F.coalesce(kaggle_time, sparkov_time)).alias("__service_ts"),
         F.when(is_insurance, _clean("service_date")).alias("__service_date"),
         F.when(is_insurance, _clean("submitted_date")).alias("__submitted_date"),
@@ -617,8 +625,10 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
         F.when(is_insurance, _iso_date_text(_clean("submitted_date"), orders)).alias("__submitted_date_iso"),
         F.when(is_insurance, _number_text("charge_amount")).otherwise(_number_text("amt")).alias("__amount"),
         F.when(is_insurance, _number_text("paid_amount")).alias("__paid_amount"),
-        F.upper(F.when(is_insurance, _clean("patient_state")).otherwise(_clean("state"))).alias("__customer_state"),
-        F.upper(F.when(is_insurance, _clean("provider_state"))).alias("__provider_state"),
+        F.upper(_key(F.when(is_insurance, _clean("patient_state")).otherwise(_clean("state")))).alias(
+            "__customer_state"
+        ),
+        F.upper(_key(F.when(is_insurance, _clean("provider_state")))).alias("__provider_state"),
         _number_text("lat").alias("__customer_lat"),
         _number_text("long").alias("__customer_long"),
         _number_text("merch_lat").alias("__provider_lat"),
