@@ -714,8 +714,8 @@ def test_thousands_separators_with_a_decimal_point(spark):
 
 def test_amounts_as_exports_write_them(spark):
     """A currency symbol or code before or after the number, an accounting negative in brackets, thousands grouped
-    with spaces: read as the number they write (a negative then fails its own check); anything else stays a bad
-    number."""
+    with spaces or in lakhs: read as the number they write (a negative then fails its own check); anything else
+    stays a bad number."""
     amounts = ["120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)",
                "(USD 99.10)", "120.50 usd", '"1 2345.50"', "12 34", "EUR"]  # fmt: skip
     rows = [claim(f"C{index}", amount=amount) for index, amount in enumerate(amounts, start=1)]
@@ -728,6 +728,14 @@ def test_amounts_as_exports_write_them(spark):
               enumerate(["1\u00a0234,50\u00a0€", "120,50 EUR", "7 000,00", "0,99 €"], start=1)]  # fmt: skip
     content = csv_file(*french, header=HEADER.replace(",", ";"))
     assert _amounts(spark, "fr.csv", content) == {1: 1234.5, 2: 120.5, 3: 7000.0, 4: 0.99}
+    # an Indian export: lakh grouping (two digits between commas above the thousands), the rupee sign or Rs.
+    indian = ['"1,23,456.50"', '"₹1,23,456"', '"Rs. 2,34,567.5"', '"4,56,789 INR"', "99.90", '"1,23,45.50"',
+              '"12,3,456"']  # fmt: skip
+    rows = [claim(f"I{index}", amount=amount) for index, amount in enumerate(indian, start=1)]
+    assert _amounts(spark, "in.csv", csv_file(*rows)) == {
+        1: 123456.5, 2: 123456.0, 3: 234567.5, 4: 456789.0, 5: 99.9, 6: "bad_number_amount",
+        7: "bad_number_amount",
+    }  # fmt: skip
 
 
 def test_missing_value_markers_are_missing_values(spark):

@@ -28,7 +28,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
 NAMED_MONTH_CLAIMS = 12
-EXPORT_AMOUNT_CLAIMS = 18
+EXPORT_AMOUNT_CLAIMS = 22
 # claims in each of two files of dates with other separators (dots; two-digit years, compact dates)
 SEPARATED_DATE_CLAIMS = 12
 SPARKOV_FILE = (
@@ -109,12 +109,15 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(SEPARATED_DATE_CLAIMS)
     ]
     (folder / "short_dates.csv").write_text(INSURANCE_HEADER + "\n".join(short) + "\n")
-    # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands
+    # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands, lakhs
     amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34",
-               "NULL", "NaN")  # fmt: skip
+               "NULL", "NaN", '"1,23,456.50"', '"₹ 4,56,789"')  # fmt: skip
     paid = ("90", "\\N", "NA")
+    # and missing-value markers in key columns (a patient, a state)
+    patients = ("P", "P", "P", "P", "NULL", "N/A")
     export_amounts = [
-        f"X{i},P{i},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,{amounts[i % len(amounts)]},{paid[i % 3]},CA,CA,11"
+        f"X{i},{patients[i % 6]}{i if i % 6 < 4 else ''},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,"
+        f"{amounts[i % len(amounts)]},{paid[i % 3]},CA,{'NA' if i % 4 == 1 else 'CA'},11"
         for i in range(EXPORT_AMOUNT_CLAIMS)
     ]
     (folder / "export_amounts.csv").write_text(INSURANCE_HEADER + "\n".join(export_amounts) + "\n")

@@ -205,8 +205,10 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
 # out, not as \s: Java's \s is ASCII blank space only, Rust's any Unicode one.
 SPACES = "[ \u00a0\u202f]"
 BLANK = "[ \t\u00a0\u202f]"
+# Indian grouping (lakh, crore): 1,23,45,678.50, commas after the last three digits every two.
+LAKH_GROUPS = "[0-9]{1,2}(,[0-9]{2})+,[0-9]{3}"
 NUMBER_FORMATS = {
-    ".": rf"^[+-]?([0-9]{{1,3}}((,|{SPACES})[0-9]{{3}})+|[0-9]*)(\.[0-9]*)?([eE][+-]?[0-9]+)?$",
+    ".": rf"^[+-]?([0-9]{{1,3}}((,|{SPACES})[0-9]{{3}})+|{LAKH_GROUPS}|[0-9]*)(\.[0-9]*)?([eE][+-]?[0-9]+)?$",
     ",": rf"^[+-]?([0-9]{{1,3}}((\.|{SPACES})[0-9]{{3}})+|[0-9]*)(,[0-9]*)?$",
 }
 # Money is kept in whole cents: amounts are rounded half up to 2 decimals (so the smallest amount is 0.01).
@@ -219,7 +221,7 @@ MAX_AMOUNT_CAP = 1_000_000_000.0
 
 # What may stand around a number: a sign, a currency symbol or the code of a common currency before or after it
 # (USD 120.50, 120,50 €), and the brackets of an accounting negative ((120.50)).
-CURRENCY = "([$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|JPY|CHF|SEK|NOK|DKK|PLN|CZK|INR|CNY|MXN|BRL|ZAR)"
+CURRENCY = "([$€£¥₹]|Rs[.]?|USD|EUR|GBP|CAD|AUD|NZD|JPY|CHF|SEK|NOK|DKK|PLN|CZK|INR|CNY|MXN|BRL|ZAR)"
 _SIGN = rf"^{BLANK}*\(?[+-]?{BLANK}*{CURRENCY}?{BLANK}*"
 _END = rf"([eE][+-]?[0-9]+)?{BLANK}*{CURRENCY}?\)?{BLANK}*$"
 
@@ -233,6 +235,7 @@ def _vote_pattern(point: str, group: str) -> str:
         + rf"[0-9]*{p}[0-9]{{1,2}}|[0-9]*{p}[0-9]{{4,}}|[0-9]{{4,}}{p}[0-9]{{3}}|0{p}[0-9]{{3}}"  # decimals
         + rf"|[0-9]{{1,3}}(({g}|{SPACES})[0-9]{{3}})+{p}[0-9]*"  # 1,234.56 / 1.234,56 / 1 234,56
         + rf"|[0-9]{{1,3}}({g}[0-9]{{3}}){{2,}}"  # 1,234,567: only thousands groups
+        + (rf"|{LAKH_GROUPS}({p}[0-9]*)?" if group == "," else "")  # 12,34,567.50: only with a decimal point
         + ")"
         + _END
     )
