@@ -994,6 +994,11 @@ SEPARATED_DATE_FILES = {
                                        ("20250113 14:30", "2025.1.14")], dt.date(2025, 2, 1),
                                       [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)), "bad_date_service",
                                        (dt.date(2025, 1, 13), dt.date(2025, 1, 14))]),
+    "Unix times, Excel serial dates": ([("1736726400", "1736879400000"), ("45670", "45671.75"),
+                                        ("173672640", "2025-01-14"), ("4567", "2025-01-14")], dt.date(2025, 2, 1),
+                                       [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
+                                        (dt.date(2025, 1, 13), dt.date(2025, 1, 14)), "bad_date_service",
+                                        "bad_date_service"]),
 }  # fmt: skip
 
 
@@ -1001,9 +1006,11 @@ SEPARATED_DATE_FILES = {
 def test_dates_with_dots_dashes_two_digit_years_or_no_separator_read(spark, dates, landed, expected):
     """Exports write the month and day as numbers with dots (13.01.2025, German and Nordic) or dashes (01-13-2025),
     years with two digits (Excel's US default: 1/13/25; 00-29 are 2000-2029, 30-99 1930-1999, as Excel reads them),
-    year first with dots (2025.01.13), or no separator at all (SAS and mainframes: 20250113). Each reads; a file's
-    order is decided as for slashes. A dashed two-digit year (25-01-13 could be year first) is a bad date, never a
-    guess."""
+    year first with dots (2025.01.13), or no separator at all (SAS and mainframes: 20250113); JSON exports write a
+    Unix time (10 digits of seconds, 13 of milliseconds), a CSV saved from a sheet whose dates were formatted as
+    numbers Excel's serial date (45670, days since 1899-12-30). Each reads; a file's order is decided as for
+    slashes. A dashed two-digit year (25-01-13 could be year first) is a bad date, never a guess, and so is a
+    number of another length."""
     rows = [_slashed(f"D{index}", service, submitted) for index, (service, submitted) in enumerate(dates, start=1)]
     assert _dates(spark, "dates.csv", csv_file(*rows), landed) == dict(enumerate(expected, start=1))
 
@@ -1013,6 +1020,15 @@ def test_a_kaggle_file_saved_by_german_excel_keeps_its_times(spark):
     assert _service_times(spark, "german_excel.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {
         "t1": dt.datetime(2019, 1, 13, 0, 5),
         "t2": dt.datetime(2019, 1, 2, 23, 59, 10),
+    }
+
+
+def test_a_card_time_as_a_unix_time_or_an_excel_serial_keeps_its_time_of_day(spark):
+    cards = [card("t1", when="1736879400"), card("t2", when="1736879400999"), card("t3", when="45671.7708333333")]
+    assert _service_times(spark, "epoch.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {
+        "t1": dt.datetime(2025, 1, 14, 18, 30),
+        "t2": dt.datetime(2025, 1, 14, 18, 30),
+        "t3": dt.datetime(2025, 1, 14, 18, 30),
     }
 
 

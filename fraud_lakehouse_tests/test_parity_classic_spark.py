@@ -103,9 +103,10 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(SEPARATED_DATE_CLAIMS)
     ]
     (folder / "dotted_dates.csv").write_text(INSURANCE_HEADER + "\n".join(dotted) + "\n")
-    submissions = ("20250227", "2025.02.27", "2/27/25 2:30 PM", "02-27-25")
+    # and Unix times (seconds, milliseconds) and Excel serial dates
+    submissions = ("20250227", "2025.02.27", "2/27/25 2:30 PM", "02-27-25", "1740668400", "1740668400500", "45715.5")
     short = [
-        f"Y{i},P{i},PR1,Clinic,99213,J45,2/{1 + i * 2}/25,{submissions[i % 4]},120.50,90,CA,CA,11"
+        f"Y{i},P{i},PR1,Clinic,99213,J45,2/{1 + i * 2}/25,{submissions[i % len(submissions)]},120.50,90,CA,CA,11"
         for i in range(SEPARATED_DATE_CLAIMS)
     ]
     (folder / "short_dates.csv").write_text(INSURANCE_HEADER + "\n".join(short) + "\n")

@@ -173,15 +173,26 @@ MONTH_NAME_TIME_SQL = f"try_cast({_month_name_as_iso_sql('__value')} AS TIMESTAM
 COMPACT_DATE_PATTERN = "^[0-9]{8}" + _TIME_AFTER + "$"
 COMPACT_DATE_TIME_SQL = "try_cast(regexp_replace(__value, '^([0-9]{4})([0-9]{2})([0-9]{2})', '$1-$2-$3') AS TIMESTAMP)"
 
+# A Unix time (what JSON exports of JavaScript and database tools write for a date): 10 digits of seconds
+# (2001-09-09 to 2286) or 13 of milliseconds, read in UTC (a time of day below a second is dropped).
+UNIX_TIME_PATTERN = "^[0-9]{10}([0-9]{3})?$"
+UNIX_TIME_SQL = "timestamp_seconds(CAST(substring(__value, 1, 10) AS BIGINT))"
+# An Excel serial date (a CSV saved from a sheet whose date column was formatted as a number): days since
+# 1899-12-30, a fraction for the time of day; five digits, 1927-05-18 to 2173. 25569 is 1970-01-01.
+EXCEL_SERIAL_PATTERN = "^[1-9][0-9]{4}([.][0-9]+)?$"
+EXCEL_SERIAL_SQL = "timestamp_seconds(CAST(round((CAST(__value AS DOUBLE) - 25569) * 86400) AS BIGINT))"
+
 # How a time is read, in order (pattern, SQL of the timestamp in ``__value``): as written, with a zone (read as the
 # local time it was written in), on the 12-hour clock, after a date with its month named, after a date with no
-# separator.
+# separator, as a Unix time, as an Excel serial date.
 TIME_READINGS = [
     (TIMESTAMP_PATTERN, "try_cast(__value AS TIMESTAMP)"),
     (ZONED_TIMESTAMP_PATTERN, LOCAL_TIME_SQL),
     (TWELVE_HOUR_TIMESTAMP_PATTERN, TWELVE_HOUR_TIME_SQL),
     (MONTH_NAME_DATE_PATTERN, MONTH_NAME_TIME_SQL),
     (COMPACT_DATE_PATTERN, COMPACT_DATE_TIME_SQL),
+    (UNIX_TIME_PATTERN, UNIX_TIME_SQL),
+    (EXCEL_SERIAL_PATTERN, EXCEL_SERIAL_SQL),
 ]
 
 
