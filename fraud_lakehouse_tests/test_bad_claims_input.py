@@ -181,7 +181,7 @@ def test_bad_file_is_rejected_with_a_reason(name, content, reason):
     ("name", "content", "named"),
     [("nested.zip", zipped("inner.zip", zipped("x.xml", b"<x/>")), "ZIP archive (or a workbook)"),
      ("books.zip", zipped("book.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100)), "Excel .xls workbook"),
-     ("letter.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Word or Outlook"),
+     ("letter.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "password-protected workbook, or a Word"),
      ("claims.csv.bz2", bz2.compress(csv_file(claim())), "bzip2-compressed")],
 )  # fmt: skip
 def test_a_binary_format_is_named_in_the_rejection(name, content, named):

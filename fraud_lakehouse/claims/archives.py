@@ -155,11 +155,14 @@ def workbook_as_csv(stream: BinaryIO, kind: str, is_header: Callable[[list[str]]
     except Unreadable:
         raise
     except Exception as error:  # calamine raises its own kinds for a broken workbook
-        # an OLE2 file that is no workbook is another Office document
-        other = " (or it is not a workbook: a Word or Outlook file)" if kind == "xls" else ""
-        raise Unreadable(
-            "unreadable_workbook", f"the {kind} workbook cannot be read ({type(error).__name__}){other}"
-        ) from None
+        if kind == "xls":  # an OLE2 file: Excel 97-2003, a password-protected workbook of any kind, Word, Outlook
+            detail = (
+                f"the file is an Office file that calamine cannot read as an .xls workbook ({type(error).__name__}):"
+                " a password-protected workbook, or a Word or Outlook file? Export the sheet as CSV"
+            )
+        else:
+            detail = f"the {kind} workbook cannot be read ({type(error).__name__})"
+        raise Unreadable("unreadable_workbook", detail) from None
 
 
 def _csv_lines(seen: list[list[str]], width: int, rest: Iterator[tuple]) -> Iterator[bytes]:
