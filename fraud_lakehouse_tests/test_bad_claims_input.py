@@ -1241,11 +1241,11 @@ def test_a_json_array_over_many_blocks_keeps_memory_to_a_block_and_an_element():
 
 
 def test_a_json_document_that_breaks_after_batches_were_written_leaves_nothing_in_bronze(tmp_path, monkeypatch):
-    import fraud_lakehouse.claims.reader as reader
+    import fraud_lakehouse.claims.json_document as json_document
     from fraud_lakehouse.claims.ingest import ingest_files
     from fraud_lakehouse.claims.landing import Landing
 
-    monkeypatch.setattr(reader, "JSON_RECORDS_PER_BATCH", 2)
+    monkeypatch.setattr(json_document, "JSON_RECORDS_PER_BATCH", 2)
     folder = tmp_path / "landing" / DAY.isoformat()
     folder.mkdir(parents=True)
     (folder / "good.csv").write_bytes(csv_file(claim("G1")))

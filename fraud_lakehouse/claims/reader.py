@@ -20,8 +20,10 @@ records after it (each of its lines is a broken record of its own).
 ``MAX_RECORD_BYTES`` is kept as an unsplittable record holding its first
 ``KEPT_TEXT_BYTES``.
 
-Values stay text: reading them (the decimal mark of a file's numbers
-included) is silver's work.
+A JSON document is read element by element (``json_document``), a ZIP
+archive's files and a workbook's sheet of claims as the files they hold
+(``archives``). Values stay text: reading them (the decimal mark of a file's
+numbers included) is silver's work.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import pyarrow.csv as pacsv
 
 from fraud_lakehouse.claims import archives
 from fraud_lakehouse.claims.archives import ReadStream as _ReadStream
+from fraud_lakehouse.claims.json_document import JsonDocument, JsonRecord, is_json_document
 from fraud_lakehouse.claims.model import (
     LAYOUTS,
     RAW_VALUE_COLUMNS,
@@ -58,6 +61,7 @@ from fraud_lakehouse.claims.model import (
     raw_target,
 )
 from fraud_lakehouse.claims.privacy import record_shape
+from fraud_lakehouse.claims.rejection import RejectedFile
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -109,14 +113,8 @@ PARQUET_BATCH_ROWS = 65_536
 # layout's codes, dates, states, amounts and providers).
 DICTIONARY_BYTES_PER_VALUE = 4
 TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
-# How many objects may enclose a JSON document's array of claims ({"response": {"data": {"claims": [...]}}}: 3).
-MAX_ENCLOSING_OBJECTS = 4
 # A JSON lines file whose first this many records hold no JSON object is not one.
 MAX_RECORDS_BEFORE_FIRST_OBJECT = 10_000
-# Elements of a JSON document per batch.
-JSON_RECORDS_PER_BATCH = 65_536
-# A JSON record: its number, its object (None: broken), the problem, its text.
-JsonRecord = tuple[int, dict | None, str | None, str]
 
 # The per-row part of the raw schema: every value column, then the record's bookkeeping.
 ROW_SCHEMA = pa.schema(
@@ -127,15 +125,6 @@ ROW_SCHEMA = pa.schema(
         pa.field("row_error", pa.string()),
     ]
 )
-
-
-class RejectedFile(Exception):
-    """A file that cannot be loaded at all; ``reason`` is a stable code, ``detail`` says why and what to do."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 # -- the file ----------------------------------------------------------------------------------------------
@@ -462,7 +451,7 @@ class ClaimsFile:
         except (OSError, EOFError, zlib.error) as error:
             raise RejectedFile("unreadable_gzip", f"gzip data is corrupt or truncated ({error})") from None
         start = first.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
-        if start in (b"[", b"{") and _is_json_document(first, lines_named=base.endswith((".jsonl", ".ndjson"))):
+        if start in (b"[", b"{") and is_json_document(first, lines_named=base.endswith((".jsonl", ".ndjson"))):
             return stream, first, "json"
         if base.endswith((".jsonl", ".ndjson", ".json")) or start == b"{":
             return stream, first, "jsonl"
@@ -502,7 +491,8 @@ class ClaimsFile:
             if file_format == "jsonl":
                 yield from self._json_lines(stream, first)
             elif file_format == "json":
-                yield from self._json_rows(self._json_document_records(stream, first))
+                document = JsonDocument(stream, first, self.block_bytes, self.max_record_bytes)
+                yield from self._json_rows(document.records())
             else:
                 yield from self._csv(stream, first)
         except (OSError, EOFError, zlib.error) as error:
@@ -679,191 +669,6 @@ class ClaimsFile:
                     number += 1
                     line = chunk[int(starts[index]) : int(ends[index])].rstrip(b"\r")
                     records.append(_json_record(number, line))
-            yield records
-
-    def _json_document_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord]]:
-        """The elements of a JSON array (or JSON values one after another, over any lines) as records, numbered by
-        their place in the file, a block at a time. The array may also be the value of a key of one object around
-        it, as APIs export (``{"claims": [...], "count": 2}``): its other values are read past. Memory holds a
-        block and one element; an element that is no object is a broken record, and a document that breaks (a
-        syntax error, an element over the record limit, a second array of objects beside the first) rejects the
-        file, since where its next element starts, or which array holds the claims, is unknown."""
-        decoder = json.JSONDecoder()
-        text_of = codecs.getincrementaldecoder("utf-8")()
-        text, position, exhausted = "", 0, False
-        # start, array_first, array_next, closed (after the document), values (one after another), and around (the
-        # rest of the objects around the array, ``enclosing`` of them still open)
-        number, state, wrapped, enclosing = 0, "start", False, 0
-        records: list[JsonRecord] = []
-
-        def more(block: bytes | None = None) -> bool:
-            nonlocal text, position, exhausted
-            if exhausted:
-                return False
-            block = stream.read(self.block_bytes) if block is None else block
-            try:
-                decoded = text_of.decode(block, final=not block)
-            except UnicodeDecodeError:
-                raise RejectedFile("not_text", "the JSON document is not UTF-8 text") from None
-            text, position = text[position:] + decoded, 0
-            exhausted = not block
-            return True
-
-        def following() -> str:
-            """The next character that is not blank space ('' at the end of the document)."""
-            nonlocal position
-            while True:
-                while position < len(text) and text[position] in " \t\r\n":
-                    position += 1
-                if position < len(text):
-                    return text[position]
-                if not more():
-                    return ""
-
-        def broken(problem: str) -> RejectedFile:
-            at = {"closed": "end", "around": "end"}.get(
-                state, f"element {number + 1}" if state.startswith("array") else f"value {number + 1}"
-            )
-            return RejectedFile("invalid_json", f"the JSON document breaks at its {at}: {problem}")
-
-        def ahead(offset: int) -> tuple[str, int]:
-            """The first character that is not blank space at or after ``offset`` characters past the position, and
-            its offset ('' at the end of the document); reads on, keeping the position."""
-            while True:
-                while position + offset < len(text) and text[position + offset] in " \t\r\n":
-                    offset += 1
-                if position + offset < len(text):
-                    return text[position + offset], offset
-                if not more():
-                    return "", offset
-
-        def value_ahead(offset: int) -> tuple[object, int] | None:
-            """The JSON value that starts ``offset`` characters past the position, and the offset after it; None when
-            none does within the record limit."""
-            while True:
-                try:
-                    value, end = decoder.raw_decode(text, position + offset)
-                    if end < len(text) or not more():
-                        return value, end - position
-                except json.JSONDecodeError:
-                    if len(text) - position - offset > self.max_record_bytes or not more():
-                        return None
-
-        def array_of_objects_ahead(offset: int) -> int | None:
-            """When a value ``offset`` characters past the position is an array of objects, the offset just after
-            its '['."""
-            character, offset = ahead(offset)
-            if character != "[":
-                return None
-            character, _ = ahead(offset + 1)
-            return offset + 1 if character == "{" else None
-
-        def wrapped_array(start: int, depth: int) -> tuple[int, int] | None:
-            """When the object ``start`` characters past the position holds an array of objects under a key, or
-            inside an object under a key (``{"data": {"claims": [...]}}``, at most ``MAX_ENCLOSING_OBJECTS`` deep):
-            the offset just past the array's '[' and how many objects enclose it. Only the values before the array
-            are read, one at a time."""
-            offset = start + 1
-            while True:
-                character, offset = ahead(offset)
-                key = value_ahead(offset) if character == '"' else None
-                if key is None:
-                    return None
-                character, offset = ahead(key[1])
-                if character != ":":
-                    return None
-                inside = array_of_objects_ahead(offset + 1)
-                if inside is not None:
-                    return inside, depth
-                character, offset = ahead(offset + 1)
-                if character == "{" and depth < MAX_ENCLOSING_OBJECTS:
-                    found = wrapped_array(offset, depth + 1)
-                    if found is not None:
-                        return found
-                value = value_ahead(offset)
-                if value is None:
-                    return None
-                character, offset = ahead(value[1])
-                if character != ",":
-                    return None  # the object ends (or breaks) without an array of objects: it is a record
-                offset += 1
-
-        more(first.removeprefix(b"\xef\xbb\xbf"))
-        while True:
-            character = following()
-            if state == "start":
-                found = wrapped_array(0, 1) if character == "{" else None
-                if found is not None:
-                    position += found[0]
-                    state, wrapped, enclosing = "array_first", True, found[1]
-                    continue
-                state = "array_first" if character == "[" else "values"
-                if state == "array_first":
-                    position += 1
-                    continue
-            if state in ("array_first", "array_next") and character == "]":
-                position += 1
-                state = "around" if wrapped else "closed"
-                continue
-            if state == "around":
-                if character == "}":
-                    position += 1
-                    enclosing -= 1
-                    state = "around" if enclosing else "closed"
-                    continue
-                if character != ",":
-                    raise broken(f"expected ',' or '}}' in the object around the array, found {character!r}"
-                                 if character else "the object around the array is not closed")  # fmt: skip
-                character, offset = ahead(1)
-                key = value_ahead(offset) if character == '"' else None
-                colon, offset = ahead(key[1]) if key is not None else ("", 0)
-                if key is None or colon != ":":
-                    raise broken("expected a key and ':' in the object around the array")
-                if array_of_objects_ahead(offset + 1) is not None:
-                    raise broken(f"a second array of objects, under {key[0]!r}: land one array of claims per file")
-                value = value_ahead(ahead(offset + 1)[1])
-                if value is None:
-                    raise broken(f"the value of {key[0]!r} does not read as JSON")
-                position += value[1]
-                continue
-            if state == "array_next":
-                if character != ",":
-                    raise broken(f"expected ',' or ']', found {character!r}" if character else "the ']' is missing")
-                position += 1
-                character = following()
-            if state == "closed":
-                if character:
-                    raise broken("text after the document's end" + ("" if wrapped else " (its closing ']')"))
-                break
-            if not character:
-                if state.startswith("array"):
-                    raise broken("the ']' is missing")
-                break
-            while True:
-                try:
-                    value, end = decoder.raw_decode(text, position)
-                    # a value that ends with the text read so far may go on (a number): read on to be sure
-                    if end < len(text) or not more():
-                        break
-                except json.JSONDecodeError as error:
-                    if len(text) - position > self.max_record_bytes:
-                        raise broken(f"no complete value within {self.max_record_bytes} bytes") from None
-                    if not more():
-                        raise broken(f"{error.msg} (character {error.pos - position + 1} of it)") from None
-            number += 1
-            source, position = text[position:end], end
-            if state == "array_first":
-                state = "array_next"
-            if isinstance(value, dict):
-                records.append((number, {column_name(str(k)): v for k, v in value.items()}, None, source))
-            else:
-                records.append((number, None, "not_json_object: the element is not a JSON object", source))
-            if len(records) >= JSON_RECORDS_PER_BATCH:
-                yield records
-                records = []
-        if not number:
-            raise RejectedFile("no_rows", "the JSON document holds no elements")
-        if records:
             yield records
 
     def _json_rows(self, record_chunks: Iterator[list[JsonRecord]]) -> Iterator[pa.RecordBatch]:
@@ -1320,34 +1125,6 @@ def _is_utf8(data: bytes) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
-
-
-def _is_json_document(first: bytes, lines_named: bool = False) -> bool:
-    """Whether a block that starts with ``[`` or ``{`` is a JSON document (an array of objects, or values over
-    several lines) rather than JSON lines: its first line is no whole JSON value, or it is the only line and an
-    array (``json.dumps`` of a list) or, unless the file is named as JSON lines (``lines_named``: one claim with
-    line items is one record), an object holding an array of objects."""
-    lines = [line for line in first.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
-    try:
-        value = json.loads(lines[0])
-    except ValueError:
-        return True
-    if len(lines) != 1:
-        return False
-    # one line: json.dumps of a list, or of an object that holds the claims as an array of objects (maybe inside
-    # objects under keys)
-    return isinstance(value, list) or (not lines_named and _holds_array_of_objects(value, 1))
-
-
-def _holds_array_of_objects(value: object, depth: int) -> bool:
-    """Whether ``value`` is an object with an array of objects under a key, or inside an object under a key, at
-    most ``MAX_ENCLOSING_OBJECTS`` objects deep."""
-    if not isinstance(value, dict) or depth > MAX_ENCLOSING_OBJECTS:
-        return False
-    return any(
-        (isinstance(v, list) and v and all(isinstance(e, dict) for e in v)) or _holds_array_of_objects(v, depth + 1)
-        for v in value.values()
-    )
 
 
 def _json_record(number: int, line: bytes) -> JsonRecord:
