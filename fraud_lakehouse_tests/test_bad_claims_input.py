@@ -782,6 +782,25 @@ def test_missing_value_markers_in_key_columns_are_missing(spark):
     assert {row.row_number: row.reasons for row in quarantine} == {1: ["missing_customer"], 2: ["missing_claim_id"]}
 
 
+def test_blank_space_around_a_value_is_trimmed_and_a_zero_date_is_missing(spark):
+    """Copies from web pages and spreadsheets carry no-break spaces, and hand-edited files tabs, around values:
+    trimmed like spaces, so "PR1\u00a0" is provider PR1 and "\u00a0CA" the state CA (not a bad state). MySQL
+    writes 0000-00-00 for a missing date: a missing value, not a bad one."""
+    rows = [claim("B1\u00a0", state="\u00a0CA", provider="PR1\u202f"), claim("\tB2", state="CA\t"),
+            claim("B3", amount="\u00a0120.50\t", service="\u00a02025-01-02\t"),
+            claim("B4").replace(",2025-01-01,120.50", ",0000-00-00,120.50"),
+            claim("B5", service="0000-00-00 00:00:00")]  # fmt: skip
+    silver, quarantine = _silver_and_quarantine(spark, "blanks.csv", csv_file(*rows))
+    assert [(row.claim_id, row.provider_id, row.customer_state, row.amount, row.service_date, row.submitted_date)
+            for row in silver] == [
+        ("B1", "PR1", "CA", 120.5, dt.date(2025, 1, 1), dt.date(2025, 1, 1)),
+        ("B2", "PR1", "CA", 120.5, dt.date(2025, 1, 1), dt.date(2025, 1, 1)),
+        ("B3", "PR1", "CA", 120.5, dt.date(2025, 1, 2), dt.date(2025, 1, 1)),
+        ("B4", "PR1", "CA", 120.5, dt.date(2025, 1, 1), None),
+    ]  # fmt: skip
+    assert [(row.row_number, row.reasons) for row in quarantine] == [(5, ["missing_service_date"])]
+
+
 def test_amounts_are_whole_cents(spark):
     content = csv_file(claim("C1", amount="1.005"), claim("C2", amount="0.004"), claim("C3", amount="5e-324"))
     assert _amounts(spark, "cents.csv", content) == {1: 1.01, 2: "amount_not_positive", 3: "amount_not_positive"}

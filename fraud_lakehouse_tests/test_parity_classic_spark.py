@@ -85,8 +85,11 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     (folder / "cards.csv").write_text(SPARKOV_FILE)
     # US dates (month first, decided by the days above 12), with a time of day, zones and the 12-hour clock
     times = ("14:30", "14:30-05:00", "14:30Z", "2:30 PM", "02:30:00 pm", "12:15 AM", "13:00 PM")
+    # (some with no-break spaces and tabs around them, as copies from web pages carry)
+    blanks = ("", "\u00a0", "\t", "")
     us_dates = [
-        f"U{i},P{i},PR1,Clinic,99213,J45,2/{1 + i % 28}/2025,02/27/2025 {times[i % len(times)]},120.50,90,CA,CA,11"
+        f"U{i},P{i},PR1,Clinic,99213,J45,{blanks[i % 4]}2/{1 + i % 28}/2025{blanks[i % 3]},"
+        f"02/27/2025 {times[i % len(times)]},120.50,90,{blanks[i % 4]}CA,CA,11"
         for i in range(US_DATED_CLAIMS)
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")
@@ -113,12 +116,12 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands, lakhs
     amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34",
                "NULL", "NaN", '"1,23,456.50"', '"₹ 4,56,789"')  # fmt: skip
-    paid = ("90", "\\N", "NA")
+    paid = ("90", "\\N", "NA", "0000-00-00")
     # and missing-value markers in key columns (a patient, a state)
     patients = ("P", "P", "P", "P", "NULL", "N/A")
     export_amounts = [
         f"X{i},{patients[i % 6]}{i if i % 6 < 4 else ''},PR1,Clinic,99213,J45,2025-02-27,2025-02-27,"
-        f"{amounts[i % len(amounts)]},{paid[i % 3]},CA,{'NA' if i % 4 == 1 else 'CA'},11"
+        f"{amounts[i % len(amounts)]},{paid[i % len(paid)]},CA,{'NA' if i % 4 == 1 else 'CA'},11"
         for i in range(EXPORT_AMOUNT_CLAIMS)
     ]
     (folder / "export_amounts.csv").write_text(INSURANCE_HEADER + "\n".join(export_amounts) + "\n")

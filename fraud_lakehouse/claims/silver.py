@@ -81,12 +81,22 @@ class ValidationRules:
 # Text that exports write for a missing value (SQL clients' NULL, MySQL's \N, R's and pandas' NA, NaN, None; pandas
 # reads the same as missing): missing, as a blank is, not a bad value. In a number, date, time or label column it is
 # tested only on the values that did not read (CASE branches), so a day without them pays nothing.
-NULL_MARKERS = ("NULL", "null", "Null", "\\N", "NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "None", "none")
+# MySQL writes a zero date for a missing one.
+NULL_MARKERS = ("NULL", "null", "Null", "\\N", "NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "None", "none",
+                "0000-00-00", "0000-00-00 00:00:00")  # fmt: skip
+# Blank space around a value, trimmed: spaces, tabs, and the no-break spaces that copies from web pages and
+# spreadsheets carry (a provider "PR1\u00a0" is PR1, and a state " CA\u00a0" CA).
+BLANK_CHARACTERS = " \t\u00a0\u202f"
+
+
+def _trimmed(name: str) -> Column:
+    """A raw string value without the blank space around it (``BLANK_CHARACTERS``)."""
+    return F.expr(f"trim(BOTH '{BLANK_CHARACTERS}' FROM `{name}`)")
 
 
 def _clean(name: str) -> Column:
     """A raw string value trimmed, NULL when blank."""
-    value = F.trim(F.col(name))
+    value = _trimmed(name)
     return F.when(value != "", value)
 
 
@@ -215,7 +225,7 @@ def _parsed_date(frame: DataFrame, target: str, source: Column) -> DataFrame:
 # Thousands may also be grouped with a space (a no-break one too), as French and Nordic exports write them. Spelled
 # out, not as \s: Java's \s is ASCII blank space only, Rust's any Unicode one.
 SPACES = "[ \u00a0\u202f]"
-BLANK = "[ \t\u00a0\u202f]"
+BLANK = f"[{BLANK_CHARACTERS}]"
 # Indian grouping (lakh, crore): 1,23,45,678.50, commas after the last three digits every two.
 LAKH_GROUPS = "[0-9]{1,2}(,[0-9]{2})+,[0-9]{3}"
 NUMBER_FORMATS = {
@@ -267,7 +277,7 @@ MANY_FILES = 16
 
 
 def _count(pattern: str) -> Column:
-    hits = [F.coalesce(F.trim(F.col(name)).rlike(pattern).cast("int"), F.lit(0)) for name in VOTING_COLUMNS]
+    hits = [F.coalesce(_trimmed(name).rlike(pattern).cast("int"), F.lit(0)) for name in VOTING_COLUMNS]
     return F.sum(reduce(lambda left, right: left + right, hits))
 
 
@@ -284,7 +294,7 @@ MONTH_DAY_YEAR = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]#?([0-9]{4})"
 TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 # Where a date column's value may be a date that needs its file's order: a slash date, or a year-first date with
 # slashes or dots (2025/1/6, 2025.01.06). Most files have none.
-SEPARATED_DATE_START = r"^[ ]*([0-9]{1,2}[/.-][0-9]{1,2}[/.-]|[0-9]{4}[/.][0-9])"
+SEPARATED_DATE_START = rf"^{BLANK}*([0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-]|[0-9]{{4}}[/.][0-9])"
 MONTH_FIRST, DAY_FIRST, YEAR_FIRST = "MDY", "DMY", "YMD"
 AMBIGUOUS_DATE_FORMAT = "ambiguous_date_format"
 MIXED_DATE_FORMAT = "mixed_date_format"
@@ -294,7 +304,7 @@ DATE_COLUMNS = ("service_date", "submitted_date", "trans_date", KAGGLE_TIME_COLU
 
 
 def _slash_part(name: str, group: int) -> Column:
-    return F.regexp_extract(F.trim(F.col(name)), SLASH_DATE, group).cast("int")
+    return F.regexp_extract(_trimmed(name), SLASH_DATE, group).cast("int")
 
 
 def _date_votes(first_above_12: bool) -> Column:
@@ -310,7 +320,7 @@ def _date_votes(first_above_12: bool) -> Column:
 
 def _is_slash_date(name: str) -> Column:
     # most files have none: the full pattern is tested on the values that start like one only (a CASE, not an AND)
-    return F.coalesce(F.when(_has_separated_date(F.col(name)), F.trim(F.col(name)).rlike(SLASH_DATE)), F.lit(False))
+    return F.coalesce(F.when(_has_separated_date(F.col(name)), _trimmed(name).rlike(SLASH_DATE)), F.lit(False))
 
 
 def _any_separated_date() -> Column:
@@ -339,9 +349,7 @@ def _read_in_orders(rows: DataFrame) -> DataFrame:
     return rows.select(
         "*",
         *[
-            F.when(_is_slash_date(name), _as_iso(F.trim(F.col(name)), MONTH_DAY_ISO[order])).alias(
-                _read_as(name, order)
-            )
+            F.when(_is_slash_date(name), _as_iso(_trimmed(name), MONTH_DAY_ISO[order])).alias(_read_as(name, order))
             for name in DATE_COLUMNS
             for order in (MONTH_FIRST, DAY_FIRST)
         ],
