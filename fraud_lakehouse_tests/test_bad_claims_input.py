@@ -1013,6 +1013,10 @@ SEPARATED_DATE_FILES = {
                                        ("20250113 14:30", "2025.1.14")], dt.date(2025, 2, 1),
                                       [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)), "bad_date_service",
                                        (dt.date(2025, 1, 13), dt.date(2025, 1, 14))]),
+    "ISO without leading zeros": ([("2025-1-6", "2025-01-7 9:05"), ("2025-1-32", "2025-1-7"),
+                                   ("2025-13-1", "2025-1-7T09:05:00")], dt.date(2025, 2, 1),
+                                  [(dt.date(2025, 1, 6), dt.date(2025, 1, 7)), "bad_date_service",
+                                   "bad_date_service"]),
     "Unix times, Excel serial dates": ([("1736726400", "1736879400000"), ("45670", "45671.75"),
                                         ("173672640", "2025-01-14"), ("4567", "2025-01-14")], dt.date(2025, 2, 1),
                                        [(dt.date(2025, 1, 13), dt.date(2025, 1, 14)),
@@ -1313,16 +1317,18 @@ def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
 
 
 def test_a_date_with_its_month_named_reads(spark):
-    """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025): no
-    order to decide. A day the month has not is a bad date."""
+    """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025; Excel's
+    d-mmm-yy, 05-Jan-25, the year's century as Excel reads it): no order to decide. A day the month has not is a
+    bad date."""
     services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
-                "31-Feb-2025", "5 Janvier 2025"]  # fmt: skip
+                "31-Feb-2025", "5 Janvier 2025", "5-Jan-25", "31-Dec-99 23:59", "05JAN25"]  # fmt: skip
     rows = [claim(f"C{index}", service=service) for index, service in enumerate(services, start=1)]
     submitted = dt.date(2025, 1, 1)
     assert _dates(spark, "named.csv", csv_file(*rows)) == {
         1: (dt.date(2025, 1, 5), submitted), 2: (dt.date(2025, 1, 5), submitted), 3: (dt.date(2025, 1, 5), submitted),
         4: (dt.date(2025, 1, 5), submitted), 5: (dt.date(2024, 9, 3), submitted), 6: (dt.date(2024, 3, 9), submitted),
-        7: "bad_date_service", 8: "bad_date_service",
+        7: "bad_date_service", 8: "bad_date_service", 9: (dt.date(2025, 1, 5), submitted),
+        10: (dt.date(1999, 12, 31), submitted), 11: (dt.date(2025, 1, 5), submitted),
     }  # fmt: skip
     cards = [card("t1", when="05-Jan-2019 14:30:00"), card("t2", when='"Jan 5, 2019 23:59"')]
     assert _service_times(spark, "named_cards.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {

@@ -94,7 +94,16 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")
     # months named in words, with times after them
-    named = ("05-Feb-2025", "5 February 2025", '"Feb 5, 2025 14:30"', "05FEB2025", "Sept. 3 2024", "31-Feb-2025")
+    named = (
+        "05-Feb-2025",
+        "5 February 2025",
+        '"Feb 5, 2025 14:30"',
+        "05FEB2025",
+        "Sept. 3 2024",
+        "31-Feb-2025",
+        "5-Feb-25",
+        "31-Dec-99 23:59",
+    )
     named_dates = [
         f"N{i},P{i},PR1,Clinic,99213,J45,{named[i % len(named)]},2025-02-27,120.50,90,CA,CA,11"
         for i in range(NAMED_MONTH_CLAIMS)
@@ -107,7 +116,16 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     ]
     (folder / "dotted_dates.csv").write_text(INSURANCE_HEADER + "\n".join(dotted) + "\n")
     # and Unix times (seconds, milliseconds) and Excel serial dates
-    submissions = ("20250227", "2025.02.27", "2/27/25 2:30 PM", "02-27-25", "1740668400", "1740668400500", "45715.5")
+    submissions = (
+        "20250227",
+        "2025.02.27",
+        "2/27/25 2:30 PM",
+        "02-27-25",
+        "1740668400",
+        "1740668400500",
+        "45715.5",
+        "2025-2-27 9:05",
+    )
     short = [
         f"Y{i},P{i},PR1,Clinic,99213,J45,2/{1 + i * 2}/25,{submissions[i % len(submissions)]},120.50,90,CA,CA,11"
         for i in range(SEPARATED_DATE_CLAIMS)

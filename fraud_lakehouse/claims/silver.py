@@ -49,8 +49,9 @@ US_STATE_CODES = (
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
     "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP"
 ).split()
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
+# ISO dates, the month and day with or without their leading zero (2025-1-6: the engines' casts read both)
+DATE_PATTERN = r"^\d{4}-\d{1,2}-\d{1,2}$"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # A time's zone at its end (Z, +02:00, -0500): dropped, the time read as the local time it was written in, since
 # the rules judge the hour of day where the claim happened (night hours), as for times written without one.
 TIME_ZONE_SUFFIX = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
@@ -153,11 +154,14 @@ def _twelve_hour_as_24_sql(value: str) -> str:
 TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTAMP)"
 
 # A date with its month in English words, as reports and older systems write it (05-Jan-2025, 5 January 2025,
-# Jan 5, 2025, 05JAN2025), maybe with a time after it: no order to decide, the month is named.
+# Jan 5, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), maybe with
+# a time after it: no order to decide, the month is named.
+# A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
+TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 MONTH_NAMES = ("jan(?:uary)?", "feb(?:ruary)?", "mar(?:ch)?", "apr(?:il)?", "may", "june?", "july?", "aug(?:ust)?",
                "sep(?:t(?:ember)?)?", "oct(?:ober)?", "nov(?:ember)?", "dec(?:ember)?")  # fmt: skip
 _ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
-_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[ -]?{_ANY_MONTH}[ -]?[0-9]{{4}}"
+_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[ -]?{_ANY_MONTH}[ -]?([0-9]{{4}}|[0-9]{{2}})"
 _MONTH_DAY_YEAR = f"{_ANY_MONTH} [0-9]{{1,2}},? [0-9]{{4}}"
 _TIME_AFTER = "([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
 MONTH_NAME_DATE_PATTERN = f"(?i)^({_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}){_TIME_AFTER}$"
@@ -171,6 +175,9 @@ def _month_name_as_iso_sql(value: str) -> str:
     for number, name in enumerate(MONTH_NAMES, start=1):
         sql = f"regexp_replace({sql}, '(?i)(^|[^a-z]){name}[.]?([^a-z]|$)', '$1#{number:02d}#$2')"
     sql = f"regexp_replace({sql}, '^([0-9]{{1,2}})[ -]?#([0-9]{{2}})#[ -]?([0-9]{{4}})', '$3-$2-$1')"
+    for first_digit, century in TWO_DIGIT_YEARS.items():
+        sql = (f"regexp_replace({sql}, '^([0-9]{{1,2}})[ -]?#([0-9]{{2}})#[ -]?({first_digit}[0-9])([^0-9]|$)', "
+               f"'{century}$3-$2-$1$4')")  # fmt: skip
     sql = f"regexp_replace({sql}, '^#([0-9]{{2}})# ([0-9]{{1,2}}),? ([0-9]{{4}})', '$3-$1-$2')"
     return f"regexp_replace({sql}, '^([0-9]{{4}}-[0-9]{{2}})-([0-9])([^0-9]|$)', '$1-0$2$3')"
 
@@ -290,8 +297,6 @@ def _count(pattern: str) -> Column:
 SLASH_DATE = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})([ T].*)?$"
 # A slash date with its year written in full (a two-digit year is marked ``#`` and given its century first).
 MONTH_DAY_YEAR = r"^([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]#?([0-9]{4})"
-# A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
-TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 # Where a date column's value may be a date that needs its file's order: a slash date, or a year-first date with
 # slashes or dots (2025/1/6, 2025.01.06). Most files have none.
 SEPARATED_DATE_START = rf"^{BLANK}*([0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-]|[0-9]{{4}}[/.][0-9])"
