@@ -801,6 +801,27 @@ def test_blank_space_around_a_value_is_trimmed_and_a_zero_date_is_missing(spark)
     assert [(row.row_number, row.reasons) for row in quarantine] == [(5, ["missing_service_date"])]
 
 
+def test_excel_text_idiom_is_the_text_it_protects(spark):
+    """Exports meant for Excel write ="0123" so that a spreadsheet keeps a code's leading zeros: the value is 0123
+    (the same patient as one written plainly), in any column and wherever the read blocks end; a value that only
+    starts with =" is kept as written."""
+    from fraud_lakehouse.claims.reader import ClaimsFile
+
+    rows = ['="E1",="0012",PR1,"=""Clinic"" North",="09213",J45,2025-01-01,2025-01-01,="120.50",100,CA,CA,="11"',
+            '"=""E2""",0012,PR1,"=""A""""B""",99213,J45,2025-01-01,2025-01-01,120.50,100,CA,="",11']  # fmt: skip
+    content = csv_file(*rows, *[claim(f"C{index}") for index in range(3, 400)])
+    for block_bytes in (97, 4096, 4 * 1024**2):
+        reader = ClaimsFile("excel_text.csv", pa.BufferReader(content), block_bytes=block_bytes)
+        table = pa.Table.from_batches(list(reader.batches())).to_pylist()
+        assert [(row["claim_id"], row["patient_id"], row["provider_name"], row["procedure_code"],
+                 row["charge_amount"], row["provider_state"]) for row in table[:2]] == [
+            ("E1", "0012", '="Clinic" North', "09213", "120.50", "CA"),
+            ("E2", "0012", 'A"B', "99213", "120.50", ""),
+        ]  # fmt: skip
+    silver, quarantine = _silver_and_quarantine(spark, "excel_text.csv", csv_file(*rows))
+    assert not quarantine and len({row.customer_key for row in silver}) == 1
+
+
 def test_amounts_are_whole_cents(spark):
     content = csv_file(claim("C1", amount="1.005"), claim("C2", amount="0.004"), claim("C3", amount="5e-324"))
     assert _amounts(spark, "cents.csv", content) == {1: 1.01, 2: "amount_not_positive", 3: "amount_not_positive"}

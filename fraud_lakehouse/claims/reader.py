@@ -958,7 +958,7 @@ class _CsvChunkParser:
             # The common case: every line is a record and splits into its fields. pyarrow leaves out empty lines,
             # and a line of blanks has the wrong number of fields, so as many rows as lines means neither is here.
             numbers = np.arange(first_number, first_number + lines, dtype=np.int64)
-            return self._batches(split[0], numbers, []), lines, 0
+            return self._batches(split[0], numbers, [], _has_excel_text(chunk)), lines, 0
         starts, ends, visible = _line_bounds(chunk)
         records = int(visible.sum())
         if not records:
@@ -976,9 +976,11 @@ class _CsvChunkParser:
             table, row_numbers, broken, records = self._line_by_line(chunk, starts, ends, first_number)
         else:
             table, row_numbers, broken = parsed
-        return self._batches(table, row_numbers, broken), records, len(broken)
+        return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), records, len(broken)
 
-    def _batches(self, table: pa.Table, row_numbers: np.ndarray, broken: list) -> list[pa.RecordBatch]:
+    def _batches(
+        self, table: pa.Table, row_numbers: np.ndarray, broken: list, excel_text: bool
+    ) -> list[pa.RecordBatch]:
         repeated = self._repeated_headers(table)
         if repeated is not None:
             # files joined end to end (cat a.csv b.csv): the header again is no claim
@@ -986,6 +988,8 @@ class _CsvChunkParser:
             broken = broken + [(int(row_numbers[i]), header_text, REPEATED_HEADER) for i in np.flatnonzero(repeated)]
             table, row_numbers = table.filter(pa.array(~repeated)), row_numbers[~repeated]
         columns = {target: _one_chunk(table.column(self.names[i])) for i, target in enumerate(self.targets) if target}
+        if excel_text:
+            columns = {target: _without_excel_text(column) for target, column in columns.items()}
         batches = [_rows_batch(columns, row_numbers, len(row_numbers))]
         if broken:
             batches.append(_unsplittable_batch(broken))
@@ -1112,6 +1116,25 @@ class _CsvChunkParser:
             {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
         )
         return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number
+
+
+def _has_excel_text(chunk: bytes) -> bool:
+    """Whether a chunk may hold Excel's text idiom (``="0123"``): one search of its bytes, so the values of the
+    chunks without it (nearly all) are never looked at."""
+    return b'="' in chunk
+
+
+def _without_excel_text(column: pa.Array) -> pa.Array:
+    """The column with each value written in Excel's text idiom as the text it protects: ``="0123"`` (a CSV
+    export's way to keep a code's leading zeros when a spreadsheet opens it) is ``0123``, as a CSV quote around a
+    value is no part of it; a quote inside is doubled (``="a""b"`` is ``a"b``)."""
+    wrapped = pc.and_(
+        pc.and_(pc.starts_with(column, '="'), pc.ends_with(column, '"')), pc.greater_equal(pc.utf8_length(column), 3)
+    )
+    if not pc.any(wrapped).as_py():
+        return column
+    inside = pc.replace_substring(pc.utf8_slice_codeunits(column, 2, -1), '""', '"')
+    return pc.if_else(wrapped, inside, column)
 
 
 def _is_utf8(data: bytes) -> bool:
