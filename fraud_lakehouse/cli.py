@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -167,6 +168,15 @@ def _upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_terminate() -> None:
+    """SIGTERM (a service manager's stop, ``kill``) ends the command as Ctrl-C does, through its ``finally``."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _local_s3(args: argparse.Namespace) -> int:
     from fraud_lakehouse.local_s3 import LocalS3Error, start_moto
 
@@ -194,11 +204,14 @@ export AWS_ENDPOINT_URL={endpoint} AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \\
 Ctrl-C stops it.""",
             flush=True,
         )
+        _stop_on_terminate()
         process.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        # the server goes with the command, never left running without it
         process.terminate()
+        process.wait(timeout=30)
     return 0
 
 

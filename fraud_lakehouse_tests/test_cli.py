@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -175,7 +176,10 @@ def test_local_s3_runs_an_endpoint_and_says_how_to_use_it():
         assert [item["Key"] for item in s3.list_objects_v2(Bucket="mine")["Contents"]] == ["claims/x.csv"]
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        # stopped as Ctrl-C stops it: the endpoint goes with it
+        assert process.wait(timeout=120) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 def test_without_the_local_extra_the_cli_says_which_extra_to_install(tmp_path):
