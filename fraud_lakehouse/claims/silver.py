@@ -95,9 +95,24 @@ def _trimmed(name: str) -> Column:
     return F.expr(f"trim(BOTH '{BLANK_CHARACTERS}' FROM `{name}`)")
 
 
+# The raw columns typing reads, each trimmed once, into a column of its own (``_with_trimmed``): trimmed in every
+# expression that reads it, the blank space cost a tenth of the typing.
+TRIMMED = "__trimmed_"
+TRIMMED_COLUMNS = (
+    "claim_id", "trans_num", "patient_id", "cc_num", "provider_id", "merchant", "provider_name", "procedure_code",
+    "category", "diagnosis_code", "trans_date_trans_time", "trans_date", "trans_time", "service_date",
+    "submitted_date", "charge_amount", "amt", "paid_amount", "patient_state", "state", "provider_state", "lat",
+    "long", "merch_lat", "merch_long", "city_pop", "is_fraud", "place_of_service",
+)  # fmt: skip
+
+
+def _with_trimmed(raw: DataFrame) -> DataFrame:
+    return raw.select("*", *[_trimmed(name).alias(TRIMMED + name) for name in TRIMMED_COLUMNS])
+
+
 def _clean(name: str) -> Column:
-    """A raw string value trimmed, NULL when blank."""
-    value = _trimmed(name)
+    """A raw string value trimmed (``_with_trimmed``), NULL when blank."""
+    value = F.col(TRIMMED + name)
     return F.when(value != "", value)
 
 
@@ -627,7 +642,7 @@ def candidates_from_raw(raw: DataFrame, secret: str, formats: DataFrame | None =
     # holds only some of them). One row per file, computed first and joined as an in-memory table.
     formats = file_formats(raw) if formats is None else formats
     orders = _date_orders_by_file(formats)
-    raw = with_lookup(raw, formats.drop("__file_date_order"), "source_file", small=True)
+    raw = _with_trimmed(with_lookup(raw, formats.drop("__file_date_order"), "source_file", small=True))
     layout = F.col("layout")
     is_insurance = layout == F.lit(INSURANCE)
     kaggle_time = _iso_date_text(_clean(KAGGLE_TIME_COLUMN), orders)
