@@ -2,7 +2,7 @@
 .xls, OpenDocument .ods).
 
 ``files_in_zip(open_zip(stream))`` opens the files of a ZIP archive (what a download or an e-mail attachment holds);
-``workbook_as_csv(stream, is_header)`` reads a workbook's sheet of claims as CSV text, so every rule of
+``workbook_as_csv(stream, kind, is_header)`` reads a workbook's sheet of claims as CSV text, so every rule of
 reading a CSV file (headers, layouts, broken records, row numbers) holds for it unchanged. A ZIP member is
 decompressed as it is read; a workbook is read with calamine (python-calamine, Rust: a sheet read 10x faster
 than row by row in openpyxl's read-only mode; docs/claims.md), which holds the sheet's cells while its rows

@@ -81,8 +81,8 @@ class ValidationRules:
 
 # Text that exports write for a missing value (SQL clients' NULL, MySQL's \N, R's and pandas' NA, NaN, None; pandas
 # reads the same as missing): missing, as a blank is, not a bad value. In a number, date, time or label column it is
-# tested only on the values that did not read (CASE branches), so a day without them pays nothing.
-# MySQL writes a zero date for a missing one.
+# tested only on the values that did not read (CASE branches), so a day without them pays nothing. MySQL writes a
+# zero date for a missing one.
 NULL_MARKERS = ("NULL", "null", "Null", "\\N", "NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "None", "none",
                 "0000-00-00", "0000-00-00 00:00:00")  # fmt: skip
 # Blank space around a value, trimmed: spaces, tabs, and the no-break spaces that copies from web pages and
@@ -95,8 +95,8 @@ def _trimmed(name: str) -> Column:
     return F.expr(f"trim(BOTH '{BLANK_CHARACTERS}' FROM `{name}`)")
 
 
-# The raw columns typing reads, each trimmed once, into a column of its own (``_with_trimmed``): trimmed in every
-# expression that reads it, the blank space cost a tenth of the typing.
+# The raw columns typing reads, each trimmed once, into a column of its own (``_with_trimmed``): trimming tabs and
+# no-break spaces in every expression that reads a value made typing measurably slower (docs/performance.md).
 TRIMMED = "__trimmed_"
 TRIMMED_COLUMNS = (
     "claim_id", "trans_num", "patient_id", "cc_num", "provider_id", "merchant", "provider_name", "procedure_code",
@@ -119,8 +119,7 @@ def _clean(name: str) -> Column:
 def _key(value: Column) -> Column:
     """A cleaned identifier or code (claim, customer, provider, procedure, state), NULL for a missing-value marker:
     an id written as NULL is missing, not one patient called NULL shared by every such row. Applied to the few key
-    columns only, after a layout's column is chosen, as a CASE of one branch and no ELSE (which the engines
-    compute without splitting the rows)."""
+    columns only, after a layout's column is chosen."""
     return F.when(~value.isin(*NULL_MARKERS), value)
 
 
@@ -168,11 +167,12 @@ def _twelve_hour_as_24_sql(value: str) -> str:
 # The SQL of the 24-hour time in ``__value`` (a 12-hour time).
 TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTAMP)"
 
+# A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
+TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
+
 # A date with its month in English words, as reports and older systems write it (05-Jan-2025, 5 January 2025,
 # Jan 5, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), maybe with
 # a time after it: no order to decide, the month is named.
-# A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
-TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 MONTH_NAMES = ("jan(?:uary)?", "feb(?:ruary)?", "mar(?:ch)?", "apr(?:il)?", "may", "june?", "july?", "aug(?:ust)?",
                "sep(?:t(?:ember)?)?", "oct(?:ober)?", "nov(?:ember)?", "dec(?:ember)?")  # fmt: skip
 _ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
