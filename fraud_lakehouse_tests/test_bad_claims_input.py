@@ -1339,17 +1339,22 @@ def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
 
 def test_a_date_with_its_month_named_reads(spark):
     """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025; Excel's
-    d-mmm-yy, 05-Jan-25, the year's century as Excel reads it): no order to decide. A day the month has not is a
-    bad date."""
+    d-mmm-yy, 05-Jan-25, the year's century as Excel reads it), in English or, day first, in French, German or
+    Spanish (31 janvier 2025, 13. März 2025, 13 de enero de 2025): no order to decide. A day the month has not is
+    a bad date."""
     services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
-                "31-Feb-2025", "5 Janvier 2025", "5-Jan-25", "31-Dec-99 23:59", "05JAN25"]  # fmt: skip
+                "31-Feb-2025", "31 Janvier 2025", "5-Jan-25", "31-Dec-99 23:59", "05JAN25", "13. März 2025",
+                "3 FÉVR. 2025", "13 de enero de 2025", "1 août 2024 14:30", "5-dic-24", "30 février 2025"]  # fmt: skip
     rows = [claim(f"C{index}", service=service) for index, service in enumerate(services, start=1)]
     submitted = dt.date(2025, 1, 1)
     assert _dates(spark, "named.csv", csv_file(*rows)) == {
         1: (dt.date(2025, 1, 5), submitted), 2: (dt.date(2025, 1, 5), submitted), 3: (dt.date(2025, 1, 5), submitted),
         4: (dt.date(2025, 1, 5), submitted), 5: (dt.date(2024, 9, 3), submitted), 6: (dt.date(2024, 3, 9), submitted),
-        7: "bad_date_service", 8: "bad_date_service", 9: (dt.date(2025, 1, 5), submitted),
+        7: "bad_date_service", 8: (dt.date(2025, 1, 31), submitted), 9: (dt.date(2025, 1, 5), submitted),
         10: (dt.date(1999, 12, 31), submitted), 11: (dt.date(2025, 1, 5), submitted),
+        12: (dt.date(2025, 3, 13), submitted), 13: (dt.date(2025, 2, 3), submitted),
+        14: (dt.date(2025, 1, 13), submitted), 15: (dt.date(2024, 8, 1), submitted),
+        16: (dt.date(2024, 12, 5), submitted), 17: "bad_date_service",
     }  # fmt: skip
     cards = [card("t1", when="05-Jan-2019 14:30:00"), card("t2", when='"Jan 5, 2019 23:59"')]
     assert _service_times(spark, "named_cards.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {

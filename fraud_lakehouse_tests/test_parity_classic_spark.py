@@ -93,7 +93,7 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(US_DATED_CLAIMS)
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")
-    # months named in words, with times after them
+    # months named in words (English, French, German, Spanish), with times after them
     named = (
         "05-Feb-2025",
         "5 February 2025",
@@ -103,6 +103,10 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         "31-Feb-2025",
         "5-Feb-25",
         "31-Dec-99 23:59",
+        "5 févr. 2025",
+        "5. Februar 2025",
+        "5 de febrero de 2025",
+        "5 FÉV 2025",
     )
     named_dates = [
         f"N{i},P{i},PR1,Clinic,99213,J45,{named[i % len(named)]},2025-02-27,120.50,90,CA,CA,11"

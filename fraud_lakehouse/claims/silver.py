@@ -170,13 +170,27 @@ TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTA
 # A two-digit year's century, as Excel reads them: 00-29 are 2000-2029, 30-99 1930-1999.
 TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 
-# A date with its month in English words, as reports and older systems write it (05-Jan-2025, 5 January 2025,
-# Jan 5, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), maybe with
-# a time after it: no order to decide, the month is named.
-MONTH_NAMES = ("jan(?:uary)?", "feb(?:ruary)?", "mar(?:ch)?", "apr(?:il)?", "may", "june?", "july?", "aug(?:ust)?",
-               "sep(?:t(?:ember)?)?", "oct(?:ober)?", "nov(?:ember)?", "dec(?:ember)?")  # fmt: skip
+# A date with its month named, as reports and older systems write it (05-Jan-2025, 5 January 2025, Jan 5, 2025,
+# 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), in English or, day first,
+# in French, German or Spanish (13 janv. 2025, 13. Januar 2025, 13 de enero de 2025, 13-ene-25), maybe with a time
+# after it: no order to decide, the month is named. Accented letters are spelled in both cases: the engines'
+# regexes fold case alike for ASCII only.
+MONTH_NAMES = (
+    "jan(?:uary|v(?:ier)?|uar)?|ene(?:ro)?",
+    "feb(?:ruary|ruar|rero)?|f[eéÉ]v(?:r(?:ier)?)?",
+    "mar(?:ch|s|zo)?|m[aäÄ]rz|mrz",
+    "apr(?:il)?|avr(?:il)?|abr(?:il)?",
+    "may(?:o)?|mai",
+    "jun(?:e|i|io)?|juin",
+    "jul(?:y|i|io)?|juil(?:let)?",
+    "aug(?:ust)?|ao[uûÛ]t|ago(?:sto)?",
+    "sep(?:t(?:ember|embre|iembre)?)?",
+    "oct(?:ober|obre|ubre)?|okt(?:ober)?",
+    "nov(?:ember|embre|iembre)?",
+    "dec(?:ember)?|d[eéÉ]c(?:embre)?|dez(?:ember)?|dic(?:iembre)?",
+)
 _ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
-_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[ -]?{_ANY_MONTH}[ -]?([0-9]{{4}}|[0-9]{{2}})"
+_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[.]?[ -]?(?:de )?{_ANY_MONTH}[ -]?(?:de )?([0-9]{{4}}|[0-9]{{2}})"
 _MONTH_DAY_YEAR = f"{_ANY_MONTH} [0-9]{{1,2}},? [0-9]{{4}}"
 _TIME_AFTER = "([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
 MONTH_NAME_DATE_PATTERN = f"(?i)^({_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}){_TIME_AFTER}$"
@@ -188,11 +202,11 @@ def _month_name_as_iso_sql(value: str) -> str:
     each read their input once. No backslash, so the patterns sit in SQL text as they are."""
     sql = value
     for number, name in enumerate(MONTH_NAMES, start=1):
-        sql = f"regexp_replace({sql}, '(?i)(^|[^a-z]){name}[.]?([^a-z]|$)', '$1#{number:02d}#$2')"
-    sql = f"regexp_replace({sql}, '^([0-9]{{1,2}})[ -]?#([0-9]{{2}})#[ -]?([0-9]{{4}})', '$3-$2-$1')"
+        sql = f"regexp_replace({sql}, '(?i)(^|[^a-z])(?:{name})[.]?([^a-z]|$)', '$1#{number:02d}#$2')"
+    day_month = "^([0-9]{1,2})[.]?[ -]?(?:[dD][eE] )?#([0-9]{2})#[ -]?(?:[dD][eE] )?"
+    sql = f"regexp_replace({sql}, '{day_month}([0-9]{{4}})', '$3-$2-$1')"
     for first_digit, century in TWO_DIGIT_YEARS.items():
-        sql = (f"regexp_replace({sql}, '^([0-9]{{1,2}})[ -]?#([0-9]{{2}})#[ -]?({first_digit}[0-9])([^0-9]|$)', "
-               f"'{century}$3-$2-$1$4')")  # fmt: skip
+        sql = f"regexp_replace({sql}, '{day_month}({first_digit}[0-9])([^0-9]|$)', '{century}$3-$2-$1$4')"
     sql = f"regexp_replace({sql}, '^#([0-9]{{2}})# ([0-9]{{1,2}}),? ([0-9]{{4}})', '$3-$1-$2')"
     return f"regexp_replace({sql}, '^([0-9]{{4}}-[0-9]{{2}})-([0-9])([^0-9]|$)', '$1-0$2$3')"
 
