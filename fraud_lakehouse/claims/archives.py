@@ -21,6 +21,8 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
+from fraud_lakehouse.claims.rejection import RejectedFile
+
 ZIP_MAGIC = b"PK\x03\x04"
 # An OLE2 compound document: an Excel 97-2003 workbook (.xls), or a Word or Outlook file.
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -34,14 +36,6 @@ HEADER_SEARCH_ROWS = 11
 TEXT_BYTES = 1024**2
 
 
-class Unreadable(Exception):
-    """An archive or workbook that cannot be read as claims: ``reason`` is a rejection code."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-
 def is_zip(head: bytes) -> bool:
     return head.startswith(ZIP_MAGIC)
 
@@ -50,7 +44,7 @@ def open_zip(stream: BinaryIO) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise Unreadable("unreadable_zip", f"the ZIP archive is corrupt or truncated ({error})") from None
+        raise RejectedFile("unreadable_zip", f"the ZIP archive is corrupt or truncated ({error})") from None
 
 
 def is_ole2(head: bytes) -> bool:
@@ -74,7 +68,7 @@ def workbook_kind(archive: zipfile.ZipFile) -> str | None:
 
 def files_in_zip(archive: zipfile.ZipFile) -> list[tuple[str, Callable[[], BinaryIO]]]:
     """The files of a ZIP archive in name order, each with what opens its (decompressing) stream; folders and
-    what macOS and Windows add (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) do not count. Raises ``Unreadable``
+    what macOS and Windows add (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) do not count. Raises ``RejectedFile``
     for an archive of no file or with an encrypted one."""
     files = sorted(
         (
@@ -87,10 +81,10 @@ def files_in_zip(archive: zipfile.ZipFile) -> list[tuple[str, Callable[[], Binar
         key=lambda info: info.filename,
     )
     if not files:
-        raise Unreadable("empty_archive", "the ZIP archive holds no file")
+        raise RejectedFile("empty_archive", "the ZIP archive holds no file")
     encrypted = [info.filename for info in files if info.flag_bits & 0x1]
     if encrypted:
-        raise Unreadable("unreadable_zip", f"{encrypted[0]} in the ZIP archive is encrypted")
+        raise RejectedFile("unreadable_zip", f"{encrypted[0]} in the ZIP archive is encrypted")
     return [(info.filename, functools.partial(_open_member, archive, info)) for info in files]
 
 
@@ -98,7 +92,7 @@ def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
     try:
         return archive.open(info)  # type: ignore[return-value]
     except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
-        raise Unreadable("unreadable_zip", f"{info.filename} cannot be read from the archive ({error})") from None
+        raise RejectedFile("unreadable_zip", f"{info.filename} cannot be read from the archive ({error})") from None
 
 
 def cell_text(value: object) -> str:
@@ -140,7 +134,7 @@ def workbook_as_csv(stream: BinaryIO, kind: str, is_header: Callable[[list[str]]
         workbook = CalamineWorkbook.from_filelike(stream)
         names = workbook.sheet_names
         if not names:
-            raise Unreadable("unreadable_workbook", "the workbook has no worksheet")
+            raise RejectedFile("unreadable_workbook", "the workbook has no worksheet")
         for name in names:
             rows = iter(workbook.get_sheet_by_name(name).iter_rows())
             looked_at: list[list[str]] = []
@@ -152,7 +146,7 @@ def workbook_as_csv(stream: BinaryIO, kind: str, is_header: Callable[[list[str]]
                 if sum(1 for seen in looked_at if seen) >= HEADER_SEARCH_ROWS:
                     break
         return names[0], _CsvText(_csv_lines([], 0, iter(workbook.get_sheet_by_name(names[0]).iter_rows())))
-    except Unreadable:
+    except RejectedFile:
         raise
     except Exception as error:  # calamine raises its own kinds for a broken workbook
         if kind == "xls":  # an OLE2 file: Excel 97-2003, a password-protected workbook of any kind, Word, Outlook
@@ -162,7 +156,7 @@ def workbook_as_csv(stream: BinaryIO, kind: str, is_header: Callable[[list[str]]
             )
         else:
             detail = f"the {kind} workbook cannot be read ({type(error).__name__})"
-        raise Unreadable("unreadable_workbook", detail) from None
+        raise RejectedFile("unreadable_workbook", detail) from None
 
 
 def _csv_lines(seen: list[list[str]], width: int, rest: Iterator[tuple]) -> Iterator[bytes]:

@@ -509,30 +509,33 @@ class ClaimsFile:
             return None
         head = self.stream.read(len(archives.OLE2_MAGIC))
         self.stream.seek(0)
-        if not (archives.is_zip(head) or archives.is_ole2(head)):
+        if archives.is_ole2(head):
+            return self._workbook("xls")
+        if not archives.is_zip(head):
             return None
-        try:
-            archive = None if archives.is_ole2(head) else archives.open_zip(self.stream)
-            kind = "xls" if archive is None else archives.workbook_kind(archive)
-            if kind:
-                self.stream.seek(0)
-                sheet, text = archives.workbook_as_csv(self.stream, kind, _is_header)
-                return [(f"{self.name}[{sheet}].csv", lambda: text)], f"{kind}, sheet {sheet}"
-            assert archive is not None
-            files = archives.files_in_zip(archive)
-        except archives.Unreadable as problem:
-            raise RejectedFile(problem.reason, problem.detail) from None
+        archive = archives.open_zip(self.stream)
+        kind = archives.workbook_kind(archive)
+        if kind is not None:
+            return self._workbook(kind)
+        files = archives.files_in_zip(archive)
         names = ", ".join(name for name, _ in files[:3]) + (" ..." if len(files) > 3 else "")
         return files, f"zip: {names}"
+
+    def _workbook(self, kind: str) -> tuple[list[tuple[str, Callable[[], BinaryIO]]], str]:
+        """A workbook's sheet of claims, as the one file inside it (CSV text), and what holds it."""
+        self.stream.seek(0)
+        sheet, text = archives.workbook_as_csv(self.stream, kind, _is_header)
+        return [(f"{self.name}[{sheet}].csv", lambda: text)], f"{kind}, sheet {sheet}"
 
     def _files_inside(self, files: list[tuple[str, Callable[[], BinaryIO]]], holder: str) -> Iterator[pa.RecordBatch]:
         """The records of the files inside an archive, one file after another in name order, numbered on from
         one file to the next: one landed file, of one layout (``mixed_layouts`` otherwise)."""
         number = 0
         for name, open_file in files:
+            # a file that cannot be taken out of the archive names itself
+            inside = ClaimsFile(name, open_file(), block_bytes=self.block_bytes,
+                                max_record_bytes=self.max_record_bytes, in_archive=True)  # fmt: skip
             try:
-                inside = ClaimsFile(name, open_file(), block_bytes=self.block_bytes,
-                                    max_record_bytes=self.max_record_bytes, in_archive=True)  # fmt: skip
                 for batch in inside.batches():
                     layout = inside.summary.layout
                     if self.summary.layout not in ("", layout):
@@ -540,8 +543,6 @@ class ClaimsFile:
                                            f"{self.summary.layout}: land them apart")  # fmt: skip
                     self.summary.layout = layout
                     yield _renumbered(batch, number)
-            except archives.Unreadable as problem:
-                raise RejectedFile(problem.reason, problem.detail) from None
             except RejectedFile as rejected:
                 raise RejectedFile(rejected.reason, f"{name} in the archive: {rejected.detail}") from None
             number += inside.summary.records

@@ -313,7 +313,8 @@ MANY_FILES = 16
 
 
 def _count(pattern: str) -> Column:
-    hits = [F.coalesce(_trimmed(name).rlike(pattern).cast("int"), F.lit(0)) for name in VOTING_COLUMNS]
+    # the patterns allow blank space around a number: no trim needed
+    hits = [F.coalesce(F.col(name).rlike(pattern).cast("int"), F.lit(0)) for name in VOTING_COLUMNS]
     return F.sum(reduce(lambda left, right: left + right, hits))
 
 
