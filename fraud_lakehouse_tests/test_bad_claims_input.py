@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from fraud_lakehouse.claims import silver as silver_module
 from fraud_lakehouse.claims.ingest import raw_frame, raw_table, read_claims_bytes
 from fraud_lakehouse.claims.landing import file_date
 from fraud_lakehouse.claims.reader import RejectedFile
@@ -410,6 +411,28 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
             assert key in quarantine, f"bad row {key} reached silver"
             assert quarantine[key].reason == reason, (key, quarantine[key].reasons)
             assert quarantine[key].raw_values
+
+
+@pytest.mark.parametrize("ids_as_literals", [True, False], ids=["few_repeated_ids", "many_repeated_ids"])
+def test_the_first_valid_copy_of_a_claim_id_is_kept(spark, monkeypatch, ids_as_literals):
+    """Whichever way silver looks the repeated ids up (by literal values when there are few, by a join when
+    there are many), only valid rows compete and the first in submission order wins."""
+    if not ids_as_literals:
+        monkeypatch.setattr(silver_module, "REPEATED_IDS_AS_LITERALS_MAX", 0)
+    first = raw_table("a.csv", csv_file(claim(state="ZZ"), claim(), claim(), claim("C2"), claim("C3", patient="")),
+                      DAY, dt.datetime(2025, 1, 2))  # fmt: skip
+    later = raw_table("b.csv", csv_file(claim("C2"), claim("C3"), claim("C4")), DAY, dt.datetime(2025, 1, 3))
+    validated = validate(candidates_from_raw(raw_frame(spark, [first, later]), "test-key"),
+                         ValidationRules(today=dt.date(2026, 1, 1)))  # fmt: skip
+    kept = sorted((row.source_file, row.row_number) for row in silver_claims(validated).collect())
+    quarantined = {(row.source_file, row.row_number): row.reason for row in quarantined_claims(validated).collect()}
+    assert kept == [("a.csv", 2), ("a.csv", 4), ("b.csv", 2), ("b.csv", 3)]
+    assert quarantined == {
+        ("a.csv", 1): "bad_state",
+        ("a.csv", 3): "duplicate_claim_id",
+        ("a.csv", 5): "missing_customer",
+        ("b.csv", 1): "duplicate_claim_id",
+    }
 
 
 def test_quarantine_keeps_raw_values_without_clear_card_numbers(spark):

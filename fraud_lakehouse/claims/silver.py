@@ -70,6 +70,8 @@ RAW_TRANS_TIME = "__raw_trans_time"
 # Reason codes (docs/guarantees.md, "Quarantined rows").
 MALFORMED_ROW = "malformed_row"
 DUPLICATE_CLAIM_ID = "duplicate_claim_id"
+# Up to this many claim ids repeated in a run are looked up by literal values (see ``validate``).
+REPEATED_IDS_AS_LITERALS_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -927,17 +929,27 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
         return _copies_marked(checked, valid)
     repeated = candidates.groupBy(*keys).count().where(F.col("count") > 1).select(*keys)
     repeated_rows = repeated.limit(COLLECT_MAX_ROWS + 1).collect()
-    if not repeated_rows:
-        ranked = checked.withColumn("__first", F.lit(None).cast("string"))
+    repeated_ids = sorted({row["claim_id"] for row in repeated_rows} - {None})
+    if not repeated_ids:  # none, or only missing ids, which are quarantined and never compete
+        return _copies_marked(checked, F.lit(False))
+    if len(repeated_rows) > COLLECT_MAX_ROWS:
+        contenders = repeated.join(checked, keys)
     else:
-        lookup = (
-            repeated
-            if len(repeated_rows) > COLLECT_MAX_ROWS
-            else checked.sparkSession.createDataFrame(repeated_rows, repeated.schema)
-        )
-        contenders = F.broadcast(lookup).join(checked, keys).where(valid)
-        contested = collected(contenders.groupBy(*keys).agg(F.min(copy_order).alias("__first")))
-        ranked = with_lookup(checked, contested, keys, small=True)
+        lookup = checked.sparkSession.createDataFrame(repeated_rows, repeated.schema)
+        # A few ids are also written into the plan as literals: a filter on
+        # them reaches below the typing, so only their rows are typed and
+        # checked (through the join alone the engines type every row of the
+        # day first). Many literals cost more to plan than that typing.
+        if len(repeated_ids) <= REPEATED_IDS_AS_LITERALS_MAX:
+            checked_repeating = checked.where(F.col("claim_id").isin(repeated_ids))
+        else:
+            checked_repeating = checked
+        contenders = F.broadcast(lookup).join(checked_repeating, keys)
+    # min() of the valid rows' order (min skips NULL), not min() after a filter
+    # on validity: the engines push such a filter down through the typing and
+    # plan every check again there (Sail took seconds to plan that job).
+    first_valid_copy = contenders.groupBy(*keys).agg(F.min(F.when(valid, copy_order)).alias("__first"))
+    ranked = with_lookup(checked, collected(first_valid_copy), keys, small=True)
     return _copies_marked(ranked, valid & F.col("__first").isNotNull() & (copy_order != F.col("__first")))
 
 
