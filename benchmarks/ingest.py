@@ -8,7 +8,8 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    cores), and the ratio of the two;
 2. end to end: a 1 M-claim insurance file landed for one day, then
    ``dagster asset materialize -m fraud_lakehouse.definitions --select '*' --partition DAY`` in a new
-   instance, wall clock from the command's start to its exit, and the same for 7 synthetic days
+   instance, wall clock from the command's start to its exit; the same file with 1% of its claims sent
+   twice under the same claim id; and the same for 7 synthetic days
    (``--partition-range``) against ``fraud-lakehouse demo`` (one process);
 3. a year of daily files (365 files, Sparkov layout) in ONE single-run backfill of the whole graph;
 4. many_files (not by default): a day of --many-files small files (10 claims each) through the CLI, as in 2;
@@ -143,20 +144,31 @@ def part_ingest(work: Path, claims: int, runs: int) -> dict:
 
 
 def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
+    import pandas as pd
+
     from fraud_lakehouse.claims.samples import insurance_claims
 
     frame = insurance_claims(claims, DAY, seed=42)
+    # The same file as users also send it: 1% of its claims a second time under the same claim id (resubmitted),
+    # which silver quarantines as duplicate_claim_id.
+    resubmitted = pd.concat([frame, frame.sample(frac=0.01, random_state=1)], ignore_index=True)
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*"]
-    one_day, week, demo = [], [], []
-    for index in range(runs):
-        home = work / f"home-{index}"
+    one_day, one_day_resubmitted, week, demo = [], [], [], []
+
+    def landed_day(home: Path, claims_file: pd.DataFrame) -> float:
         env = new_home(home)
         landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat() / "claims.csv"
         landed.parent.mkdir(parents=True)
-        frame.to_csv(landed, index=False)
-        one_day.append(timed([*materialize, "--partition", DAY.isoformat()], home, env))
-        print(f"1 M claims, one day, run {index + 1}: {one_day[-1]:.2f} s", file=sys.stderr)
+        claims_file.to_csv(landed, index=False)
+        seconds = timed([*materialize, "--partition", DAY.isoformat()], home, env)
         shutil.rmtree(home)
+        return seconds
+
+    for index in range(runs):
+        one_day.append(landed_day(work / f"home-{index}", frame))
+        one_day_resubmitted.append(landed_day(work / f"resubmitted-{index}", resubmitted))
+        print(f"1 M claims, one day, run {index + 1}: {one_day[-1]:.2f} s, "
+              f"with 1% resubmitted: {one_day_resubmitted[-1]:.2f} s", file=sys.stderr)  # fmt: skip
         home = work / f"week-{index}"
         env = new_home(home)
         week.append(timed([*materialize, "--partition-range", "2025-01-01...2025-01-07"], home, env))
@@ -170,6 +182,9 @@ def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
         "claims_in_file": len(frame),
         "one_day_cli_wall_median_seconds": round(statistics.median(one_day), 2),
         "one_day_cli_wall_runs": [round(s, 2) for s in one_day],
+        "claims_in_file_with_resubmissions": len(resubmitted),
+        "one_day_resubmitted_cli_wall_median_seconds": round(statistics.median(one_day_resubmitted), 2),
+        "one_day_resubmitted_cli_wall_runs": [round(s, 2) for s in one_day_resubmitted],
         "seven_days_cli_wall_median_seconds": round(statistics.median(week), 2),
         "seven_days_demo_wall_median_seconds": round(statistics.median(demo), 2),
     }
