@@ -37,6 +37,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("FRAUD_LAKEHOUSE_ENGINE", None)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # the classic-Spark lane's environment is built while the tests before it run
+    if any(item.nodeid.startswith("fraud_lakehouse_tests/test_parity_classic_spark.py") for item in session.items):
+        from fraud_lakehouse_tests.parity.environment import start_building
+
+        start_building()
+
+
 @pytest.fixture(scope="session")
 def spark_engine() -> SparkEngine:
     return SparkEngine(engine="sail")

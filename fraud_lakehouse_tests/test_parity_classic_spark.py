@@ -10,18 +10,17 @@ ingest wrote into bronze/claims_raw, as plain Parquet with the table's columns.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from deltalake import DeltaTable
 
 from fraud_lakehouse_tests.conftest import REPO_ROOT
+from fraud_lakehouse_tests.parity.environment import classic_python
 from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, INSURANCE_FILE, run_cases
 
 # the header of the insurance file the transformations already use
@@ -37,25 +36,6 @@ SPARKOV_FILE = (
     "t1|4263982640269299|2025-02-28|02:03:04|1740708184|misc_net|5.5|1|Shop|30.1|-97.1|TX|30.2|-97.7|900000\n"
     "t2|4263982640269299|2025-02-28|12:03:04|1740744184|grocery_pos|55.10|0|Shop|30.1|-97.1|TX|30.2|-97.7|900000\n"
 )
-
-REQUIREMENTS = REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "requirements-spark35.txt"
-VENV = REPO_ROOT / ".venv-spark35"
-
-
-def _classic_python() -> str:
-    """The classic-Spark environment's interpreter, (re)built when its requirements change."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    marker = VENV / "requirements.sha256"
-    python = VENV / "bin" / "python"
-    if not (python.exists() and marker.exists() and marker.read_text() == digest):
-        shutil.rmtree(VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
-            check=True,
-        )
-        marker.write_text(digest)
-    return str(python)
 
 
 def bronze_records() -> int:
@@ -170,7 +150,7 @@ def classic_results(bronze_files) -> dict:
     for name in ("SPARK_HOME", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"):
         env.pop(name, None)
     result = subprocess.run(
-        [_classic_python(), str(REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "run_classic.py")],
+        [classic_python(), str(REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "run_classic.py")],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
