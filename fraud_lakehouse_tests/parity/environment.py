@@ -1,8 +1,8 @@
 """The classic-Spark lane's own virtual environment (``.venv-spark35``), (re)built from requirements-spark35.txt
 when they change.
 
-On a fresh machine building it (pip installs pyspark 3.5 and its dependencies) takes about a minute, so it starts
-in the background as soon as the test session knows it will run the lane (``start_building``, from conftest), and
+On a fresh machine building it (pip installs pyspark 3.5 and its dependencies) is one of the suite's longest
+steps, so it starts in the background as soon as the test session knows it will run the lane (``start_building``, from conftest), and
 overlaps the tests collected before it; the lane waits for it in ``classic_python``.
 """
 
@@ -14,9 +14,9 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from fraud_lakehouse_tests.conftest import REPO_ROOT
+
 REQUIREMENTS = REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "requirements-spark35.txt"
 VENV = REPO_ROOT / ".venv-spark35"
 
