@@ -2,8 +2,8 @@
 when they change.
 
 On a fresh machine building it (pip installs pyspark 3.5 and its dependencies) is one of the suite's longest
-steps, so it starts in the background as soon as the test session knows it will run the lane (``start_building``, from conftest), and
-overlaps the tests collected before it; the lane waits for it in ``classic_python``.
+steps, so it starts in the background as soon as the test session knows it will run the lane (``start_building``,
+from conftest), and overlaps the tests collected before it; the lane waits for it in ``classic_python``.
 """
 
 from __future__ import annotations
