@@ -947,7 +947,8 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
         contenders = F.broadcast(lookup).join(checked_repeating, keys)
     # min() of the valid rows' order (min skips NULL), not min() after a filter
     # on validity: the engines push such a filter down through the typing and
-    # plan every check again there (Sail took seconds to plan that job).
+    # plan every check again there (Sail took seconds to plan that job). The
+    # same push-down is why ``_with_verdict`` hides the verdict from it.
     first_valid_copy = contenders.groupBy(*keys).agg(F.min(F.when(valid, copy_order)).alias("__first"))
     ranked = with_lookup(checked, collected(first_valid_copy), keys, small=True)
     return _copies_marked(ranked, valid & F.col("__first").isNotNull() & (copy_order != F.col("__first")))
