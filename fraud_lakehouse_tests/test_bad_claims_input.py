@@ -1034,6 +1034,9 @@ def test_without_a_deciding_day_the_order_that_dates_no_claim_after_its_file_dec
     # the service dates decide as well
     content = csv_file(_slashed("S12", "03/05/2025", "2025-03-05"))
     assert _dates(spark, "served.csv", content, dt.date(2025, 3, 5)) == {1: (dt.date(2025, 3, 5), dt.date(2025, 3, 5))}
+    # two-digit years too (Excel's US default): landed on 2025-03-05, 05/03/25 month first is 3 May, after it
+    content = csv_file(_slashed("S13", "01/03/25", "05/03/25"))
+    assert _dates(spark, "short.csv", content, dt.date(2025, 3, 5)) == {1: (dt.date(2025, 3, 1), dt.date(2025, 3, 5))}
     # landed on 2025-05-04: 05/04/2025 is that day month first and 5 April day first: both readings submit every
     # claim on or before the file's day
     content = csv_file(_slashed("S8", "05/04/2025", "05/04/2025"), _slashed("S9", "01/02/2025", "2025-05-04"))

@@ -340,18 +340,52 @@ MIXED_DATE_FORMAT = "mixed_date_format"
 DATE_COLUMNS = ("service_date", "submitted_date", "trans_date", KAGGLE_TIME_COLUMN)
 
 
-def _slash_part(name: str, group: int) -> Column:
-    return F.regexp_extract(_trimmed(name), SLASH_DATE, group).cast("int")
+# A date column's slash date split into its numbers, as text ("" when the value is no slash date): one column each,
+# computed once per row (``_slash_parts``), then read by the date-order votes.
+SLASH_PARTS = ("first", "second", "year", "short_year_reads")
+# A slash date whose two-digit year reads: slashes or dots around the month and day, not dashes (see SLASH_DATE).
+TWO_DIGIT_YEAR_SLASH_DATE = r"^[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2}([ T].*)?$"
+
+
+def _slash_part(name: str, part: str) -> str:
+    return f"__slash_{part}_{name}"
+
+
+def _slash_parts(rows: DataFrame) -> DataFrame:
+    """``source_file`` and the day of ``rows`` with each date column's slash date split (``SLASH_PARTS``). Each
+    part is an expression of its own column: the votes read every part several times, and an expression that
+    reads a regex several times would evaluate it again each time (docs/performance.md)."""
+    parts = []
+    for name in DATE_COLUMNS:
+        trimmed = _trimmed(name)
+        parts += [
+            F.regexp_extract(trimmed, SLASH_DATE, 1).alias(_slash_part(name, "first")),
+            F.regexp_extract(trimmed, SLASH_DATE, 2).alias(_slash_part(name, "second")),
+            F.regexp_extract(trimmed, SLASH_DATE, 3).alias(_slash_part(name, "year")),
+            trimmed.rlike(TWO_DIGIT_YEAR_SLASH_DATE).alias(_slash_part(name, "short_year_reads")),
+        ]
+    return rows.select("source_file", PARTITION_COLUMN, *parts)
+
+
+def _slash_number(name: str, part: str) -> Column:
+    """A month-and-day number of a date column's slash date (``_slash_parts``); NULL when it is no slash date."""
+    text = F.col(_slash_part(name, part))
+    return F.when(text != "", text.cast("int"))
+
+
+def _is_split_slash_date(name: str) -> Column:
+    # the slash date pattern's first group is never empty when it matches
+    return F.col(_slash_part(name, "first")) != ""
 
 
 def _date_votes(first_above_12: bool) -> Column:
-    """How many slash dates of a row can only be read one way: the first number above 12 is a day (DMY), the
-    second above 12 a day (MDY)."""
+    """How many slash dates of a row can only be read one way (over ``_slash_parts``): the first number above 12
+    is a day (DMY), the second above 12 a day (MDY)."""
     hits = []
     for name in DATE_COLUMNS:
-        first, second = _slash_part(name, 1), _slash_part(name, 2)
+        first, second = _slash_number(name, "first"), _slash_number(name, "second")
         deciding = (first > 12) & (second <= 12) if first_above_12 else (second > 12) & (first <= 12)
-        hits.append(F.coalesce(F.when(_is_slash_date(name), deciding.cast("int")), F.lit(0)))
+        hits.append(F.coalesce(deciding.cast("int"), F.lit(0)))
     return F.sum(reduce(lambda left, right: left + right, hits))
 
 
@@ -370,27 +404,38 @@ def _has_separated_date(value: Column) -> Column:
     return value.rlike(SEPARATED_DATE_START)
 
 
-def _latest_date(order: str) -> Column:
-    """The latest service or submitted date of a file's rows read in ``order`` (NULL when none reads), from the
-    columns ``_read_in_orders`` adds."""
-    latest = [F.max(F.expr(f"try_cast(substring(`{_read_as(name, order)}`, 1, 10) AS DATE)")) for name in DATE_COLUMNS]
-    return F.greatest(*latest)  # of those that read
-
-
-def _read_as(name: str, order: str) -> str:
-    return f"__{order}_{name}"
-
-
-def _read_in_orders(rows: DataFrame) -> DataFrame:
-    """``rows`` with each month-and-day date read month first and day first, as ISO text (``_as_iso``)."""
-    return rows.select(
-        "*",
-        *[
-            F.when(_is_slash_date(name), _as_iso(_trimmed(name), MONTH_DAY_ISO[order])).alias(_read_as(name, order))
-            for name in DATE_COLUMNS
-            for order in (MONTH_FIRST, DAY_FIRST)
-        ],
+def _day_number(year: Column, month: Column, day: Column) -> Column:
+    """``yyyymmdd`` as a number, when year, month and day name a real date (NULL otherwise)."""
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days_in_month = (
+        F.when(month == 2, F.when(leap, F.lit(29)).otherwise(F.lit(28)))
+        .when(month.isin(4, 6, 9, 11), F.lit(30))
+        .otherwise(F.lit(31))
     )
+    real = month.between(1, 12) & (day >= 1) & (day <= days_in_month)
+    return F.when(real, year * 10000 + month * 100 + day)
+
+
+def _slash_date_number(name: str, order: str) -> Column:
+    """A date column's month-and-day date read in ``order`` (``MONTH_FIRST`` or ``DAY_FIRST``), as ``_day_number``
+    (over ``_slash_parts``): the date that ``_as_iso`` writes and a date cast reads, from its numbers. A two-digit
+    year reads after slashes or dots only, with its century (``TWO_DIGIT_YEARS``). Arithmetic instead of
+    rewriting the text in both orders and casting it, which was three quarters of the date-order job."""
+    first, second = _slash_number(name, "first"), _slash_number(name, "second")
+    month, day = (first, second) if order == MONTH_FIRST else (second, first)
+    year_text = F.col(_slash_part(name, "year"))
+    year = F.when(year_text != "", year_text.cast("int"))
+    century = F.when(year < 30, F.lit(2000)).otherwise(F.lit(1900))
+    full_year = F.when(F.length(year_text) == 4, year).when(
+        (F.length(year_text) == 2) & F.col(_slash_part(name, "short_year_reads")), century + year
+    )
+    return _day_number(full_year, month, day)
+
+
+def _latest_date(order: str) -> Column:
+    """The latest service or submitted date of a file's rows read in ``order``, as ``_day_number`` (NULL when
+    none reads), over ``_slash_parts``."""
+    return F.greatest(*[F.max(_slash_date_number(name, order)) for name in DATE_COLUMNS])  # of those that read
 
 
 def _date_order(dmy: Column, mdy: Column, slashed: Column, latest_mdy: Column, latest_dmy: Column) -> Column:
@@ -473,19 +518,16 @@ def _unread_dates(orders: dict[str, str]) -> Column:
 def _file_date_orders(raw: DataFrame) -> DataFrame:
     """``source_file`` and ``__file_date_order`` of each file of ``raw`` (the files with slashes in their dates),
     from the rows with slashes alone."""
-    slashed_rows = raw.where(_any_separated_date())
-    slash_dates = [F.coalesce(_is_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
-    votes = (
-        _read_in_orders(slashed_rows)
-        .groupBy("source_file")
-        .agg(
-            _date_votes(first_above_12=True).alias("__dmy"),
-            _date_votes(first_above_12=False).alias("__mdy"),
-            F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
-            _latest_date(MONTH_FIRST).alias("__latest_mdy"),
-            _latest_date(DAY_FIRST).alias("__latest_dmy"),
-            F.max(PARTITION_COLUMN).alias("__file_date"),
-        )
+    parts = _slash_parts(raw.where(_any_separated_date()))
+    slash_dates = [F.coalesce(_is_split_slash_date(name).cast("int"), F.lit(0)) for name in DATE_COLUMNS]
+    file_date = F.col(PARTITION_COLUMN)
+    votes = parts.groupBy("source_file").agg(
+        _date_votes(first_above_12=True).alias("__dmy"),
+        _date_votes(first_above_12=False).alias("__mdy"),
+        F.sum(reduce(lambda left, right: left + right, slash_dates)).alias("__slashed"),
+        _latest_date(MONTH_FIRST).alias("__latest_mdy"),
+        _latest_date(DAY_FIRST).alias("__latest_dmy"),
+        F.max(_day_number(F.year(file_date), F.month(file_date), F.dayofmonth(file_date))).alias("__file_date"),
     )
     order = _date_order(F.col("__dmy"), F.col("__mdy"), F.col("__slashed"), F.col("__latest_mdy"),
                         F.col("__latest_dmy"))  # fmt: skip
@@ -533,7 +575,9 @@ def file_formats(raw: DataFrame) -> DataFrame:
     marks = marks.drop("__has_slash")
     if not slashed:
         return marks.withColumn("__file_date_order", F.lit(None).cast("string"))
-    return marks.join(_file_date_orders(raw.where(F.col("source_file").isin(slashed))), "source_file", "left")
+    # Held in memory too: the typing reads the orders again for silver and for quarantine, and left lazy, each
+    # read voted again over every row with slashes (docs/performance.md).
+    return collected(marks.join(_file_date_orders(raw.where(F.col("source_file").isin(slashed))), "source_file", "left"))
 
 
 def _number_text(name: str) -> Column:
