@@ -655,10 +655,12 @@ class ClaimsFile:
     def _json_lines(self, stream: BinaryIO, first: bytes) -> Iterator[pa.RecordBatch]:
         yield from self._json_rows(self._json_line_records(stream, first))
 
-    def _json_line_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord]]:
-        """The records of a JSON lines file, a block's lines at a time."""
+    def _json_line_records(self, stream: BinaryIO, first: bytes) -> Iterator[list[JsonRecord] | JsonLinesTable]:
+        """The records of a JSON lines file, a block's lines at a time: as a table of text values when pyarrow's
+        reader gives back what Python's ``json`` would (``_json_lines_table``), else line by line."""
         lines = _Lines(stream, first, self.block_bytes, self.max_record_bytes)
         number = 0
+        text_fields: set[str] = set()
         for chunk, too_long in lines:
             records: list[JsonRecord] = []
             if too_long is not None:
@@ -666,19 +668,41 @@ class ClaimsFile:
                 records.append((number, None, _too_long(too_long, self.max_record_bytes), _printable(chunk)))
             else:
                 starts, ends, visible = _line_bounds(chunk)
+                table = _json_lines_table(chunk, int(np.count_nonzero(visible)), text_fields)
+                if table is not None:
+                    yield JsonLinesTable(number + 1, table)
+                    number += table.num_rows
+                    continue
                 for index in np.flatnonzero(visible):
                     number += 1
                     line = chunk[int(starts[index]) : int(ends[index])].rstrip(b"\r")
                     records.append(_json_record(number, line))
             yield records
 
-    def _json_rows(self, record_chunks: Iterator[list[JsonRecord]]) -> Iterator[pa.RecordBatch]:
+    def _json_rows(self, record_chunks: Iterator[list[JsonRecord] | JsonLinesTable]) -> Iterator[pa.RecordBatch]:
         """Batches of JSON records: the layout from the first objects' names, more names as they come."""
         pairs: list[tuple[str, str]] | None = None
         known: set[str] = set()
         number = 0
         held: list[JsonRecord] = []  # records read before the layout is known
-        for records in record_chunks:
+        for chunk in record_chunks:
+            if isinstance(chunk, JsonLinesTable):
+                if pairs is not None or not held:
+                    names = chunk.table.column_names
+                    if pairs is None:
+                        layout = _layout_or_reject(names)
+                        targets, ignored = _column_targets(names)
+                        pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
+                        known = set(names)
+                        self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+                    else:
+                        self._add_json_names(names, known, pairs)
+                    number = chunk.first_number + chunk.table.num_rows - 1
+                    self.summary.records = number
+                    yield _json_table_batch(chunk, pairs)
+                    continue
+                chunk = chunk.records()  # lines without an object came first: the layout is read from records
+            records = chunk
             if records:
                 number = records[-1][0]
             if pairs is None:
@@ -697,14 +721,7 @@ class ClaimsFile:
                 records, held = held, []
             for _, record, _, _ in records:
                 if record is not None and not known.issuperset(record):
-                    for name in record:
-                        if name not in known:
-                            known.add(name)
-                            target = raw_target(name)
-                            if target is not None and target not in {t for _, t in pairs}:
-                                pairs.append((name, target))
-                            else:
-                                self.summary.ignored_columns.append(name)
+                    self._add_json_names(list(record), known, pairs)
             if records:
                 batch = _json_batch(records, pairs)
                 self.summary.unsplittable += sum(record is None for _, record, _, _ in records)
@@ -712,6 +729,17 @@ class ClaimsFile:
                 yield batch
         if pairs is None:
             raise RejectedFile("not_json_lines", "no record of the file is a JSON object")
+
+    def _add_json_names(self, names: list[str], known: set[str], pairs: list[tuple[str, str]]) -> None:
+        """Names first seen after the layout was read: a raw column not yet filled is filled, others ignored."""
+        for name in names:
+            if name not in known:
+                known.add(name)
+                target = raw_target(name)
+                if target is not None and target not in {t for _, t in pairs}:
+                    pairs.append((name, target))
+                else:
+                    self.summary.ignored_columns.append(name)
 
     # -- Parquet -------------------------------------------------------------------------------------------
 
@@ -1164,6 +1192,119 @@ def _json_record(number: int, line: bytes) -> JsonRecord:
     if not isinstance(value, dict):
         return number, None, "not_json_object: the line is not a JSON object", text
     return number, {column_name(str(k)): v for k, v in value.items()}, None, text
+
+
+@dataclass(frozen=True)
+class JsonLinesTable:
+    """A block of JSON lines read by pyarrow: every line an object, its values as text (``_json_lines_table``),
+    the first line's record number."""
+
+    first_number: int
+    table: pa.Table
+
+    def records(self) -> list[JsonRecord]:
+        rows = self.table.to_pylist()
+        return [(self.first_number + index, row, None, "") for index, row in enumerate(rows)]
+
+
+# Above this, a JSON number read as a double may not be the integer the file wrote (a 19-digit card number).
+EXACT_DOUBLE_INTEGERS = 2**53
+# A block of JSON lines is parsed in this many parts at once.
+JSON_PARSE_PARTS = 4
+# Python's repr writes a double with an exponent below this magnitude (and from 1e16 up)
+PYTHON_EXPONENT_BELOW = 1e-4
+
+
+def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Table | None:
+    """The JSON lines of ``chunk`` (``lines`` of them not blank) read by pyarrow's JSON reader (in C++, on every
+    core), with every value as the text the line-by-line reader gives it (``_json_value``): strings as they
+    are, numbers and booleans as Python writes them. None when the block holds anything that reader would read
+    otherwise, and it is read line by line: a line that is no JSON object or not UTF-8, a key twice, a key that
+    holds a string in one line and a number in another, a nested value, an integer too large to be exact as a
+    double.
+
+    ``text_fields``: the keys earlier blocks held text in, read as text from the start (pyarrow would read
+    ISO dates as timestamps, whose text is not the file's); keys found holding text here are added."""
+    import pyarrow.json as pajson
+
+    try:
+        chunk.decode("utf-8")  # pyarrow's reader does not check: a line that is not UTF-8 is one record's error
+    except UnicodeDecodeError:
+        return None
+    # parts of the block parsed at once (a line longer than a part fails the read: the block goes line by line)
+    options = pajson.ReadOptions(block_size=max(len(chunk) // JSON_PARSE_PARTS, KEPT_TEXT_BYTES))
+
+    def read(fields: set[str]) -> pa.Table:
+        explicit = pa.schema([(name, pa.string()) for name in sorted(fields)])
+        parse = pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+        return pajson.read_json(pa.BufferReader(chunk), read_options=options, parse_options=parse)
+
+    try:
+        table = read(text_fields)
+        timestamps = {field.name for field in table.schema if pa.types.is_timestamp(field.type)}
+        if timestamps:
+            # the first block with ISO text in a key: read again with that key as text, in the file's key order
+            table = read(text_fields | timestamps).select(table.column_names)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    text_fields |= {field.name for field in table.schema if pa.types.is_string(field.type)}
+    names = [column_name(str(name)) for name in table.column_names]
+    if table.num_rows != lines or len(set(names)) != len(names):
+        return None
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_string(kind):
+            columns.append(column)
+        elif pa.types.is_null(kind):
+            columns.append(pa.nulls(len(column), pa.string()))
+        elif pa.types.is_boolean(kind) or pa.types.is_integer(kind):
+            columns.append(column.cast(pa.string()))
+        elif pa.types.is_floating(kind):
+            text = _python_float_text(column)
+            if text is None:
+                return None
+            columns.append(text)
+        else:
+            return None
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _python_float_text(column: pa.ChunkedArray) -> pa.Array | None:
+    """Doubles as Python's ``json.dumps`` writes them (``120.5``, ``100.0``), or None when one may not be exact
+    (not finite, or an integer beyond ``EXACT_DOUBLE_INTEGERS``). pyarrow writes the same shortest digits but
+    drops ``.0`` from whole numbers and writes exponents its own way: the rare exponent forms go through Python."""
+    values = column.combine_chunks()
+    present = values.drop_null()
+    if len(present) and not (
+        pc.all(pc.is_finite(present)).as_py() and pc.max(pc.abs(present)).as_py() < EXACT_DOUBLE_INTEGERS
+    ):
+        return None
+    text = values.cast(pa.string())
+    # Python writes an exponent below 1e-4, pyarrow from below 1e-6 on
+    magnitude = pc.abs(values)
+    tiny = pc.and_(pc.less(magnitude, PYTHON_EXPONENT_BELOW), pc.greater(magnitude, 0))
+    exponent = pc.fill_null(pc.or_(pc.match_substring(text, "e"), tiny), False)
+    if pc.any(exponent).as_py():
+        python = [json.dumps(value) for value in values.filter(exponent).to_pylist()]
+        text = pc.replace_with_mask(text, exponent, pa.array(python, pa.string()))
+    whole = pc.invert(pc.fill_null(pc.match_substring_regex(text, "[.e]"), True))
+    return pc.if_else(whole, pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
+
+
+def _json_table_batch(chunk: JsonLinesTable, pairs: list[tuple[str, str]]) -> pa.RecordBatch:
+    """A batch of raw rows from a ``JsonLinesTable``, as ``_json_batch`` makes one from records."""
+    table = chunk.table
+    count = table.num_rows
+    empty = pa.nulls(count, pa.string())
+    columns = {target: table.column(name).combine_chunks() for name, target in pairs if name in table.column_names}
+    arrays = [columns.get(name, empty) for name in RAW_VALUE_COLUMNS]
+    arrays += [
+        pa.array(np.arange(chunk.first_number, chunk.first_number + count, dtype=np.int64)),
+        empty,
+        empty,
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=ROW_SCHEMA)
 
 
 def _json_value(value: object) -> str | None:

@@ -577,7 +577,9 @@ def file_formats(raw: DataFrame) -> DataFrame:
         return marks.withColumn("__file_date_order", F.lit(None).cast("string"))
     # Held in memory too: the typing reads the orders again for silver and for quarantine, and left lazy, each
     # read voted again over every row with slashes (docs/performance.md).
-    return collected(marks.join(_file_date_orders(raw.where(F.col("source_file").isin(slashed))), "source_file", "left"))
+    return collected(
+        marks.join(_file_date_orders(raw.where(F.col("source_file").isin(slashed))), "source_file", "left")
+    )
 
 
 def _number_text(name: str) -> Column:
