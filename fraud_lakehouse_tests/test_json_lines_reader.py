@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from fraud_lakehouse.claims import reader
 from fraud_lakehouse.claims.reader import ClaimsFile
-
 from fraud_lakehouse_tests.test_bad_claims_input import HEADER
 
 INSURANCE_KEYS = tuple(HEADER.split(","))
