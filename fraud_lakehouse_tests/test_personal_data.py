@@ -100,3 +100,17 @@ def test_no_identifier_in_clear_outside_bronze(tmp_path, spark_engine):
     quarantine = lake.read_window("silver", "claims_quarantine", *window).collect()
     reasons = {(row.source_file.rsplit("/", 1)[-1], row.row_number): row.reasons for row in quarantine}
     assert "wrong_field_count" in reasons[("claims.csv", 4)] and "unclosed_quote" in reasons[("claims.csv", 5)]
+
+
+def test_the_masking_expression_masks_as_the_python_masking_does(spark):
+    """``redact_identifiers`` tests a cheap pattern first and leaves text that fails it alone: every identifier
+    shape passes that test, wherever it stands in the text (the Python masking has no such test)."""
+    from fraud_lakehouse.claims.privacy import redact_identifiers, redact_identifiers_python
+
+    shapes = [*SSNS, *CARDS, *MBIS, "a.person@example.org", "4263-9826-4026-9299-123"]
+    texts = [*shapes, "CLM00420000000", "PAT227001", "2025-01-06", "120.50", "1,234,567.89", "Clinic 2434", ""]
+    texts += [f"{before}{shape}{after}" for shape in shapes for before, after in [("x ", " y"), ("(", ")"), ("#", ".")]]
+    texts += ["CLM" + shape for shape in shapes] + [shape.replace("-", "--") for shape in shapes]
+    frame = spark.createDataFrame([(text,) for text in texts], "text string")
+    masked = frame.select("text", redact_identifiers(F.col("text")).alias("masked")).collect()
+    assert {row["text"]: row["masked"] for row in masked} == {text: redact_identifiers_python(text) for text in texts}
