@@ -413,12 +413,15 @@ def test_every_row_ends_in_silver_or_quarantine_with_its_reason(spark):
             assert quarantine[key].raw_values
 
 
-@pytest.mark.parametrize("ids_as_literals", [True, False], ids=["few_repeated_ids", "many_repeated_ids"])
-def test_the_first_valid_copy_of_a_claim_id_is_kept(spark, monkeypatch, ids_as_literals):
+@pytest.mark.parametrize("repeated_ids", ["few", "many", "too_many_to_collect"])
+def test_the_first_valid_copy_of_a_claim_id_is_kept(spark, monkeypatch, repeated_ids):
     """Whichever way silver looks the repeated ids up (by literal values when there are few, by a join when
-    there are many), only valid rows compete and the first in submission order wins."""
-    if not ids_as_literals:
+    there are many, without collecting them when there are more than a lookup holds: a file landed twice),
+    only valid rows compete and the first in submission order wins."""
+    if repeated_ids != "few":
         monkeypatch.setattr(silver_module, "REPEATED_IDS_AS_LITERALS_MAX", 0)
+    if repeated_ids == "too_many_to_collect":
+        monkeypatch.setattr(silver_module, "COLLECT_MAX_ROWS", 1)
     first = raw_table("a.csv", csv_file(claim(state="ZZ"), claim(), claim(), claim("C2"), claim("C3", patient="")),
                       DAY, dt.datetime(2025, 1, 2))  # fmt: skip
     later = raw_table("b.csv", csv_file(claim("C2"), claim("C3"), claim("C4")), DAY, dt.datetime(2025, 1, 3))

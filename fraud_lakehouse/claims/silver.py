@@ -996,7 +996,9 @@ def validate(candidates: DataFrame, rules: ValidationRules, later_copies: bool =
     # plan every check again there (Sail took seconds to plan that job). The
     # same push-down is why ``_with_verdict`` hides the verdict from it.
     first_valid_copy = contenders.groupBy(*keys).agg(F.min(F.when(valid, copy_order)).alias("__first"))
-    ranked = with_lookup(checked, collected(first_valid_copy), keys, small=True)
+    # one row per repeated id: too many to collect is known already (trying computed the whole job for nothing)
+    many = len(repeated_rows) > COLLECT_MAX_ROWS
+    ranked = with_lookup(checked, first_valid_copy if many else collected(first_valid_copy), keys, small=not many)
     return _copies_marked(ranked, valid & F.col("__first").isNotNull() & (copy_order != F.col("__first")))
 
 
