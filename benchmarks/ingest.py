@@ -3,9 +3,9 @@
 Parts (each measured run is a fresh process; medians of --runs runs):
 
 1. ingest: rows per second per core of ``ingest_files`` (the asset's own path: stream, parse, write
-   Delta) for the same claims as CSV, gzip CSV and Parquet, beside a plain pyarrow read of the same file in
-   the same invocation (``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table`` with their defaults, all
-   cores), and the ratio of the two;
+   Delta) for the same claims as CSV, gzip CSV, Parquet and JSON lines, beside a plain pyarrow read of the
+   same file in the same invocation (``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table`` /
+   ``pyarrow.json.read_json`` with their defaults, all cores), and the ratio of the two;
 2. end to end: a 1 M-claim insurance file landed for one day, then
    ``dagster asset materialize -m fraud_lakehouse.definitions --select '*' --partition DAY`` in a new
    instance, wall clock from the command's start to its exit; the same file with 1% of its claims sent
@@ -43,16 +43,18 @@ DAY = dt.date(2025, 1, 6)
 
 
 def make_files(work: Path, claims: int) -> dict[str, Path]:
-    """The same insurance claims as CSV, gzip CSV and Parquet."""
+    """The same insurance claims as CSV, gzip CSV, Parquet and JSON lines."""
     from fraud_lakehouse.claims.samples import insurance_claims
 
     frame = insurance_claims(claims, DAY, seed=42)
     work.mkdir(parents=True, exist_ok=True)
-    files = {"csv": work / "claims.csv", "csv.gz": work / "claims.csv.gz", "parquet": work / "claims.parquet"}
+    files = {"csv": work / "claims.csv", "csv.gz": work / "claims.csv.gz", "parquet": work / "claims.parquet",
+             "jsonl": work / "claims.jsonl"}  # fmt: skip
     frame.to_csv(files["csv"], index=False)
     with open(files["csv"], "rb") as source, gzip.open(files["csv.gz"], "wb", compresslevel=6) as target:
         shutil.copyfileobj(source, target)
     frame.astype(str).to_parquet(files["parquet"], index=False)
+    frame.to_json(files["jsonl"], orient="records", lines=True)  # numbers as JSON numbers, as exports write them
     return files
 
 
@@ -62,6 +64,10 @@ def plain_read(path: Path) -> int:
 
     if path.name.endswith(".parquet"):
         return pq.read_table(path).num_rows
+    if path.name.endswith(".jsonl"):
+        import pyarrow.json as pajson
+
+        return pajson.read_json(path).num_rows
     return pacsv.read_csv(path).num_rows
 
 
