@@ -340,9 +340,6 @@ MIXED_DATE_FORMAT = "mixed_date_format"
 DATE_COLUMNS = ("service_date", "submitted_date", "trans_date", KAGGLE_TIME_COLUMN)
 
 
-# A date column's slash date split into its numbers, as text ("" when the value is no slash date): one column each,
-# computed once per row (``_slash_parts``), then read by the date-order votes.
-SLASH_PARTS = ("first", "second", "year", "short_year_reads")
 # A slash date whose two-digit year reads: slashes or dots around the month and day, not dashes (see SLASH_DATE).
 TWO_DIGIT_YEAR_SLASH_DATE = r"^[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2}([ T].*)?$"
 
@@ -352,9 +349,10 @@ def _slash_part(name: str, part: str) -> str:
 
 
 def _slash_parts(rows: DataFrame) -> DataFrame:
-    """``source_file`` and the day of ``rows`` with each date column's slash date split (``SLASH_PARTS``). Each
-    part is an expression of its own column: the votes read every part several times, and an expression that
-    reads a regex several times would evaluate it again each time (docs/performance.md)."""
+    """``source_file`` and the day of ``rows`` with each date column's slash date split into its parts, as text
+    ("" when the value is no slash date): its first and second numbers, its year, and whether a two-digit year
+    reads. Each part is a column of its own, computed once a row: the votes read every part several times, and
+    an expression that repeated the regex would evaluate it again each time (docs/performance.md)."""
     parts = []
     for name in DATE_COLUMNS:
         trimmed = _trimmed(name)
