@@ -95,9 +95,8 @@ def test_a_block_with_an_odd_line_reads_as_line_by_line(odd, block_bytes, monkey
 
 def test_a_large_json_lines_file_is_read_by_pyarrow(monkeypatch):
     """The usual file takes the fast path: no line goes through json.loads."""
-    keys = INSURANCE_KEYS
-    lines = [json.dumps(dict.fromkeys(keys, "x") | {"claim_id": f"C{i}", "service_date": "2025-01-06",
-                                                    "charge_amount": 120.5 + i, "is_fraud": i % 2})
+    lines = [json.dumps(dict.fromkeys(INSURANCE_KEYS, "x") | {"claim_id": f"C{i}", "service_date": "2025-01-06",
+                                                              "charge_amount": 120.5 + i, "is_fraud": i % 2})
              for i in range(5_000)]  # fmt: skip
     calls = []
     monkeypatch.setattr(reader, "_json_record", lambda *args: calls.append(args))

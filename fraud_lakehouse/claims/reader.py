@@ -47,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 
 from fraud_lakehouse.claims import archives
 from fraud_lakehouse.claims.archives import ReadStream as _ReadStream
@@ -1225,8 +1226,6 @@ def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Tab
 
     ``text_fields``: the keys earlier blocks held text in, read as text from the start (pyarrow would read
     ISO dates as timestamps, whose text is not the file's); keys found holding text here are added."""
-    import pyarrow.json as pajson
-
     try:
         chunk.decode("utf-8")  # pyarrow's reader does not check: a line that is not UTF-8 is one record's error
     except UnicodeDecodeError:
@@ -1247,7 +1246,6 @@ def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Tab
             table = read(text_fields | timestamps).select(table.column_names)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    text_fields |= {field.name for field in table.schema if pa.types.is_string(field.type)}
     names = [column_name(str(name)) for name in table.column_names]
     if table.num_rows != lines or len(set(names)) != len(names):
         return None
@@ -1267,6 +1265,7 @@ def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Tab
             columns.append(text)
         else:
             return None
+    text_fields |= {field.name for field in table.schema if pa.types.is_string(field.type)}
     return pa.Table.from_arrays(columns, names=names)
 
 

@@ -422,11 +422,10 @@ def _slash_date_number(name: str, order: str) -> Column:
     first, second = _slash_number(name, "first"), _slash_number(name, "second")
     month, day = (first, second) if order == MONTH_FIRST else (second, first)
     year_text = F.col(_slash_part(name, "year"))
-    year = F.when(year_text != "", year_text.cast("int"))
-    century = F.when(year < 30, F.lit(2000)).otherwise(F.lit(1900))
-    full_year = F.when(F.length(year_text) == 4, year).when(
-        (F.length(year_text) == 2) & F.col(_slash_part(name, "short_year_reads")), century + year
-    )
+    full_year = F.when(F.length(year_text) == 4, year_text.cast("int"))
+    for decade, century in TWO_DIGIT_YEARS.items():
+        short_year = F.col(_slash_part(name, "short_year_reads")) & year_text.rlike(f"^{decade}[0-9]$")
+        full_year = full_year.when(short_year, F.concat(F.lit(century), year_text).cast("int"))
     return _day_number(full_year, month, day)
 
 
