@@ -1,5 +1,6 @@
-"""JSON lines files are read by pyarrow's JSON reader a block at a time, and line by line (``json.loads``) where
-a block holds anything that reader reads otherwise: both give the same raw rows."""
+"""JSON lines files, and the elements of JSON documents (arrays of objects), are read by pyarrow's JSON reader a
+block at a time, and one by one with Python's ``json`` where a block holds anything that reader reads otherwise:
+both give the same raw rows."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ INSURANCE_KEYS = tuple(HEADER.split(","))
 EXTRA_KEYS = ("Charge Amount", "is_fraud", "note", "amount")
 
 
-def _rows(content: bytes, block_bytes: int) -> list[dict]:
-    file = ClaimsFile("claims.jsonl", io.BytesIO(content), block_bytes=block_bytes, max_record_bytes=block_bytes)
+def _rows(content: bytes, block_bytes: int, name: str = "claims.jsonl") -> list[dict]:
+    file = ClaimsFile(name, io.BytesIO(content), block_bytes=block_bytes, max_record_bytes=block_bytes)
     batches = list(file.batches())
     return pa.Table.from_batches(batches).to_pylist() if batches else []
 
@@ -47,27 +48,38 @@ KINDS = {
 # Most files are plain: rarer kinds are drawn less often, so most blocks take pyarrow's path.
 KIND_DRAWS = ["text"] * 4 + ["whole"] * 2 + ["decimal"] * 3 + ["flag", "huge", "nested"]
 # Lines that are no JSON object, or not one pyarrow reads as Python does.
-ODD_LINES = [b"   ", b"\t", b"not json", b"[1, 2]", b'"text"', b'{"claim_id": "X", "claim_id": "Y"}', b"{\"a\": NaN}",
-             b'{"claim_id": "\xff"}', b'{"Claim ID": "A", "claim_id": "B"}']  # fmt: skip
+ODD_LINES = [b"   ", b"\t", b"not json", b"null", b"  5", b"[1, 2]", b'"text"', b'{"claim_id": "X", "claim_id": "Y"}',
+             b"{\"a\": NaN}", b'{"claim_id": "\xff"}', b'{"Claim ID": "A", "claim_id": "B"}']  # fmt: skip
 
 
 @st.composite
-def json_lines_files(draw: st.DrawFn) -> bytes:
+def json_records(draw: st.DrawFn, odd: list) -> list:
+    """Claims as JSON values: mostly objects of a file's keys, now and then one of ``odd``."""
     keys = list(INSURANCE_KEYS) + draw(st.lists(st.sampled_from(EXTRA_KEYS), unique=True))
     plain = draw(st.booleans())  # every value of a kind pyarrow reads as Python does
     kinds = {key: draw(st.sampled_from(KIND_DRAWS[:9] if plain else KIND_DRAWS)) for key in keys}
     mixed = None if plain else draw(st.sampled_from([None, *keys]))  # a key that holds text in some lines
-    lines = []
+    records = []
     for _ in range(draw(st.integers(1, 60))):
         if draw(st.integers(0, 30)) == 0:
-            lines.append(draw(st.sampled_from(ODD_LINES)))
+            records.append(draw(st.sampled_from(odd)))
             continue
-        present = [key for key in keys if draw(st.integers(0, 5))]
+        # the first object names every key, as tools write a file: its layout is known from its first block, however
+        # that is cut
+        first = not any(isinstance(record, dict) and record for record in records)
+        present = [key for key in keys if first or draw(st.integers(0, 5))]
         record = {}
         for key in present:
             kind = "text" if key == mixed and draw(st.booleans()) else kinds[key]
             record[key] = None if draw(st.integers(0, 7)) == 0 else draw(KINDS[kind])
-        lines.append(json.dumps(record, ensure_ascii=draw(st.booleans())).encode())
+        records.append(record)
+    return records
+
+
+@st.composite
+def json_lines_files(draw: st.DrawFn) -> bytes:
+    lines = [record if isinstance(record, bytes) else json.dumps(record, ensure_ascii=draw(st.booleans())).encode()
+             for record in draw(json_records(ODD_LINES))]  # fmt: skip
     return b"\n".join(lines) + b"\n"
 
 
@@ -113,3 +125,85 @@ def test_whole_numbers_among_decimals_read_as_decimals():
     lines = [dict.fromkeys(INSURANCE_KEYS, "x") | {"charge_amount": amount} for amount in (100, 1.5)]
     content = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     assert [row["charge_amount"] for row in _rows(content, 1 << 20)] == ["100.0", "1.5"]
+
+
+# -- JSON documents ------------------------------------------------------------------------------------------
+
+# Elements a document's array may hold that are no flat object.
+ODD_ELEMENTS = [5, "text", None, [1, 2], {}, {"claim_id": {"nested": 1}}, {"claim_id": ["J45"]}, {"a": "x\\"},
+                {"claim_id": 'a "quoted" \\ "word"'}, {"claim_id": "line\nbreak\ttab"}, {"claim_id": "{[,]}"},
+                # where one element ends and the next starts on a line of the array, inside a string
+                {"claim_id": "a},{b"}, {"claim_id": 'x"}, {"y'}, {"claim_id": "},{", "note": "}, {"}]  # fmt: skip
+
+
+def _one_at_a_time(content: bytes, block_bytes: int, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    with monkeypatch.context() as patched:
+        patched.setattr(reader, "_json_tables", lambda: None)
+        return _rows(content, block_bytes, "claims.json")
+
+
+@st.composite
+def json_documents(draw: st.DrawFn) -> bytes:
+    """An array of claims as APIs and tools write it: on one line or pretty, maybe under a key of an object, or
+    objects one after another; sometimes cut short."""
+    records = draw(json_records(ODD_ELEMENTS))
+    ascii_only, indent = draw(st.booleans()), draw(st.sampled_from([None, 1, 2, "\t"]))
+    shape = draw(st.sampled_from(["array", "under a key", "one after another"]))
+    if shape == "array":
+        text = json.dumps(records, indent=indent, ensure_ascii=ascii_only)
+    elif shape == "under a key":
+        text = json.dumps({"count": len(records), "claims": records, "next": None}, indent=indent,
+                          ensure_ascii=ascii_only)  # fmt: skip
+    else:
+        text = "\n".join(json.dumps(record, indent=indent, ensure_ascii=ascii_only) for record in records)
+    content = text.encode()
+    if draw(st.integers(0, 9)) == 0:
+        content = content[: draw(st.integers(1, len(content)))]
+    return content
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=json_documents(), block_bytes=st.sampled_from([256, 1024, 1 << 20]))
+def test_a_json_document_reads_the_same_rows_by_block_and_element_by_element(content, block_bytes, monkeypatch):
+    try:
+        expected = _one_at_a_time(content, block_bytes, monkeypatch)
+    except reader.RejectedFile as rejected:
+        with pytest.raises(reader.RejectedFile) as also:
+            _rows(content, block_bytes, "claims.json")
+        assert (also.value.reason, also.value.detail) == (rejected.reason, rejected.detail)
+        return
+    assert _rows(content, block_bytes, "claims.json") == expected
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_large_json_array_is_read_by_pyarrow(indent, monkeypatch):
+    """The usual export (pandas ``to_json(orient="records")``, ``json.dump`` of a list) takes the fast path: no
+    element goes through Python's ``json``."""
+    from fraud_lakehouse.claims import json_document
+
+    records = [dict.fromkeys(INSURANCE_KEYS, "x") | {"claim_id": f"C{i}", "service_date": "01/06/2025",
+                                                     "charge_amount": 120.5 + i} for i in range(5_000)]  # fmt: skip
+    # pandas writes a slash as \/ (an escape Python's json reads as the slash)
+    content = json.dumps(records, indent=indent).replace("/", "\\/").encode()
+
+    def no_element(self):
+        raise AssertionError("an element was read by Python's json")
+
+    monkeypatch.setattr(json_document.JsonDocument, "_element", no_element)
+    rows = _rows(content, 64 * 1024, "claims.json")
+    assert [row["row_number"] for row in rows] == list(range(1, 5_001))
+    assert rows[0]["charge_amount"] == "120.5" and rows[1]["claim_id"] == "C1"
+    assert rows[0]["service_date"] == "01/06/2025"
+
+
+@pytest.mark.parametrize("block_bytes", [1024, 1 << 20])
+def test_an_array_on_one_line_with_elements_apart_inside_its_strings(block_bytes, monkeypatch):
+    """An array on one line is split where an object ends and the next starts; the same text inside a string is
+    no such place, and the rows are those read element by element."""
+    records = [dict.fromkeys(INSURANCE_KEYS, "x") | {"claim_id": f"C{i}", "note": ["a},{b", 'c"}, {"d', "e"][i % 3]}
+               for i in range(40)]  # fmt: skip
+    for separators in [(",", ":"), (", ", ": ")]:
+        content = json.dumps(records, separators=separators).encode()
+        rows = _rows(content, block_bytes, "claims.json")
+        assert rows == _one_at_a_time(content, block_bytes, monkeypatch)
+        assert [row["claim_id"] for row in rows] == [f"C{i}" for i in range(40)]

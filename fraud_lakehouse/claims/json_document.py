@@ -3,8 +3,10 @@
 ``JsonDocument(stream, first, block_bytes, max_record_bytes).records()`` yields the elements as records,
 numbered by their place in the file, a batch at a time. The array may also be the value of a key of one object
 around it, as APIs export (``{"claims": [...], "count": 2}``), or of an object inside it under a key, up to
-``MAX_ENCLOSING_OBJECTS`` deep: the other values are read past. Memory holds a block and one element. An element
-that is no object is a broken record; a document that breaks (a syntax error, an element over the record limit,
+``MAX_ENCLOSING_OBJECTS`` deep: the other values are read past. Memory holds a block and one element. Where a
+block's elements are all flat objects, they are handed on a block at a time as JSON lines (``tables``, pyarrow's
+reader in the claims reader); others are read one at a time with Python's ``json``. An element that is no object
+is a broken record; a document that breaks (a syntax error, an element over the record limit,
 a second array of objects beside the first) rejects the file, since where its next element starts, or which
 array holds the claims, is unknown.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
+
+import numpy as np
 
 from fraud_lakehouse.claims.model import column_name
 from fraud_lakehouse.claims.rejection import RejectedFile
@@ -25,6 +29,9 @@ MAX_ENCLOSING_OBJECTS = 4
 JSON_RECORDS_PER_BATCH = 65_536
 # A JSON record: its number, its object (None: broken), the problem, its text.
 JsonRecord = tuple[int, dict | None, str | None, str]
+# Elements handed on as JSON lines: (the lines, how many, the first one's number) -> a table of them, or None when
+# they are to be read one at a time.
+TableOfLines = Callable[[bytes, int, int], object | None]
 BLANK = " \t\r\n"
 
 
@@ -61,16 +68,21 @@ class JsonDocument:
     (``state``): start, array_first, array_next, closed (after the document), values (one after another), and
     around (the rest of the objects around the array, ``enclosing`` of them still open)."""
 
-    def __init__(self, stream: BinaryIO, first: bytes, block_bytes: int, max_record_bytes: int):
+    def __init__(self, stream: BinaryIO, first: bytes, block_bytes: int, max_record_bytes: int,
+                 tables: TableOfLines | None = None):  # fmt: skip
         self.stream, self.block_bytes, self.max_record_bytes = stream, block_bytes, max_record_bytes
+        self.tables = tables
         self.decoder = json.JSONDecoder()
         self.text_of = codecs.getincrementaldecoder("utf-8")()
         self.text, self.position, self.exhausted = "", 0, False
+        # where ``text`` starts in the document (characters), and up to where elements are read one at a time
+        self.text_start, self.one_at_a_time_until = 0, 0
         self.number, self.state, self.wrapped, self.enclosing = 0, "start", False, 0
         self._more(first.removeprefix(b"\xef\xbb\xbf"))
 
-    def records(self) -> Iterator[list[JsonRecord]]:
-        """The document's elements as records, ``JSON_RECORDS_PER_BATCH`` at a time."""
+    def records(self) -> Iterator[list[JsonRecord] | object]:
+        """The document's elements as records, ``JSON_RECORDS_PER_BATCH`` at a time, or as the tables ``tables``
+        makes of a block's elements."""
         records: list[JsonRecord] = []
         while True:
             character = self._following()
@@ -83,6 +95,14 @@ class JsonDocument:
             if self.state == "around":
                 self._around(character)
                 continue
+            if self.tables is not None and character and self.state in ("array_first", "array_next", "values"):
+                table = self._table_of_elements(character)
+                if table is not None:
+                    if records:
+                        yield records
+                        records = []
+                    yield table
+                    continue
             if self.state == "array_next":
                 if character != ",":
                     problem = f"expected ',' or ']', found {character!r}" if character else "the ']' is missing"
@@ -165,6 +185,36 @@ class JsonDocument:
             return self.number, {column_name(str(k)): v for k, v in value.items()}, None, source
         return self.number, None, "not_json_object: the element is not a JSON object", source
 
+    def _table_of_elements(self, character: str) -> object | None:
+        """The complete elements of the next block as one table (``tables``), when all are flat objects and the
+        table reads; the position moves past them. Else None, and the elements of that block are read one at a
+        time."""
+        comma = int(self.state == "array_next")
+        if comma and character != ",":
+            return None
+        if self.text_start + self.position < self.one_at_a_time_until:
+            return None
+        while len(self.text) - self.position < self.block_bytes + comma and self._more():
+            pass
+        start = self.position + comma
+        text = self.text[start:]
+        encoded = text.encode("utf-8")
+        found = None
+        for lines, count, used in object_elements_as_lines(encoded, self.state != "values", self.max_record_bytes):
+            table = self.tables(lines, count, self.number + 1)  # type: ignore[misc]
+            if table is not None:
+                found = table, count, used
+                break
+        if found is None:
+            self.one_at_a_time_until = self.text_start + len(self.text)
+            return None
+        table, count, used = found
+        self.position = start + (used if text.isascii() else len(encoded[:used].decode("utf-8")))
+        self.number += count
+        if self.state == "array_first":
+            self.state = "array_next"
+        return table
+
     def _broken(self, problem: str) -> RejectedFile:
         if self.state in ("closed", "around"):
             at = "end"
@@ -183,6 +233,7 @@ class JsonDocument:
             decoded = self.text_of.decode(block, final=not block)
         except UnicodeDecodeError:
             raise RejectedFile("not_text", "the JSON document is not UTF-8 text") from None
+        self.text_start += self.position
         self.text, self.position = self.text[self.position :] + decoded, 0
         self.exhausted = not block
         return True
@@ -258,3 +309,99 @@ class JsonDocument:
             if character != ",":
                 return None  # the object ends (or breaks) without an array of objects: it is a record
             offset += 1
+
+
+# What each byte is to the search for elements (0: nothing to it).
+QUOTE, OPENING, CLOSING, COMMA, CONTROL = 1, 2, 3, 4, 5
+BYTE_KINDS = np.zeros(256, np.int8)
+BYTE_KINDS[:0x20] = CONTROL
+BYTE_KINDS[[ord('"'), ord("{"), ord("["), ord("}"), ord("]"), ord(",")]] = [QUOTE, OPENING, OPENING, CLOSING,
+                                                                             CLOSING, COMMA]  # fmt: skip
+BLANK_BYTES = BLANK.encode()
+
+
+def object_elements_as_lines(text: bytes, separated: bool, max_record_bytes: int) -> Iterator[tuple[bytes, int, int]]:
+    """The complete elements at the start of ``text`` as JSON lines (``_searched_elements_as_lines``), found the
+    fast way for an array on one line first (``_compact_elements_as_lines``); the next way only when the lines
+    found do not read. Nothing when they are not all flat objects."""
+    if separated and b"\n" not in text and b"\r" not in text:
+        compact = _compact_elements_as_lines(text)
+        if compact is not None:
+            yield compact
+    searched = _searched_elements_as_lines(text, separated, max_record_bytes)
+    if searched is not None:
+        yield searched
+
+
+def _searched_elements_as_lines(text: bytes, separated: bool, max_record_bytes: int) -> tuple[bytes, int, int] | None:
+    """The complete elements at the start of ``text`` (a document's text from an element on: an array's, with a
+    comma between two when ``separated``, or values one after another) as JSON lines: one element a line, how
+    many, and how many bytes of ``text`` they take. Found with array arithmetic over the block's quotes, brackets
+    and commas, not a character at a time. None when one of them is no flat object (an element that is text, a
+    number or an array, or an object holding an object or an array), is larger than ``max_record_bytes`` or
+    holds a control character in its text (which Python's ``json`` does not read), when what stands between them
+    is not as ``separated`` says, or when no element is complete."""
+    # an escaped backslash, then an escaped quote, is no quote: both become two bytes of nothing (in place, so
+    # every other byte keeps its offset)
+    scanned = text.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in text else text
+    codes = np.frombuffer(scanned, np.uint8)
+    kinds = BYTE_KINDS[codes]
+    at = np.flatnonzero(kinds)  # the bytes that matter, and what each is
+    kind = kinds[at]
+    # an opening quote is inside its string; the closing quote is not
+    inside = (np.cumsum(kind == QUOTE, dtype=np.int32) & 1).astype(bool)
+    if (inside & (kind == CONTROL)).any():
+        return None
+    step = np.zeros(len(at), np.int32)
+    step[~inside & (kind == OPENING)] = 1
+    step[~inside & (kind == CLOSING)] = -1
+    depth = np.cumsum(step, dtype=np.int32)  # after each byte
+    negative = np.flatnonzero(depth < 0)  # the array's closing ']' (or a stray one): the elements end before it
+    limit = int(negative[0]) if negative.size else len(at)
+    closing = np.flatnonzero((step[:limit] == -1) & (depth[:limit] == 0))
+    if not closing.size:
+        return None
+    complete = int(closing[-1]) + 1
+    if (depth[:complete] > 1).any():
+        return None
+    starts = at[np.flatnonzero((step[:complete] == 1) & (depth[:complete] == 1))]
+    ends = at[closing]
+    if (codes[starts] != ord("{")).any() or int((ends - starts).max()) >= max_record_bytes:
+        return None
+    if text[: starts[0]].strip(BLANK_BYTES):
+        return None
+    gaps = starts[1:] - ends[:-1] - 1
+    if separated and (gaps == 1).all():
+        between = bool((codes[ends[:-1] + 1] == ord(",")).all())
+    elif not separated and (gaps == 0).all():
+        between = True
+    else:
+        between = all(text[end + 1 : start].strip(BLANK_BYTES) == (b"," if separated else b"")
+                      for end, start in zip(ends[:-1].tolist(), starts[1:].tolist(), strict=True))  # fmt: skip
+    if not between:
+        return None
+    used = int(ends[-1]) + 1
+    # line breaks are only ever outside strings (inside, they were control characters)
+    body = text[:used].replace(b"\n", b" ").replace(b"\r", b" ")
+    lines = b"\n".join(body[start : end + 1] for start, end in zip(starts.tolist(), ends.tolist(), strict=True))
+    return lines, int(ends.size), used
+
+
+# How arrays on one line put one object after another: pandas' to_json and compact json.dumps, json.dumps.
+ELEMENTS_APART = (b"},{", b"}, {")
+
+
+def _compact_elements_as_lines(text: bytes) -> tuple[bytes, int, int] | None:
+    """``object_elements_as_lines`` for an array written on one line (``ELEMENTS_APART``), by splitting it where
+    an object ends and the next starts, up to the last such place: much faster than the search over every quote,
+    and exact as long as the lines are then read as JSON (pyarrow's reader checks them). A split inside a string
+    value leaves the line before it with an odd number of quotes (the string is open), which is no JSON, so the
+    block is searched quote by quote instead; an element that is no flat object fails the read the same way."""
+    first = len(text) - len(text.lstrip(BLANK_BYTES))
+    used = max(text.rfind(apart) for apart in ELEMENTS_APART) + 1
+    if text[first : first + 1] != b"{" or used <= first:
+        return None
+    lines = text[first:used]
+    for apart in ELEMENTS_APART:
+        lines = lines.replace(apart, b"}\n{")
+    return lines, lines.count(b"\n") + 1, used

@@ -492,7 +492,7 @@ class ClaimsFile:
             if file_format == "jsonl":
                 yield from self._json_lines(stream, first)
             elif file_format == "json":
-                document = JsonDocument(stream, first, self.block_bytes, self.max_record_bytes)
+                document = JsonDocument(stream, first, self.block_bytes, self.max_record_bytes, _json_tables())
                 yield from self._json_rows(document.records())
             else:
                 yield from self._csv(stream, first)
@@ -1195,6 +1195,18 @@ def _json_record(number: int, line: bytes) -> JsonRecord:
     return number, {column_name(str(k)): v for k, v in value.items()}, None, text
 
 
+def _json_tables() -> Callable[[bytes, int, int], JsonLinesTable | None]:
+    """How a JSON document's elements, handed on as JSON lines, are read: by ``_json_lines_table``, remembering
+    the keys that held text (a new memory for each document)."""
+    text_fields: set[str] = set()
+
+    def table(lines: bytes, count: int, first_number: int) -> JsonLinesTable | None:
+        read = _json_lines_table(lines, count, text_fields)
+        return JsonLinesTable(first_number, read) if read is not None else None
+
+    return table
+
+
 @dataclass(frozen=True)
 class JsonLinesTable:
     """A block of JSON lines read by pyarrow: every line an object, its values as text (``_json_lines_table``),
@@ -1226,6 +1238,10 @@ def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Tab
 
     ``text_fields``: the keys earlier blocks held text in, read as text from the start (pyarrow would read
     ISO dates as timestamps, whose text is not the file's); keys found holding text here are added."""
+    if not lines:
+        return None  # blank lines only: no table (pyarrow's would have no columns to read the layout from)
+    if not _every_line_an_object(chunk):
+        return None
     try:
         chunk.decode("utf-8")  # pyarrow's reader does not check: a line that is not UTF-8 is one record's error
     except UnicodeDecodeError:
@@ -1267,6 +1283,21 @@ def _json_lines_table(chunk: bytes, lines: int, text_fields: set[str]) -> pa.Tab
             return None
     text_fields |= {field.name for field in table.schema if pa.types.is_string(field.type)}
     return pa.Table.from_arrays(columns, names=names)
+
+
+# A line whose first character (after blank space) cannot start a JSON object.
+LINE_OF_NO_OBJECT = re.compile(rb"(?m)^[ \t]*[^{\s]")
+
+
+def _every_line_an_object(chunk: bytes) -> bool:
+    """Whether every line of ``chunk`` that is not blank starts as a JSON object. pyarrow's reader reads a
+    ``null`` line as a row of nulls where Python finds no object, and crashes the process on a block whose first
+    line is ``null`` (pyarrow 26): such blocks are never handed to it."""
+    codes = np.frombuffer(chunk, np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(codes[:-1] == ord("\n")) + 1))
+    if (codes[starts] == ord("{")).all():
+        return True
+    return LINE_OF_NO_OBJECT.search(chunk) is None
 
 
 def _python_float_text(column: pa.ChunkedArray) -> pa.Array | None:
