@@ -1088,6 +1088,49 @@ def test_dates_with_dots_dashes_two_digit_years_or_no_separator_read(spark, date
     assert _dates(spark, "dates.csv", csv_file(*rows), landed) == dict(enumerate(expected, start=1))
 
 
+# Slash dates in every shape the typing meets: fixed width (read by position) and not (read by the regexes).
+SLASH_DATE_SHAPES = [
+    "01/06/2025", "13/01/2025", "01.06.2025", "01-06-2025", "1/6/2025", "01/6/2025", "1/06/2025", "01/06/25",
+    "1/13/25", "01/06/2025 10:30", "01/06/2025T10:30:00Z", "01/06/2025 0:00", "13.01.2025 00:05", "01/06/20250",
+    "01/06/2025x", "01/06-2025", "01/06/202a", "0a/06/2025", "01//6/2025", "01/06/ 2025", "01/06/2025  ", "2025/01/06",
+    "2025.1.6", "99/99/9999", "00/00/0000", "31/02/2025", "12/31/1999 11:59:59 PM", "01/06/2025-", "01/06/25 10:00",
+    "١٢/٠٦/٢٠٢٥", "01/06/2025 ", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["MDY", "DMY"])
+def test_a_fixed_width_slash_date_reads_by_position_as_the_regexes_read_it(spark, order):
+    """Most files write a slash date at fixed width (01/06/2025): read by position, it gives the text and the
+    parts the regexes give for it, and every other shape still goes to the regexes."""
+    from pyspark.sql import functions as F
+
+    from fraud_lakehouse.claims import silver
+
+    frame = spark.createDataFrame([(value, "f.csv") for value in SLASH_DATE_SHAPES], "value string, source_file string")
+    clean = F.col("value")
+    by_regex = F.when(silver._has_separated_date(clean), silver._as_iso(clean, silver.MONTH_DAY_ISO[order]))
+    read = frame.select(
+        "value",
+        silver._iso_date_text(clean, {"f.csv": order}).alias("iso"),
+        by_regex.otherwise(clean).alias("by_regex"),
+        # the parts are split from the value trimmed
+        *[
+            F.regexp_extract(silver._trimmed("value"), silver.SLASH_DATE, group).alias(f"regex_{group}")
+            for group in (1, 2, 3)
+        ],
+        silver._trimmed("value").rlike(silver.TWO_DIGIT_YEAR_SLASH_DATE).alias("regex_short"),
+    ).collect()
+    columns = [(F.col("value") if name == "service_date" else F.lit(None).cast("string")).alias(name)
+               for name in silver.DATE_COLUMNS]  # fmt: skip
+    parts = silver._slash_parts(frame.select("source_file", F.lit(DAY).alias("detection_date"), *columns)).collect()
+    assert any(row["iso"] != row["value"] for row in read)
+    for row, split in zip(read, parts, strict=True):
+        assert row["iso"] == row["by_regex"], row["value"]
+        assert [split[silver._slash_part("service_date", part)] for part in ("first", "second", "year")] == [
+            row["regex_1"], row["regex_2"], row["regex_3"]], row["value"]  # fmt: skip
+        assert split[silver._slash_part("service_date", "short_year_reads")] == row["regex_short"], row["value"]
+
+
 def test_a_kaggle_file_saved_by_german_excel_keeps_its_times(spark):
     cards = [card("t1", when="13.01.2019 00:05"), card("t2", when="02.01.2019 23:59:10")]
     assert _service_times(spark, "german_excel.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {
