@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import pyarrow as pa
 import pytest
@@ -30,6 +31,19 @@ def _line_by_line(content: bytes, block_bytes: int, monkeypatch: pytest.MonkeyPa
     with monkeypatch.context() as patched:
         patched.setattr(reader, "_json_lines_table", lambda chunk, lines, fields: None)
         return _rows(content, block_bytes)
+
+
+def _assert_reads_as(slowly: Callable[[], list[dict]], content: bytes, block_bytes: int, name: str) -> None:
+    """The file read as it is gives the rows it gives read ``slowly`` (one record at a time), or the same
+    rejection."""
+    try:
+        expected = slowly()
+    except reader.RejectedFile as rejected:
+        with pytest.raises(reader.RejectedFile) as also:
+            _rows(content, block_bytes, name)
+        assert (also.value.reason, also.value.detail) == (rejected.reason, rejected.detail)
+        return
+    assert _rows(content, block_bytes, name) == expected
 
 
 # A value of each kind a key can hold in a file. Within a file a key holds one kind of number (whole numbers
@@ -86,14 +100,7 @@ def json_lines_files(draw: st.DrawFn) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=json_lines_files(), block_bytes=st.sampled_from([256, 1024, 1 << 20]))
 def test_a_json_lines_file_reads_the_same_rows_by_block_and_line_by_line(content, block_bytes, monkeypatch):
-    try:
-        expected = _line_by_line(content, block_bytes, monkeypatch)
-    except reader.RejectedFile as rejected:
-        with pytest.raises(reader.RejectedFile) as also:
-            _rows(content, block_bytes)
-        assert also.value.reason == rejected.reason
-        return
-    assert _rows(content, block_bytes) == expected
+    _assert_reads_as(lambda: _line_by_line(content, block_bytes, monkeypatch), content, block_bytes, "claims.jsonl")
 
 
 @pytest.mark.parametrize("odd", ODD_LINES)
@@ -165,14 +172,7 @@ def json_documents(draw: st.DrawFn) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=json_documents(), block_bytes=st.sampled_from([256, 1024, 1 << 20]))
 def test_a_json_document_reads_the_same_rows_by_block_and_element_by_element(content, block_bytes, monkeypatch):
-    try:
-        expected = _one_at_a_time(content, block_bytes, monkeypatch)
-    except reader.RejectedFile as rejected:
-        with pytest.raises(reader.RejectedFile) as also:
-            _rows(content, block_bytes, "claims.json")
-        assert (also.value.reason, also.value.detail) == (rejected.reason, rejected.detail)
-        return
-    assert _rows(content, block_bytes, "claims.json") == expected
+    _assert_reads_as(lambda: _one_at_a_time(content, block_bytes, monkeypatch), content, block_bytes, "claims.json")
 
 
 @pytest.mark.parametrize("indent", [None, 2])

@@ -3,7 +3,7 @@
 ``JsonDocument(stream, first, block_bytes, max_record_bytes).records()`` yields the elements as records,
 numbered by their place in the file, a batch at a time. The array may also be the value of a key of one object
 around it, as APIs export (``{"claims": [...], "count": 2}``), or of an object inside it under a key, up to
-``MAX_ENCLOSING_OBJECTS`` deep: the other values are read past. Memory holds a block and one element. Where a
+``MAX_ENCLOSING_OBJECTS`` deep: the other values are read past. Memory holds a few blocks and one element. Where a
 block's elements are all flat objects, they are handed on a block at a time as JSON lines (``tables``, pyarrow's
 reader in the claims reader); others are read one at a time with Python's ``json``. An element that is no object
 is a broken record; a document that breaks (a syntax error, an element over the record limit,
