@@ -13,12 +13,18 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    (``--partition-range``) against ``fraud-lakehouse demo`` (one process);
 3. a year of daily files (365 files, Sparkov layout) in ONE single-run backfill of the whole graph;
 4. many_files (not by default): a day of --many-files small files (10 claims each) through the CLI, as in 2;
-5. with --big-file-gb N: peak memory of ingesting an N GB CSV file (the bound on driver memory).
+5. with --big-file-gb N: peak memory of ingesting an N GB CSV file (the bound on driver memory);
+6. shapes (not by default): the 1 M-claim file of 2 as exports write it, each through the CLI as in 2 and in the
+   same invocation as the plain CSV: a JSON array on one line (pandas ``to_json(orient="records")``), JSON
+   lines, a CSV as Excel saves it in the US (``MM/DD/YYYY``, CR LF, a byte order mark) and a European CSV
+   (``;``, decimal comma, ``DD.MM.YYYY``); their dates a day earlier, so the file's landing day decides the
+   order of the slash dates.
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
     python benchmarks/ingest.py --parts big --big-file-gb 5
     python benchmarks/ingest.py --parts many_files --many-files 1000
+    python benchmarks/ingest.py --parts shapes --runs 3
 """
 
 from __future__ import annotations
@@ -36,8 +42,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from user_home import BIN, new_home, timed
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DAY = dt.date(2025, 1, 6)
 
@@ -196,6 +206,62 @@ def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
     }
 
 
+SHAPES = ("csv", "json_array", "json_lines", "us_excel_csv", "european_csv")
+
+
+def _land_shape(frame: pd.DataFrame, folder: Path, shape: str) -> None:
+    """``frame`` written into ``folder`` as one file in ``shape`` (part 6)."""
+    import pandas as pd
+
+    def earlier(date_format: str) -> pd.DataFrame:
+        dated = frame.copy()
+        for column in ("service_date", "submitted_date"):
+            dated[column] = (pd.to_datetime(dated[column]) - pd.Timedelta(days=1)).dt.strftime(date_format)
+        return dated
+
+    if shape == "csv":
+        frame.to_csv(folder / "claims.csv", index=False)
+    elif shape == "json_array":
+        frame.to_json(folder / "claims.json", orient="records")
+    elif shape == "json_lines":
+        frame.to_json(folder / "claims.jsonl", orient="records", lines=True)
+    elif shape == "us_excel_csv":
+        earlier("%m/%d/%Y").to_csv(folder / "claims.csv", index=False, lineterminator="\r\n", encoding="utf-8-sig")
+    else:
+        earlier("%d.%m.%Y").to_csv(folder / "claims.csv", index=False, sep=";", decimal=",")
+
+
+def part_shapes(work: Path, claims: int, runs: int) -> dict:
+    from fraud_lakehouse.claims.samples import insurance_claims
+
+    frame = insurance_claims(claims, DAY, seed=42)
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*",
+                   "--partition", DAY.isoformat()]  # fmt: skip
+    seconds: dict[str, list[float]] = {}
+    for index in range(runs):
+        for shape in SHAPES:
+            home = work / f"{shape}-{index}"
+            env = new_home(home)
+            folder = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
+            folder.mkdir(parents=True)
+            _land_shape(frame, folder, shape)
+            seconds.setdefault(shape, []).append(timed(materialize, home, env))
+            shutil.rmtree(home)
+            print(f"{shape}, run {index + 1}: {seconds[shape][-1]:.2f} s", file=sys.stderr)
+    plain = statistics.median(seconds["csv"])
+    return {
+        "claims_in_file": len(frame),
+        **{
+            shape: {
+                "cli_wall_median_seconds": round(statistics.median(runs_of_shape), 2),
+                "cli_wall_runs": [round(s, 2) for s in runs_of_shape],
+                "ratio_to_csv": round(statistics.median(runs_of_shape) / plain, 2),
+            }
+            for shape, runs_of_shape in seconds.items()
+        },
+    }
+
+
 def part_year(work: Path) -> dict:
     from fraud_lakehouse.claims.samples import sparkov_claims, write_sample
 
@@ -275,7 +341,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--parts", default="ingest,end_to_end,year", help="ingest, end_to_end, year, many_files, big")
+    parser.add_argument("--parts", default="ingest,end_to_end,year",
+                        help="ingest, end_to_end, year, many_files, big, shapes")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
@@ -299,6 +366,8 @@ def main() -> None:
             summary["many_files"] = part_many_files(work / "many", args.many_files, args.runs)
         if "big" in parts:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
+        if "shapes" in parts:
+            summary["shapes"] = part_shapes(work / "shapes", args.claims, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary, indent=2))
