@@ -1412,11 +1412,15 @@ def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
 def test_a_date_with_its_month_named_reads(spark):
     """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025; Excel's
     d-mmm-yy, 05-Jan-25, the year's century as Excel reads it), in English or, day first, in French, German or
-    Spanish (31 janvier 2025, 13. März 2025, 13 de enero de 2025): no order to decide. A day the month has not is
-    a bad date."""
+    Spanish (31 janvier 2025, 13. März 2025, 13 de enero de 2025), the day maybe an ordinal (January 1st, 2025;
+    1er mars 2025): no order to decide. A day the month has not is a bad date, and so is text the patterns do not
+    name ("4th of July")."""
     services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
                 "31-Feb-2025", "31 Janvier 2025", "5-Jan-25", "31-Dec-99 23:59", "05JAN25", "13. März 2025",
-                "3 FÉVR. 2025", "13 de enero de 2025", "1 août 2024 14:30", "5-dic-24", "30 février 2025"]  # fmt: skip
+                "3 FÉVR. 2025", "13 de enero de 2025", "1 août 2024 14:30", "5-dic-24", "30 février 2025",
+                # ordinal days, as letters and reports write them
+                '"January 1st, 2025"', "2nd Feb 2025", "Mar 3RD 2025", "4th of July 2024", "1er mars 2025",
+                "21st-Jan-2025 10:00", "1x January 2025"]  # fmt: skip
     rows = [claim(f"C{index}", service=service) for index, service in enumerate(services, start=1)]
     submitted = dt.date(2025, 1, 1)
     assert _dates(spark, "named.csv", csv_file(*rows)) == {
@@ -1427,6 +1431,9 @@ def test_a_date_with_its_month_named_reads(spark):
         12: (dt.date(2025, 3, 13), submitted), 13: (dt.date(2025, 2, 3), submitted),
         14: (dt.date(2025, 1, 13), submitted), 15: (dt.date(2024, 8, 1), submitted),
         16: (dt.date(2024, 12, 5), submitted), 17: "bad_date_service",
+        18: (dt.date(2025, 1, 1), submitted), 19: (dt.date(2025, 2, 2), submitted),
+        20: (dt.date(2025, 3, 3), submitted), 21: "bad_date_service", 22: (dt.date(2025, 3, 1), submitted),
+        23: (dt.date(2025, 1, 21), submitted), 24: "bad_date_service",
     }  # fmt: skip
     cards = [card("t1", when="05-Jan-2019 14:30:00"), card("t2", when='"Jan 5, 2019 23:59"')]
     assert _service_times(spark, "named_cards.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {

@@ -26,7 +26,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 # the header of the insurance file the transformations already use
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
-NAMED_MONTH_CLAIMS = 12
+NAMED_MONTH_CLAIMS = 15
 EXPORT_AMOUNT_CLAIMS = 22
 # claims in each of two files of dates with other separators (dots; two-digit years, compact dates)
 SEPARATED_DATE_CLAIMS = 12
@@ -87,6 +87,9 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         "5. Februar 2025",
         "5 de febrero de 2025",
         "5 FÉV 2025",
+        '"February 5th, 2025"',
+        "1er févr. 2025 08:00",
+        "2nd Feb 2025",
     )
     named_dates = [
         f"N{i},P{i},PR1,Clinic,99213,J45,{named[i % len(named)]},2025-02-27,120.50,90,CA,CA,11"

@@ -173,7 +173,8 @@ TWELVE_HOUR_TIME_SQL = f"try_cast({_twelve_hour_as_24_sql('__value')} AS TIMESTA
 TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 
 # A date with its month named, as reports and older systems write it (05-Jan-2025, 5 January 2025, Jan 5, 2025,
-# 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), in English or, day first,
+# January 5th, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), in
+# English or, day first (1er mars 2025),
 # in French, German or Spanish (13 janv. 2025, 13. Januar 2025, 13 de enero de 2025, 13-ene-25), maybe with a time
 # after it: no order to decide, the month is named. Accented letters are spelled in both cases: the engines'
 # regexes fold case alike for ASCII only.
@@ -192,8 +193,11 @@ MONTH_NAMES = (
     "dec(?:ember)?|d[eéÉ]c(?:embre)?|dez(?:ember)?|dic(?:iembre)?",
 )
 _ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
-_DAY_MONTH_YEAR = f"[0-9]{{1,2}}[.]?[ -]?(?:de )?{_ANY_MONTH}[ -]?(?:de )?([0-9]{{4}}|[0-9]{{2}})"
-_MONTH_DAY_YEAR = f"{_ANY_MONTH} [0-9]{{1,2}},? [0-9]{{4}}"
+# A day may be written as an ordinal: 1st, 2nd, 3rd, 4th (English), 1er (French). Both cases spelled out: the
+# rewrites below read it without the case-insensitive flag.
+DAY_ORDINAL = "(?:[sS][tT]|[nN][dD]|[rR][dD]|[tT][hH]|[eE][rR])?"
+_DAY_MONTH_YEAR = f"[0-9]{{1,2}}{DAY_ORDINAL}[.]?[ -]?(?:de )?{_ANY_MONTH}[ -]?(?:de )?([0-9]{{4}}|[0-9]{{2}})"
+_MONTH_DAY_YEAR = f"{_ANY_MONTH} [0-9]{{1,2}}{DAY_ORDINAL},? [0-9]{{4}}"
 _TIME_AFTER = "([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
 MONTH_NAME_DATE_PATTERN = f"(?i)^({_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}){_TIME_AFTER}$"
 
@@ -205,11 +209,11 @@ def _month_name_as_iso_sql(value: str) -> str:
     sql = value
     for number, name in enumerate(MONTH_NAMES, start=1):
         sql = f"regexp_replace({sql}, '(?i)(^|[^a-z])(?:{name})[.]?([^a-z]|$)', '$1#{number:02d}#$2')"
-    day_month = "^([0-9]{1,2})[.]?[ -]?(?:[dD][eE] )?#([0-9]{2})#[ -]?(?:[dD][eE] )?"
+    day_month = f"^([0-9]{{1,2}}){DAY_ORDINAL}[.]?[ -]?(?:[dD][eE] )?#([0-9]{{2}})#[ -]?(?:[dD][eE] )?"
     sql = f"regexp_replace({sql}, '{day_month}([0-9]{{4}})', '$3-$2-$1')"
     for first_digit, century in TWO_DIGIT_YEARS.items():
         sql = f"regexp_replace({sql}, '{day_month}({first_digit}[0-9])([^0-9]|$)', '{century}$3-$2-$1$4')"
-    sql = f"regexp_replace({sql}, '^#([0-9]{{2}})# ([0-9]{{1,2}}),? ([0-9]{{4}})', '$3-$1-$2')"
+    sql = f"regexp_replace({sql}, '^#([0-9]{{2}})# ([0-9]{{1,2}}){DAY_ORDINAL},? ([0-9]{{4}})', '$3-$1-$2')"
     return f"regexp_replace({sql}, '^([0-9]{{4}}-[0-9]{{2}})-([0-9])([^0-9]|$)', '$1-0$2$3')"
 
 
