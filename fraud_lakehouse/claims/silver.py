@@ -174,10 +174,9 @@ TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 
 # A date with its month named, as reports and older systems write it (05-Jan-2025, 5 January 2025, Jan 5, 2025,
 # January 5th, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), in
-# English or, day first (1er mars 2025),
-# in French, German or Spanish (13 janv. 2025, 13. Januar 2025, 13 de enero de 2025, 13-ene-25), maybe with a time
-# after it: no order to decide, the month is named. Accented letters are spelled in both cases: the engines'
-# regexes fold case alike for ASCII only.
+# English or, day first, in French, German or Spanish (13 janv. 2025, 1er mars 2025, 13. Januar 2025, 13 de enero
+# de 2025, 13-ene-25), maybe with a time after it: no order to decide, the month is named. Accented letters are
+# spelled in both cases: the engines' regexes fold case alike for ASCII only.
 MONTH_NAMES = (
     "jan(?:uary|v(?:ier)?|uar)?|ene(?:ro)?",
     "feb(?:ruary|ruar|rero)?|f[eéÉ]v(?:r(?:ier)?)?",
