@@ -739,15 +739,18 @@ def test_thousands_separators_with_a_decimal_point(spark):
 
 
 def test_amounts_as_exports_write_them(spark):
-    """A currency symbol or code before or after the number, an accounting negative in brackets, thousands grouped
-    with spaces or in lakhs: read as the number they write (a negative then fails its own check); anything else
-    stays a bad number."""
+    """A currency symbol or code before or after the number, an accounting negative in brackets or with its minus
+    after it (SAP: 120.50-), thousands grouped with spaces or in lakhs: read as the number they write (a negative
+    then fails its own check); anything else stays a bad number."""
     amounts = ["120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)",
-               "(USD 99.10)", "120.50 usd", '"1 2345.50"', "12 34", "EUR"]  # fmt: skip
+               "(USD 99.10)", "120.50 usd", '"1 2345.50"', "12 34", "EUR", "120.50-", '"$1,234.50 -"', "-120.50-",
+               "120.-50"]  # fmt: skip
     rows = [claim(f"C{index}", amount=amount) for index, amount in enumerate(amounts, start=1)]
     assert _amounts(spark, "export.csv", csv_file(*rows)) == {
         1: 120.5, 2: 120.5, 3: 120.5, 4: 1234.5, 5: 1234.5, 6: "amount_not_positive", 7: "amount_not_positive",
         8: "bad_number_amount", 9: "bad_number_amount", 10: "bad_number_amount", 11: "bad_number_amount",
+        # SAP's minus after the number
+        12: "amount_not_positive", 13: "amount_not_positive", 14: "bad_number_amount", 15: "bad_number_amount",
     }  # fmt: skip
     # a French export: decimal commas, thousands grouped with no-break spaces, the euro sign after the number
     french = [claim(f"F{index}", amount="AMOUNT").replace(",", ";").replace("AMOUNT", amount) for index, amount in

@@ -27,7 +27,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
 NAMED_MONTH_CLAIMS = 15
-EXPORT_AMOUNT_CLAIMS = 22
+EXPORT_AMOUNT_CLAIMS = 24
 # claims in each of two files of dates with other separators (dots; two-digit years, compact dates)
 SEPARATED_DATE_CLAIMS = 12
 SPARKOV_FILE = (
@@ -120,7 +120,7 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
     (folder / "short_dates.csv").write_text(INSURANCE_HEADER + "\n".join(short) + "\n")
     # amounts as exports write them: currency symbols and codes, accounting negatives, space-grouped thousands, lakhs
     amounts = ("120.50 USD", "USD 120.50", "120.50$", '"1 234.50"', '"1\u00a0234.50\u00a0€"', "(120.50)", "12 34",
-               "NULL", "NaN", '"1,23,456.50"', '"₹ 4,56,789"')  # fmt: skip
+               "NULL", "NaN", '"1,23,456.50"', '"₹ 4,56,789"', "120.50-")  # fmt: skip
     paid = ("90", "\\N", "NA", "0000-00-00")
     # and missing-value markers in key columns (a patient, a state)
     patients = ("P", "P", "P", "P", "NULL", "N/A")

@@ -640,11 +640,13 @@ def _number_text(name: str) -> Column:
 
 def _rewritten_number(clean: Column, point: str) -> Column:
     """``clean`` as plain number text when it is a number written with ``point`` as its decimal mark, else with a
-    ``#`` in front: a chain of replacements that each read their input once. An accounting negative's brackets
-    and a currency go first; a value in the format is then marked (``@``), one that is not gets its ``#``, and
-    the separators go (from ``#`` values too: those never parse)."""
+    ``#`` in front: a chain of replacements that each read their input once. An accounting negative's brackets, a
+    minus after the number and a currency go first; a value in the format is then marked (``@``), one that is not
+    gets its ``#``, and the separators go (from ``#`` values too: those never parse)."""
     body = NUMBER_FORMATS[point].removeprefix("^").removesuffix("$")
     text = F.regexp_replace(clean, r"^\((.*)\)$", "-$1")
+    # SAP writes a negative with its minus after it (120.50-)
+    text = F.regexp_replace(text, rf"^([^-]*[0-9]){BLANK}*-$", "-$1")
     text = F.regexp_replace(text, rf"^([+-]?){BLANK}*{CURRENCY}{BLANK}*", "$1")
     text = F.regexp_replace(text, rf"{BLANK}*{CURRENCY}$", "")
     text = F.regexp_replace(text, "^@", "#@")  # text that starts like a mark is no number
