@@ -67,8 +67,9 @@ ODD_LINES = [b"   ", b"\t", b"not json", b"null", b"  5", b"[1, 2]", b'"text"', 
 
 
 @st.composite
-def json_records(draw: st.DrawFn, odd: list) -> list:
-    """Claims as JSON values: mostly objects of a file's keys, now and then one of ``odd``."""
+def json_records(draw: st.DrawFn, odd: list, every_key: bool = False) -> list:
+    """Claims as JSON values: mostly objects of a file's keys, now and then one of ``odd``. With ``every_key``,
+    every object holds every insurance key (an odd one too): see ``json_documents``."""
     keys = list(INSURANCE_KEYS) + draw(st.lists(st.sampled_from(EXTRA_KEYS), unique=True))
     plain = draw(st.booleans())  # every value of a kind pyarrow reads as Python does
     kinds = {key: draw(st.sampled_from(KIND_DRAWS[:9] if plain else KIND_DRAWS)) for key in keys}
@@ -76,11 +77,13 @@ def json_records(draw: st.DrawFn, odd: list) -> list:
     records = []
     for _ in range(draw(st.integers(1, 60))):
         if draw(st.integers(0, 30)) == 0:
-            records.append(draw(st.sampled_from(odd)))
+            element = draw(st.sampled_from(odd))
+            full = every_key and isinstance(element, dict)
+            records.append(dict.fromkeys(INSURANCE_KEYS) | element if full else element)
             continue
         # the first object names every key, as tools write a file: its layout is known from its first block, however
         # that is cut
-        first = not any(isinstance(record, dict) and record for record in records)
+        first = every_key or not any(isinstance(record, dict) and record for record in records)
         present = [key for key in keys if first or draw(st.integers(0, 5))]
         record = {}
         for key in present:
@@ -152,8 +155,12 @@ def _one_at_a_time(content: bytes, block_bytes: int, monkeypatch: pytest.MonkeyP
 @st.composite
 def json_documents(draw: st.DrawFn) -> bytes:
     """An array of claims as APIs and tools write it: on one line or pretty, maybe under a key of an object, or
-    objects one after another; sometimes cut short."""
-    records = draw(json_records(ODD_ELEMENTS))
+    objects one after another; sometimes cut short. Every object holds every insurance key: the layout is read
+    from the objects of a file's first batch, which is a block read as one table, or up to 65,536 elements read one
+    at a time, so a file whose first objects lack the layout's keys may be rejected at a block, or read when
+    later elements of the same batch hold them. Files have them from their first object (the same test for JSON
+    lines above draws objects with keys missing)."""
+    records = draw(json_records(ODD_ELEMENTS, every_key=True))
     ascii_only, indent = draw(st.booleans()), draw(st.sampled_from([None, 1, 2, "\t"]))
     shape = draw(st.sampled_from(["array", "under a key", "one after another"]))
     if shape == "array":
