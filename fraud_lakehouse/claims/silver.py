@@ -360,15 +360,13 @@ def _slash_parts(rows: DataFrame) -> DataFrame:
     for name in DATE_COLUMNS:
         trimmed = _trimmed(name)
         fixed = _is_fixed_width_slash_date(trimmed)
+        by_position = dict(zip(("first", "second", "year"), _fixed_width_parts(trimmed), strict=True))
         parts += [
-            F.when(fixed, F.substring(trimmed, 1, 2)).otherwise(F.regexp_extract(trimmed, SLASH_DATE, 1))
-            .alias(_slash_part(name, "first")),
-            F.when(fixed, F.substring(trimmed, 4, 2)).otherwise(F.regexp_extract(trimmed, SLASH_DATE, 2))
-            .alias(_slash_part(name, "second")),
-            F.when(fixed, F.substring(trimmed, 7, 4)).otherwise(F.regexp_extract(trimmed, SLASH_DATE, 3))
-            .alias(_slash_part(name, "year")),
-            (~fixed & trimmed.rlike(TWO_DIGIT_YEAR_SLASH_DATE)).alias(_slash_part(name, "short_year_reads")),
+            F.when(fixed, by_position[part]).otherwise(F.regexp_extract(trimmed, SLASH_DATE, group))
+            .alias(_slash_part(name, part))
+            for group, part in enumerate(by_position, start=1)
         ]  # fmt: skip
+        parts.append((~fixed & trimmed.rlike(TWO_DIGIT_YEAR_SLASH_DATE)).alias(_slash_part(name, "short_year_reads")))
     return rows.select("source_file", PARTITION_COLUMN, *parts)
 
 
@@ -514,13 +512,19 @@ def _is_fixed_width_slash_date(value: Column) -> Column:
     )
 
 
+def _fixed_width_parts(value: Column) -> tuple[Column, Column, Column]:
+    """A fixed-width month-and-day date's (``_is_fixed_width_slash_date``) first and second numbers and its year,
+    as text: what ``SLASH_DATE``'s groups read."""
+    return F.substring(value, 1, 2), F.substring(value, 4, 2), F.substring(value, 7, 4)
+
+
 def _fixed_width_as_iso(value: Column, order: str) -> Column:
     """A fixed-width month-and-day date (``_is_fixed_width_slash_date``) in ``order`` as ISO text, any time after
     it kept: what ``_as_iso`` writes."""
-    first, second = F.substring(value, 1, 2), F.substring(value, 4, 2)
+    first, second, year = _fixed_width_parts(value)
     month, day = (first, second) if order == MONTH_FIRST else (second, first)
     rest = value.substr(F.lit(11), F.length(value))
-    return F.concat(F.substring(value, 7, 4), F.lit("-"), month, F.lit("-"), day, rest)
+    return F.concat(year, F.lit("-"), month, F.lit("-"), day, rest)
 
 
 def _iso_date_text(clean: Column, orders: dict[str, str]) -> Column:
