@@ -8,6 +8,7 @@ from conftest), and overlaps the tests collected before it; the lane waits for i
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -19,12 +20,19 @@ from fraud_lakehouse_tests.conftest import REPO_ROOT
 
 REQUIREMENTS = REPO_ROOT / "fraud_lakehouse_tests" / "parity" / "requirements-spark35.txt"
 VENV = REPO_ROOT / ".venv-spark35"
+LOCK = REPO_ROOT / ".venv-spark35.lock"
 
 _lock = threading.Lock()
 _build: Future[str] | None = None
 
 
 def _built() -> str:
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _built_holding_the_lock()
+
+
+def _built_holding_the_lock() -> str:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     marker = VENV / "requirements.sha256"
     python = VENV / "bin" / "python"
