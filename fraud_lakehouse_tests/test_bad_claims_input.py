@@ -1170,6 +1170,21 @@ def test_a_file_that_is_not_utf8_from_its_start_is_read_as_windows_1252():
     assert gzipped.column("provider_name").to_pylist() == ["Clínica São – Müller"] * 2
 
 
+@pytest.mark.parametrize("name", ["claims.jsonl", "claims.json"])
+def test_json_lines_in_windows_1252_are_read_as_lines(name):
+    """A first line whose accent is no UTF-8 is still one whole JSON object: the file is JSON lines, read as
+    Windows-1252, and a broken line breaks only itself (the file was taken for a JSON document, which a broken
+    value rejects whole)."""
+    records = [dict(zip(HEADER.split(","), claim(claim_id).split(","), strict=True)) for claim_id in ("C1", "C3")]
+    lines = [json.dumps(record | {"provider_name": "Clínica São"}, ensure_ascii=False) for record in records]
+    lines.insert(1, '{"claim_id": "C2", "patient_id": ')
+    table, summary = read_claims_bytes(name, "\n".join(lines).encode("cp1252"))
+    assert table.column("claim_id").to_pylist() == ["C1", None, "C3"]
+    assert table.column("provider_name").to_pylist() == ["Clínica São", None, "Clínica São"]
+    assert table.column("row_error").to_pylist()[1] is not None
+    assert summary.encoding == "cp1252"
+
+
 @pytest.mark.parametrize(
     ("name", "encode"),
     [("unicode.txt", lambda text: text.encode("utf-16")),  # Excel's "Unicode Text": a byte order mark, then LE
