@@ -9,12 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fraud_lakehouse.local_s3 import free_port, start_moto
 from fraud_lakehouse.resources.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 S3_BUCKET = "fraud-lakehouse-test"
+
+# The property tests draw the same examples on every run, so the suite passes or fails the same way on every
+# clone; `pytest --hypothesis-profile=explore --hypothesis-seed=N` draws others (docs/tests.md).
+settings.register_profile("suite", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:
