@@ -99,6 +99,7 @@ class IngestedFile:
     unsplittable: int
     ignored_columns: tuple[str, ...]
     encoding: str = "utf-8"
+    absent_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -316,6 +317,7 @@ def _write_file(
         summary.unsplittable,
         tuple(summary.ignored_columns),
         summary.encoding,
+        tuple(summary.absent_columns),
     )
     return ingested, actions
 

@@ -52,6 +52,18 @@ INSURANCE_COLUMNS = (
     "provider_state",
     "place_of_service",
 )
+# The insurance columns a file may leave out (its claims then have no value there): silver takes a claim
+# without them, where a claim without one of the others is quarantined (missing_provider, missing_amount, ...).
+# Many claim systems keep no place of service or paid amount, and JSON exports leave out keys that are null.
+INSURANCE_OPTIONAL_COLUMNS = (
+    "provider_name",
+    "diagnosis_code",
+    "submitted_date",
+    "paid_amount",
+    "patient_state",
+    "provider_state",
+    "place_of_service",
+)
 # Sparkov's transaction columns; the time is either one Kaggle column or
 # Sparkov's own trans_date + trans_time pair.
 SPARKOV_TRANSACTION_COLUMNS = (
@@ -224,6 +236,8 @@ class Layout:
     alternatives: tuple[frozenset[str], ...] = ()
     # present in the header means not this layout
     excluded: frozenset[str] = frozenset()
+    # read when the header has them, else left empty
+    optional: frozenset[str] = frozenset()
 
     def missing(self, header: set[str]) -> list[str]:
         missing = sorted(self.required - header)
@@ -234,9 +248,17 @@ class Layout:
     def matches(self, header: set[str]) -> bool:
         return not self.missing(header) and not (self.excluded & header)
 
+    def absent(self, header: set[str]) -> list[str]:
+        """The optional columns the header leaves out."""
+        return sorted(self.optional - header)
+
 
 LAYOUTS = (
-    Layout(INSURANCE, frozenset(INSURANCE_COLUMNS)),
+    Layout(
+        INSURANCE,
+        frozenset(INSURANCE_COLUMNS) - frozenset(INSURANCE_OPTIONAL_COLUMNS),
+        optional=frozenset(INSURANCE_OPTIONAL_COLUMNS),
+    ),
     Layout(
         SPARKOV,
         frozenset((*SPARKOV_TRANSACTION_COLUMNS, "state", "lat", "long", "city_pop")),

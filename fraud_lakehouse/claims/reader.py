@@ -139,7 +139,14 @@ class FileSummary:
     records: int = 0
     unsplittable: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    # the layout's optional columns the file has no values for
+    absent_columns: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
+
+    def read_as(self, layout: Layout, names: list[str], ignored: list[str]) -> None:
+        """The layout decided from the file's column ``names``."""
+        self.layout, self.ignored_columns = layout.name, ignored
+        self.absent_columns = layout.absent({column_name(name) for name in names})
 
 
 def _normalised_names(header: list[str]) -> tuple[list[str], int]:
@@ -152,7 +159,7 @@ def _normalised_names(header: list[str]) -> tuple[list[str], int]:
 def _describe_header(names: list[str]) -> str:
     """The header for a message: known column names as they are, anything else only by its shape (a file
     without a header has data there)."""
-    known = {name for layout in LAYOUTS for name in layout.required} | set(RAW_VALUE_COLUMNS)
+    known = {name for layout in LAYOUTS for name in layout.required | layout.optional} | set(RAW_VALUE_COLUMNS)
     shown = [name if name in known else record_shape(name) for name in names[:8]]
     return ", ".join(shown) + (" ..." if len(names) > 8 else "")
 
@@ -550,6 +557,7 @@ class ClaimsFile:
             self.summary.records = number
             self.summary.unsplittable += inside.summary.unsplittable
             self.summary.ignored_columns = sorted({*self.summary.ignored_columns, *inside.summary.ignored_columns})
+            self.summary.absent_columns = sorted({*self.summary.absent_columns, *inside.summary.absent_columns})
             self.summary.encoding = f"{inside.summary.encoding} ({holder})"
 
     def _text_start(self, first: bytes) -> bytes:
@@ -595,7 +603,7 @@ class ClaimsFile:
         names, skip = _normalised_names(header)
         layout = _layout_or_reject(names)
         targets, ignored = _column_targets(names)
-        self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+        self.summary.read_as(layout, names, ignored)
         parser = _CsvChunkParser(delimiter, header, [None] * skip + targets, layout)
         number = len(above)
         if above:
@@ -695,7 +703,7 @@ class ClaimsFile:
                         targets, ignored = _column_targets(names)
                         pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
                         known = set(names)
-                        self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+                        self.summary.read_as(layout, names, ignored)
                     else:
                         self._add_json_names(names, known, pairs)
                     number = chunk.first_number + chunk.table.num_rows - 1
@@ -718,7 +726,7 @@ class ClaimsFile:
                 targets, ignored = _column_targets(names)
                 pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
                 known = set(names)
-                self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+                self.summary.read_as(layout, names, ignored)
                 records, held = held, []
             for _, record, _, _ in records:
                 if record is not None and not known.issuperset(record):
@@ -739,6 +747,8 @@ class ClaimsFile:
                 target = raw_target(name)
                 if target is not None and target not in {t for _, t in pairs}:
                     pairs.append((name, target))
+                    if column_name(name) in self.summary.absent_columns:
+                        self.summary.absent_columns.remove(column_name(name))
                 else:
                     self.summary.ignored_columns.append(name)
 
@@ -770,7 +780,7 @@ class ClaimsFile:
             names = names[skip:]
             layout = _layout_or_reject(names)
             targets, ignored = _column_targets(names)
-            self.summary.layout, self.summary.ignored_columns = layout.name, ignored
+            self.summary.read_as(layout, names, ignored)
             if parquet.metadata.num_rows == 0:
                 raise RejectedFile("no_rows", "the Parquet file has no rows")
             wanted = [(column, target) for column, target in zip(original[skip:], targets, strict=True) if target]
