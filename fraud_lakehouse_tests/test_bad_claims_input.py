@@ -1223,6 +1223,43 @@ def test_a_json_lines_file_in_utf16_loads():
     assert table.column("claim_id").to_pylist() == ["J1", "J2"]
 
 
+REQUIRED_INSURANCE = ("claim_id", "patient_id", "provider_id", "procedure_code", "service_date", "charge_amount")
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "jsonl", "json"])
+def test_a_claims_file_without_the_optional_columns_loads_and_names_what_it_lacks(spark, kind):
+    """Claim systems without a place of service or a paid amount, and JSON that leaves out null keys: a file with
+    the six columns silver needs loads, the others empty and named in the run's metadata; without one of the six
+    it is still rejected."""
+    records = [{name: value for name, value in zip(HEADER.split(","), claim(claim_id).split(","), strict=True)
+                if name in REQUIRED_INSURANCE} for claim_id in ("C1", "C2")]  # fmt: skip
+    # JSON objects may each leave out other keys: the second has a state, which fills that column
+    encode = {
+        "csv": lambda rows: csv_file(*[",".join(row.values()) for row in rows], header=",".join(rows[0])),
+        "parquet": lambda rows: parquet_file(pd.DataFrame(rows)),
+        "jsonl": lambda rows: "\n".join(json.dumps(row) for row in rows).encode(),
+        "json": lambda rows: json.dumps(rows).encode(),
+    }[kind]
+    if kind.startswith("json"):
+        records[1]["patient_state"] = "CA"
+    name = f"claims.{kind}"
+    table = raw_table(name, encode(records), DAY, dt.datetime(2025, 1, 2))
+    _, summary = read_claims_bytes(name, encode(records))
+    optional = {"provider_name", "diagnosis_code", "submitted_date", "paid_amount", "patient_state", "provider_state",
+                "place_of_service"}  # fmt: skip
+    assert summary.layout == "insurance"
+    assert set(summary.absent_columns) == optional - ({"patient_state"} if kind.startswith("json") else set())
+    assert table.column("claim_id").to_pylist() == ["C1", "C2"] and table.column("paid_amount").null_count == 2
+    validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
+    kept = silver_claims(validated).orderBy("claim_id").collect()
+    assert [(row.claim_id, row.amount, row.paid_amount) for row in kept] == [("C1", 120.5, None), ("C2", 120.5, None)]
+    assert quarantined_claims(validated).count() == 0
+    without_amount = [{key: value for key, value in row.items() if key != "charge_amount"} for row in records]
+    with pytest.raises(RejectedFile) as rejected:
+        read_claims_bytes(name, encode(without_amount))
+    assert rejected.value.reason == "unknown_layout" and "missing charge_amount" in rejected.value.detail
+
+
 @pytest.mark.parametrize(
     "spell",
     [lambda name: name.replace("_", " ").title(),  # Claim Id
@@ -1429,8 +1466,9 @@ def test_a_12_hour_time_is_read_on_the_24_hour_clock(spark):
 
 def test_a_date_with_its_month_named_reads(spark):
     """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025; Excel's
-    d-mmm-yy, 05-Jan-25, the year's century as Excel reads it), in English or, day first, in French, German or
-    Spanish (31 janvier 2025, 13. März 2025, 13 de enero de 2025), the day maybe an ordinal (January 1st, 2025;
+    d-mmm-yy, 05-Jan-25, the year's century as Excel reads it), in English or, day first, in French, German,
+    Spanish, Italian, Portuguese or Dutch (31 janvier 2025, 13. März 2025, 13 de enero de 2025, 13 gennaio 2025,
+    5 de março de 2025, 13 mrt 2025), the day maybe an ordinal (January 1st, 2025;
     1er mars 2025): no order to decide. A day the month has not is a bad date, and so is text the patterns do not
     name ("4th of July")."""
     services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
@@ -1438,7 +1476,10 @@ def test_a_date_with_its_month_named_reads(spark):
                 "3 FÉVR. 2025", "13 de enero de 2025", "1 août 2024 14:30", "5-dic-24", "30 février 2025",
                 # ordinal days, as letters and reports write them
                 '"January 1st, 2025"', "2nd Feb 2025", "Mar 3RD 2025", "4th of July 2024", "1er mars 2025",
-                "21st-Jan-2025 10:00", "1x January 2025"]  # fmt: skip
+                "21st-Jan-2025 10:00", "1x January 2025",
+                # Italian, Portuguese, Dutch
+                "13 gennaio 2025", "5 de Março de 2025", "13 mrt 2025", "1 maart 2025 08:00", "9-ott-24",
+                "12 DEZEMBRO 2024", "3 mei 2025", "31 giugno 2025"]  # fmt: skip
     rows = [claim(f"C{index}", service=service) for index, service in enumerate(services, start=1)]
     submitted = dt.date(2025, 1, 1)
     assert _dates(spark, "named.csv", csv_file(*rows)) == {
@@ -1452,6 +1493,10 @@ def test_a_date_with_its_month_named_reads(spark):
         18: (dt.date(2025, 1, 1), submitted), 19: (dt.date(2025, 2, 2), submitted),
         20: (dt.date(2025, 3, 3), submitted), 21: "bad_date_service", 22: (dt.date(2025, 3, 1), submitted),
         23: (dt.date(2025, 1, 21), submitted), 24: "bad_date_service",
+        25: (dt.date(2025, 1, 13), submitted), 26: (dt.date(2025, 3, 5), submitted),
+        27: (dt.date(2025, 3, 13), submitted), 28: (dt.date(2025, 3, 1), submitted),
+        29: (dt.date(2024, 10, 9), submitted), 30: (dt.date(2024, 12, 12), submitted),
+        31: (dt.date(2025, 5, 3), submitted), 32: "bad_date_service",
     }  # fmt: skip
     cards = [card("t1", when="05-Jan-2019 14:30:00"), card("t2", when='"Jan 5, 2019 23:59"')]
     assert _service_times(spark, "named_cards.csv", csv_file(*cards, header=KAGGLE_HEADER)) == {

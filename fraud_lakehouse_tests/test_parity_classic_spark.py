@@ -26,7 +26,7 @@ from fraud_lakehouse_tests.parity.transformations import BRONZE_FILES_VARIABLE, 
 # the header of the insurance file the transformations already use
 INSURANCE_HEADER = INSURANCE_FILE.decode().split("\n", 1)[0] + "\n"
 US_DATED_CLAIMS = 40
-NAMED_MONTH_CLAIMS = 15
+NAMED_MONTH_CLAIMS = 20
 EXPORT_AMOUNT_CLAIMS = 24
 # claims in each of two files of dates with other separators (dots; two-digit years, compact dates)
 SEPARATED_DATE_CLAIMS = 12
@@ -73,7 +73,7 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         for i in range(US_DATED_CLAIMS)
     ]
     (folder / "us_claims.csv").write_text(INSURANCE_HEADER + "\n".join(us_dates) + "\n")
-    # months named in words (English, French, German, Spanish), with times after them
+    # months named in words (English, French, German, Spanish, Italian, Portuguese, Dutch), with times after them
     named = (
         "05-Feb-2025",
         "5 February 2025",
@@ -90,6 +90,11 @@ def bronze_files(tmp_path_factory) -> Iterator[list[str]]:
         '"February 5th, 2025"',
         "1er févr. 2025 08:00",
         "2nd Feb 2025",
+        "5 febbraio 2025",
+        "5 de fevereiro de 2025",
+        "5 februari 2025",
+        "5 MARÇO 2025",
+        "5 mrt 2025 08:00",
     )
     named_dates = [
         f"N{i},P{i},PR1,Clinic,99213,J45,{named[i % len(named)]},2025-02-27,120.50,90,CA,CA,11"

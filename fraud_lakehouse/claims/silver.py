@@ -174,22 +174,23 @@ TWO_DIGIT_YEARS = {"[0-2]": "20", "[3-9]": "19"}
 
 # A date with its month named, as reports and older systems write it (05-Jan-2025, 5 January 2025, Jan 5, 2025,
 # January 5th, 2025, 05JAN2025; Excel's d-mmm-yy, 06-Jan-25, with a two-digit year read as Excel reads it), in
-# English or, day first, in French, German or Spanish (13 janv. 2025, 1er mars 2025, 13. Januar 2025, 13 de enero
-# de 2025, 13-ene-25), maybe with a time after it: no order to decide, the month is named. Accented letters are
-# spelled in both cases: the engines' regexes fold case alike for ASCII only.
+# English or, day first, in French, German, Spanish, Italian, Portuguese or Dutch (13 janv. 2025, 1er mars 2025,
+# 13. Januar 2025, 13 de enero de 2025, 13-ene-25, 13 gennaio 2025, 5 de março de 2025, 13 mrt 2025), maybe with a
+# time after it: no order to decide, the month is named. Accented letters are spelled in both cases: the engines'
+# regexes fold case alike for ASCII only.
 MONTH_NAMES = (
-    "jan(?:uary|v(?:ier)?|uar)?|ene(?:ro)?",
-    "feb(?:ruary|ruar|rero)?|f[eéÉ]v(?:r(?:ier)?)?",
-    "mar(?:ch|s|zo)?|m[aäÄ]rz|mrz",
-    "apr(?:il)?|avr(?:il)?|abr(?:il)?",
-    "may(?:o)?|mai",
-    "jun(?:e|i|io)?|juin",
-    "jul(?:y|i|io)?|juil(?:let)?",
-    "aug(?:ust)?|ao[uûÛ]t|ago(?:sto)?",
-    "sep(?:t(?:ember|embre|iembre)?)?",
-    "oct(?:ober|obre|ubre)?|okt(?:ober)?",
-    "nov(?:ember|embre|iembre)?",
-    "dec(?:ember)?|d[eéÉ]c(?:embre)?|dez(?:ember)?|dic(?:iembre)?",
+    "jan(?:uary|v(?:ier)?|uar|eiro|uari)?|ene(?:ro)?|gen(?:naio)?",
+    "feb(?:ruary|ruar|rero|braio|ruari)?|f[eéÉ]v(?:r(?:ier)?|ereiro)?",
+    "mar(?:ch|s|zo|[çÇ]o)?|m[aäÄ]rz|mrz|maart|mrt",
+    "apr(?:il|ile)?|avr(?:il)?|abr(?:il)?",
+    "may(?:o)?|mai(?:o)?|mag(?:gio)?|mei",
+    "jun(?:e|i|io|ho)?|juin|giu(?:gno)?",
+    "jul(?:y|i|io|ho)?|juil(?:let)?|lug(?:lio)?",
+    "aug(?:ust|ustus)?|ao[uûÛ]t|ago(?:sto)?",
+    "sep(?:t(?:ember|embre|iembre)?)?|set(?:embro|tembre)?",
+    "oct(?:ober|obre|ubre)?|okt(?:ober)?|ott(?:obre)?|out(?:ubro)?",
+    "nov(?:ember|embre|iembre|embro)?",
+    "dec(?:ember)?|d[eéÉ]c(?:embre)?|dez(?:ember|embro)?|dic(?:iembre|embre)?",
 )
 _ANY_MONTH = "(?:" + "|".join(MONTH_NAMES) + ")[.]?"
 # A day may be written as an ordinal: 1st, 2nd, 3rd, 4th (English), 1er (French). Both cases spelled out: the
