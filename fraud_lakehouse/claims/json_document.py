@@ -42,8 +42,8 @@ def is_json_document(first: bytes, lines_named: bool = False) -> bool:
     line items is one record), an object holding an array of objects."""
     lines = [line for line in first.removeprefix(b"\xef\xbb\xbf").splitlines() if line.strip()]
     try:
-        # A byte that is no UTF-8 leaves the line a whole value: the file is read as Windows-1252 (or that
-        # record quarantined) later, and the line's JSON is what decides the layout of lines.
+        # A line holding a byte that is no UTF-8 is still one whole JSON value (the file is read as Windows-1252
+        # later, or that record quarantined): it does not make the file a document.
         value = json.loads(lines[0].decode("utf-8", errors="replace"))
     except ValueError:
         return True
