@@ -1260,6 +1260,22 @@ def test_a_claims_file_without_the_optional_columns_loads_and_names_what_it_lack
     assert rejected.value.reason == "unknown_layout" and "missing charge_amount" in rejected.value.detail
 
 
+def test_card_transactions_without_labels_load_unlabelled(spark):
+    """A user's own card transactions in Kaggle's layout carry no is_fraud (and often no unix_time, which repeats the
+    time): they load, unlabelled, and the metadata names what the file lacks."""
+    names = KAGGLE_HEADER.split(",")
+    kept = [index for index, name in enumerate(names) if name not in ("is_fraud", "unix_time")]
+    rows = [card(f"t{i}", label="") for i in range(1, 3)]
+    content = csv_file(*[",".join(row.split(",")[i] for i in kept) for row in rows],
+                       header=",".join(names[i] for i in kept))  # fmt: skip
+    _, summary = read_claims_bytes("cards.csv", content)
+    assert summary.layout == "sparkov" and summary.absent_columns == ["is_fraud", "unix_time"]
+    table = raw_table("cards.csv", content, DAY, dt.datetime(2025, 1, 2))
+    validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
+    kept_rows = silver_claims(validated).orderBy("claim_id").collect()
+    assert [(row.claim_id, row.amount, row.is_fraud) for row in kept_rows] == [("t1", 12.5, None), ("t2", 12.5, None)]
+
+
 @pytest.mark.parametrize(
     "spell",
     [lambda name: name.replace("_", " ").title(),  # Claim Id

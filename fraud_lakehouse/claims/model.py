@@ -77,6 +77,9 @@ SPARKOV_TRANSACTION_COLUMNS = (
     "merch_lat",
     "merch_long",
 )
+# A card file without labels (a user's own transactions in Kaggle's layout) is read, its claims unlabelled; the
+# Unix time repeats the date and time columns, which silver reads instead.
+CARD_OPTIONAL_COLUMNS = frozenset({"is_fraud", "unix_time"})
 SPARKOV_CUSTOMER_COLUMNS = (
     "first",
     "last",
@@ -261,7 +264,8 @@ LAYOUTS = (
     ),
     Layout(
         SPARKOV,
-        frozenset((*SPARKOV_TRANSACTION_COLUMNS, "state", "lat", "long", "city_pop")),
+        frozenset((*SPARKOV_TRANSACTION_COLUMNS, "state", "lat", "long", "city_pop")) - CARD_OPTIONAL_COLUMNS,
+        optional=CARD_OPTIONAL_COLUMNS,
         alternatives=(frozenset({KAGGLE_TIME_COLUMN}), frozenset(SPARKOV_TIME_COLUMNS)),
     ),
     Layout(
