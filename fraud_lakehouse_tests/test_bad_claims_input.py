@@ -1270,6 +1270,9 @@ def test_card_transactions_without_labels_load_unlabelled(spark):
                        header=",".join(names[i] for i in kept))  # fmt: skip
     _, summary = read_claims_bytes("cards.csv", content)
     assert summary.layout == "sparkov" and summary.absent_columns == ["is_fraud", "unix_time"]
+    # labels under the other name a file may give them are not absent
+    _, summary = read_claims_bytes("labelled.csv", csv_file(card(), header=KAGGLE_HEADER.replace("is_fraud", "label")))
+    assert summary.absent_columns == []
     table = raw_table("cards.csv", content, DAY, dt.datetime(2025, 1, 2))
     validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
     kept_rows = silver_claims(validated).orderBy("claim_id").collect()
@@ -1484,9 +1487,8 @@ def test_a_date_with_its_month_named_reads(spark):
     """Reports and older systems name the month (05-Jan-2025, 5 January 2025, Jan 5, 2025, SAS's 05JAN2025; Excel's
     d-mmm-yy, 05-Jan-25, the year's century as Excel reads it), in English or, day first, in French, German,
     Spanish, Italian, Portuguese or Dutch (31 janvier 2025, 13. März 2025, 13 de enero de 2025, 13 gennaio 2025,
-    5 de março de 2025, 13 mrt 2025), the day maybe an ordinal (January 1st, 2025;
-    1er mars 2025): no order to decide. A day the month has not is a bad date, and so is text the patterns do not
-    name ("4th of July")."""
+    5 de março de 2025, 13 mrt 2025), the day maybe an ordinal (January 1st, 2025; 1er mars 2025): no order to
+    decide. A day the month has not is a bad date, and so is text the patterns do not name ("4th of July")."""
     services = ["05-Jan-2025", "5 January 2025", '"Jan 5, 2025"', "05JAN2025", "Sept. 3 2024", '"march 9, 2024 08:15"',
                 "31-Feb-2025", "31 Janvier 2025", "5-Jan-25", "31-Dec-99 23:59", "05JAN25", "13. März 2025",
                 "3 FÉVR. 2025", "13 de enero de 2025", "1 août 2024 14:30", "5-dic-24", "30 février 2025",

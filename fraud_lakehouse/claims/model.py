@@ -55,14 +55,16 @@ INSURANCE_COLUMNS = (
 # The insurance columns a file may leave out (its claims then have no value there): silver takes a claim
 # without them, where a claim without one of the others is quarantined (missing_provider, missing_amount, ...).
 # Many claim systems keep no place of service or paid amount, and JSON exports leave out keys that are null.
-INSURANCE_OPTIONAL_COLUMNS = (
-    "provider_name",
-    "diagnosis_code",
-    "submitted_date",
-    "paid_amount",
-    "patient_state",
-    "provider_state",
-    "place_of_service",
+INSURANCE_OPTIONAL_COLUMNS = frozenset(
+    {
+        "provider_name",
+        "diagnosis_code",
+        "submitted_date",
+        "paid_amount",
+        "patient_state",
+        "provider_state",
+        "place_of_service",
+    }
 )
 # Sparkov's transaction columns; the time is either one Kaggle column or
 # Sparkov's own trans_date + trans_time pair.
@@ -251,16 +253,16 @@ class Layout:
     def matches(self, header: set[str]) -> bool:
         return not self.missing(header) and not (self.excluded & header)
 
-    def absent(self, header: set[str]) -> list[str]:
-        """The optional columns the header leaves out."""
-        return sorted(self.optional - header)
+    def absent(self, filled: set[str]) -> list[str]:
+        """The optional columns a file leaves empty, given the raw columns its columns fill."""
+        return sorted(self.optional - filled)
 
 
 LAYOUTS = (
     Layout(
         INSURANCE,
-        frozenset(INSURANCE_COLUMNS) - frozenset(INSURANCE_OPTIONAL_COLUMNS),
-        optional=frozenset(INSURANCE_OPTIONAL_COLUMNS),
+        frozenset(INSURANCE_COLUMNS) - INSURANCE_OPTIONAL_COLUMNS,
+        optional=INSURANCE_OPTIONAL_COLUMNS,
     ),
     Layout(
         SPARKOV,

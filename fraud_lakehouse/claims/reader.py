@@ -143,10 +143,10 @@ class FileSummary:
     absent_columns: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
 
-    def read_as(self, layout: Layout, names: list[str], ignored: list[str]) -> None:
-        """The layout decided from the file's column ``names``."""
+    def read_as(self, layout: Layout, targets: list[str | None], ignored: list[str]) -> None:
+        """The layout decided from the file's columns, which fill the raw columns ``targets``."""
         self.layout, self.ignored_columns = layout.name, ignored
-        self.absent_columns = layout.absent({column_name(name) for name in names})
+        self.absent_columns = layout.absent({target for target in targets if target})
 
 
 def _normalised_names(header: list[str]) -> tuple[list[str], int]:
@@ -603,7 +603,7 @@ class ClaimsFile:
         names, skip = _normalised_names(header)
         layout = _layout_or_reject(names)
         targets, ignored = _column_targets(names)
-        self.summary.read_as(layout, names, ignored)
+        self.summary.read_as(layout, targets, ignored)
         parser = _CsvChunkParser(delimiter, header, [None] * skip + targets, layout)
         number = len(above)
         if above:
@@ -703,7 +703,7 @@ class ClaimsFile:
                         targets, ignored = _column_targets(names)
                         pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
                         known = set(names)
-                        self.summary.read_as(layout, names, ignored)
+                        self.summary.read_as(layout, targets, ignored)
                     else:
                         self._add_json_names(names, known, pairs)
                     number = chunk.first_number + chunk.table.num_rows - 1
@@ -726,7 +726,7 @@ class ClaimsFile:
                 targets, ignored = _column_targets(names)
                 pairs = [(name, target) for name, target in zip(names, targets, strict=True) if target]
                 known = set(names)
-                self.summary.read_as(layout, names, ignored)
+                self.summary.read_as(layout, targets, ignored)
                 records, held = held, []
             for _, record, _, _ in records:
                 if record is not None and not known.issuperset(record):
@@ -747,8 +747,8 @@ class ClaimsFile:
                 target = raw_target(name)
                 if target is not None and target not in {t for _, t in pairs}:
                     pairs.append((name, target))
-                    if column_name(name) in self.summary.absent_columns:
-                        self.summary.absent_columns.remove(column_name(name))
+                    if target in self.summary.absent_columns:
+                        self.summary.absent_columns.remove(target)
                 else:
                     self.summary.ignored_columns.append(name)
 
@@ -780,7 +780,7 @@ class ClaimsFile:
             names = names[skip:]
             layout = _layout_or_reject(names)
             targets, ignored = _column_targets(names)
-            self.summary.read_as(layout, names, ignored)
+            self.summary.read_as(layout, targets, ignored)
             if parquet.metadata.num_rows == 0:
                 raise RejectedFile("no_rows", "the Parquet file has no rows")
             wanted = [(column, target) for column, target in zip(original[skip:], targets, strict=True) if target]
