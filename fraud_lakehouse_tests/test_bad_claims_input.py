@@ -1532,3 +1532,42 @@ def test_a_kaggle_file_saved_by_excel_keeps_its_times(spark):
         "t2": dt.datetime(2019, 1, 2, 23, 59),
         "t3": dt.datetime(2018, 12, 31, 7, 0),
     }
+
+
+@pytest.mark.parametrize(
+    ("ending", "encoding", "last"),
+    [("\n", "utf-8", "full"), ("\r\n", "utf-8", "full"), ("\n", "cp1252", "full"), ("\n", "utf-8", "short"),
+     ("\r\n", "utf-8", "short")],
+)  # fmt: skip
+def test_a_record_that_leaves_out_empty_optional_last_fields_loads(spark, ending, encoding, last):
+    """Some exports leave out the delimiters of empty last cells, or add one after the last value: a record that
+    stops short of optional last columns loads with them empty, and empty fields past the header are dropped, as
+    pandas and Spark read them. A record that stops before a column silver needs, or holds a value past the header,
+    stays broken. Each line ending, encoding and last line takes its own parsing path (pyarrow whole, pyarrow
+    matched to the lines, line by line, the lines of each field count together)."""
+    full = claim("C1", patient="Pé")
+    lines = [
+        full,
+        full.replace("C1,", "C2,").removesuffix(",11"),  # no place of service
+        full.replace("C1,", "C3,").removesuffix(",100,CA,CA,11"),  # paid amount and both states too
+        full.replace("C1,", "C4,") + ",,",  # empty fields past the header
+        full.replace("C1,", "C5,").removesuffix(",120.50,100,CA,CA,11"),  # no amount: silver needs it
+        full.replace("C1,", "C6,") + ",x",  # a value past the header
+        full.replace("C1,", "C7,") if last == "full" else full.replace("C1,", "C7,").removesuffix(",CA,11"),
+    ]
+    content = (ending.join([HEADER, *lines]) + ending).encode(encoding)
+    table = raw_table("claims.csv", content, DAY, dt.datetime(2025, 1, 2))
+    rows = {row["row_number"]: row for row in table.to_pylist()}
+    assert sorted(rows) == list(range(1, 8))
+    assert {number: (row["row_error"] or "").split(":")[0] for number, row in rows.items()} == {
+        1: "", 2: "", 3: "", 4: "", 5: "wrong_field_count", 6: "wrong_field_count", 7: ""}  # fmt: skip
+    assert rows[2]["place_of_service"] == "" and rows[3]["paid_amount"] == "" and rows[3]["patient_state"] == ""
+    assert rows[4]["place_of_service"] == "11" and rows[3]["patient_id"] == "Pé"
+    assert rows[6]["raw_record"].endswith(",x") and rows[5]["raw_record"].startswith("C5,")
+    validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
+    kept = silver_claims(validated).orderBy("claim_id").collect()
+    seventh = ("C7", 120.5, 100.0, "CA", "11") if last == "full" else ("C7", 120.5, 100.0, "CA", None)
+    assert [(row.claim_id, row.amount, row.paid_amount, row.customer_state, row.channel) for row in kept] == [
+        ("C1", 120.5, 100.0, "CA", "11"), ("C2", 120.5, 100.0, "CA", None), ("C3", 120.5, None, None, None),
+        ("C4", 120.5, 100.0, "CA", "11"), seventh]  # fmt: skip
+    assert sorted(row.row_number for row in quarantined_claims(validated).collect()) == [5, 6]

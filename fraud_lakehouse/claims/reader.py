@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import itertools
 import json
@@ -985,6 +986,31 @@ class _CsvChunkParser:
         self.targets = targets
         self.layout = layout
         self.names = [f"c{i}" for i in range(self.width)]
+        # A record may stop short of the header's last columns when each of them is optional or not read: some
+        # exports leave out the delimiters of empty last cells, and pandas and Spark read such a record with those
+        # values empty. A record that stops before a column silver needs stays broken.
+        optional_tail = 0
+        for target in reversed(targets):
+            if target is not None and target not in layout.optional:
+                break
+            optional_tail += 1
+        self.shortest = self.width - optional_tail
+
+    def fitted(self, fields: list[str]) -> list[str] | None:
+        """A record's fields as the header's columns: as they are; with empty values for optional last columns it
+        leaves out; without extra last fields that are all empty (a delimiter after the last value); None when the
+        record does not fit the header."""
+        if len(fields) == self.width:
+            return fields
+        if self.shortest <= len(fields) < self.width:
+            return fields + [""] * (self.width - len(fields))
+        if len(fields) > self.width and not any(value.strip() for value in fields[self.width :]):
+            return fields[: self.width]
+        return None
+
+    def _fits(self, found: int) -> bool:
+        """Whether a record of ``found`` fields may fit the header (``fitted`` decides on its values)."""
+        return found >= self.shortest
 
     def parse(self, chunk: bytes, first_number: int) -> tuple[list[pa.RecordBatch], int, int]:
         """The chunk's batches (split records, then unsplittable ones), its record count, and how many broke."""
@@ -993,6 +1019,11 @@ class _CsvChunkParser:
         whole_lines = b"\r" not in chunk
         # a record with a NUL byte is broken: such a chunk goes line by line, never to pyarrow
         has_nul = b"\x00" in chunk
+        if not has_nul and self._ends_short(chunk):
+            grouped = self._by_field_count(chunk, first_number)
+            if grouped is not None:
+                table, row_numbers, broken = grouped
+                return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), lines, len(broken)
         split = self._pyarrow(chunk) if whole_lines and not has_nul else None
         if split is not None and not split[1] and split[0].num_rows == lines:
             # The common case: every line is a record and splits into its fields. pyarrow leaves out empty lines,
@@ -1088,19 +1119,135 @@ class _CsvChunkParser:
         if any(text.count('"') % 2 for _, text, _ in invalid):
             return None  # a quoted value may span lines: read line by line, where such records are joined
         bad_lines = {number for number, _, _ in invalid}
+        # as lists: a chunk may hold thousands of invalid lines, and indexing numpy arrays one value at a time is slow
+        line_starts, line_ends, shown = starts.tolist(), ends.tolist(), visible.tolist()
         for number, text, _ in invalid:
             # pyarrow's line numbers are trusted only where the line holds the text it reported
-            if number is None or not 0 < number <= len(ends) or not visible[number - 1]:
+            if number is None or not 0 < number <= len(line_ends) or not shown[number - 1]:
                 return None
-            line = chunk[int(starts[number - 1]) : int(ends[number - 1])].rstrip(b"\r")
-            if line != text.rstrip("\r").encode("utf-8"):
+            if chunk[line_starts[number - 1] : line_ends[number - 1]].rstrip(b"\r") != text.rstrip("\r").encode():
                 return None
         good = line_numbers[~np.isin(line_numbers, np.fromiter(bad_lines, np.int64))] if bad_lines else line_numbers
-        broken = [
-            (int(numbers[line - 1]), text, f"wrong_field_count: expected {self.width} fields, found {found}")
-            for line, text, found in invalid
-        ]
-        return table, numbers[good - 1], broken
+        row_numbers = numbers[good - 1]
+        broken: list[tuple[int, str, str]] = []
+        by_count: dict[int, list[tuple[int, str]]] = {}
+        for line, text, found in invalid:
+            if self._fits(found):
+                by_count.setdefault(found, []).append((line, text.rstrip("\r")))
+            else:
+                broken.append((int(numbers[line - 1]), text, _wrong_field_count(self.width, found)))
+        if not by_count:
+            return table, row_numbers, broken
+        # Records that leave out optional last columns (or add empty ones) join the others, in line order. Each
+        # field count is parsed at once: an export may write every record that way.
+        tables, numbered = [table], [row_numbers]
+        for found, lines in by_count.items():
+            fitted, fits = self._fitted_table(found, [text for _, text in lines])
+            lines_numbers = numbers[np.array([line for line, _ in lines], dtype=np.int64) - 1]
+            tables.append(fitted.filter(pa.array(fits)))
+            numbered.append(lines_numbers[fits])
+            problem = _wrong_field_count(self.width, found)
+            broken += [(int(lines_numbers[i]), lines[i][1], problem) for i in np.flatnonzero(~fits)]
+        table, row_numbers = pa.concat_tables(tables), np.concatenate(numbered)
+        order = np.argsort(row_numbers, kind="stable")
+        return table.take(pa.array(order)), row_numbers[order], broken
+
+    def _fitted_table(self, found: int, texts: list[str]) -> tuple[pa.Table, np.ndarray]:
+        """Records of ``found`` fields each (as pyarrow split them) as the header's columns, and which of them fit
+        (``fitted``): parsed together, one by one only when pyarrow cannot take them together."""
+        parsed = self._fields(found, ("\n".join(texts) + "\n").encode("utf-8"))
+        if parsed is None or parsed.num_rows != len(texts):
+            fields = [self.fitted(_csv_record(text.encode("utf-8"), self.delimiter) or []) for text in texts]
+            fits = np.array([row is not None for row in fields], dtype=bool)
+            # a record that does not fit is filtered out by the caller: empty values hold its place
+            full = [[""] * self.width if row is None else row for row in fields]
+            columns = [pa.array([row[i] for row in full], pa.string()) for i in range(self.width)]
+            return pa.table(dict(zip(self.names, columns, strict=True))), fits
+        return self._as_header(found, parsed)
+
+    def _fields(self, found: int, lines: bytes) -> pa.Table | None:
+        """pyarrow's split of ``lines`` (UTF-8, each of ``found`` fields) into text columns; None when it fails."""
+        names = [f"c{i}" for i in range(found)]
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(lines),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(lines) + 1),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    check_utf8=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None
+
+    def _as_header(self, found: int, parsed: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        """Records of ``found`` fields as the header's columns (``fitted``, for whole columns), and which fit."""
+        columns = [_one_chunk(column) for column in parsed.columns]
+        if found <= self.width:
+            fits = np.ones(parsed.num_rows, dtype=bool)
+            columns += [pa.repeat(pa.scalar("", pa.string()), parsed.num_rows)] * (self.width - found)
+        else:
+            blank = [pc.equal(pc.utf8_trim_whitespace(column), "") for column in columns[self.width :]]
+            fits = np.asarray(functools.reduce(pc.and_, blank).to_numpy(zero_copy_only=False), dtype=bool)
+            columns = columns[: self.width]
+        return pa.table(dict(zip(self.names, columns, strict=True))), fits
+
+    def _ends_short(self, chunk: bytes) -> bool:
+        """Whether the chunk's last line, without quotes, holds another number of fields than the header that may
+        fit it: a cheap sign of an export that leaves out empty last fields (``_by_field_count``)."""
+        last = chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :]
+        if b'"' in last:
+            return False
+        found = last.count(self.delimiter.encode()) + 1
+        return found != self.width and self._fits(found)
+
+    def _by_field_count(self, chunk: bytes, first_number: int) -> tuple[pa.Table, np.ndarray, list] | None:
+        """A chunk of UTF-8 lines without quotes, blank lines or stray carriage returns, whose lines hold different
+        numbers of fields: the lines of each number of fields split together, without a call per line. Its rows,
+        their numbers and the broken records; None when the chunk is not such a chunk."""
+        delimiter = self.delimiter.encode()
+        if (
+            len(delimiter) != 1
+            or b'"' in chunk
+            or chunk.count(b"\r") != chunk.count(b"\r\n")
+            or not chunk.endswith(b"\n")
+            or not _is_utf8(chunk)
+        ):
+            return None
+        starts, ends, visible = _line_bounds(chunk)
+        if not visible.all():
+            return None
+        data = np.frombuffer(chunk, np.uint8)
+        # each line's delimiters, counted over the line and its newline (no line is empty)
+        counts = np.add.reduceat((data == delimiter[0]).view(np.uint8), starts, dtype=np.int64) + 1
+        numbers = np.arange(first_number, first_number + len(ends), dtype=np.int64)
+        line_bytes = ends - starts + 1  # each line with its newline
+        tables, numbered, broken = [], [], []
+        for found in np.unique(counts).tolist():
+            chosen = counts == found
+            if found == self.width or self._fits(found):
+                parsed = self._fields(found, data[np.repeat(chosen, line_bytes)].tobytes())
+                if parsed is None or parsed.num_rows != int(chosen.sum()):
+                    return None
+                table, fits = self._as_header(found, parsed)
+                tables.append(table.filter(pa.array(fits)))
+                numbered.append(numbers[chosen][fits])
+                chosen[np.flatnonzero(chosen)[fits]] = False  # what is left of them is broken
+            problem = _wrong_field_count(self.width, found)
+            broken += [
+                (int(numbers[i]), chunk[int(starts[i]) : int(ends[i])].decode().removesuffix("\r"), problem)
+                for i in np.flatnonzero(chosen)
+            ]
+        if not tables:
+            tables, numbered = [pa.table({name: pa.array([], pa.string()) for name in self.names})], [numbers[:0]]
+        if len(tables) == 1:
+            return tables[0], numbered[0], broken
+        table, row_numbers = pa.concat_tables(tables), np.concatenate(numbered)
+        order = np.argsort(row_numbers, kind="stable")
+        return table.take(pa.array(order)), row_numbers[order], broken
 
     def _line_by_line(self, chunk, starts, ends, first_number):  # type: ignore[no-untyped-def]
         """Each line of the chunk (no blank ones in it) read on its own, or with the lines after it when it opens a
@@ -1143,12 +1290,11 @@ class _CsvChunkParser:
                         broken.append((number, text, problem))
                     number += 1
                     continue
-                if len(fields) != self.width:
-                    broken.append(
-                        (number, text, f"wrong_field_count: expected {self.width} fields, found {len(fields)}")
-                    )
+                fitted = self.fitted(fields)
+                if fitted is None:
+                    broken.append((number, text, _wrong_field_count(self.width, len(fields))))
                 else:
-                    rows.append(fields)
+                    rows.append(fitted)
                     row_numbers.append(number)
             number += 1
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
@@ -1156,6 +1302,10 @@ class _CsvChunkParser:
             {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
         )
         return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number
+
+
+def _wrong_field_count(width: int, found: int) -> str:
+    return f"wrong_field_count: expected {width} fields, found {found}"
 
 
 def _has_excel_text(chunk: bytes) -> bool:
