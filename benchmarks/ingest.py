@@ -17,14 +17,16 @@ Parts (each measured run is a fresh process; medians of --runs runs):
 6. shapes (not by default): the 1 M-claim file of 2 as exports write it, each through the CLI as in 2 and in the
    same invocation as the plain CSV: a JSON array on one line (pandas ``to_json(orient="records")``), JSON
    lines, a CSV as Excel saves it in the US (``MM/DD/YYYY``, CR LF, a byte order mark) and a European CSV
-   (``;``, decimal comma, ``DD.MM.YYYY``); their dates a day earlier, so the file's landing day decides the
-   order of the slash dates.
+   (``;``, decimal comma, ``DD.MM.YYYY``), their dates a day earlier, so the file's landing day decides the
+   order of the slash dates; and a CSV without place of service whose records after the 16th leave out the
+   delimiter of that empty last cell (``--shapes`` picks some; the plain CSV always runs, as the baseline).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
     python benchmarks/ingest.py --parts big --big-file-gb 5
     python benchmarks/ingest.py --parts many_files --many-files 1000
     python benchmarks/ingest.py --parts shapes --runs 3
+    python benchmarks/ingest.py --parts shapes --shapes short_records_csv --runs 3
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
     }
 
 
-SHAPES = ("csv", "json_array", "json_lines", "us_excel_csv", "european_csv")
+SHAPES = ("csv", "json_array", "json_lines", "us_excel_csv", "european_csv", "short_records_csv")
 
 
 def _land_shape(frame: pd.DataFrame, folder: Path, shape: str) -> None:
@@ -227,11 +229,15 @@ def _land_shape(frame: pd.DataFrame, folder: Path, shape: str) -> None:
         frame.to_json(folder / "claims.jsonl", orient="records", lines=True)
     elif shape == "us_excel_csv":
         earlier("%m/%d/%Y").to_csv(folder / "claims.csv", index=False, lineterminator="\r\n", encoding="utf-8-sig")
-    else:
+    elif shape == "european_csv":
         earlier("%d.%m.%Y").to_csv(folder / "claims.csv", index=False, sep=";", decimal=",")
+    else:
+        # no place of service, and every record after the 16th without the delimiter of that empty last cell
+        lines = frame.assign(place_of_service="").to_csv(index=False).split("\n")
+        (folder / "claims.csv").write_text("\n".join(lines[:17] + [line.removesuffix(",") for line in lines[17:]]))
 
 
-def part_shapes(work: Path, claims: int, runs: int) -> dict:
+def part_shapes(work: Path, claims: int, runs: int, shapes: tuple[str, ...] = SHAPES) -> dict:
     from fraud_lakehouse.claims.samples import insurance_claims
 
     frame = insurance_claims(claims, DAY, seed=42)
@@ -239,7 +245,7 @@ def part_shapes(work: Path, claims: int, runs: int) -> dict:
                    "--partition", DAY.isoformat()]  # fmt: skip
     seconds: dict[str, list[float]] = {}
     for index in range(runs):
-        for shape in SHAPES:
+        for shape in ("csv", *[shape for shape in shapes if shape != "csv"]):
             home = work / f"{shape}-{index}"
             env = new_home(home)
             folder = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
@@ -345,6 +351,7 @@ def main() -> None:
                         help="ingest, end_to_end, year, many_files, big, shapes")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"the shapes part 6 lands: {', '.join(SHAPES)}")
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--lake", help=argparse.SUPPRESS)
@@ -367,7 +374,7 @@ def main() -> None:
         if "big" in parts:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
         if "shapes" in parts:
-            summary["shapes"] = part_shapes(work / "shapes", args.claims, args.runs)
+            summary["shapes"] = part_shapes(work / "shapes", args.claims, args.runs, tuple(args.shapes.split(",")))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary, indent=2))
