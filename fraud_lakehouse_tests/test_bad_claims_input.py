@@ -1537,15 +1537,18 @@ def test_a_kaggle_file_saved_by_excel_keeps_its_times(spark):
 @pytest.mark.parametrize(
     ("ending", "encoding", "last"),
     [("\n", "utf-8", "full"), ("\r\n", "utf-8", "full"), ("\n", "cp1252", "full"), ("\n", "utf-8", "short"),
-     ("\r\n", "utf-8", "short")],
+     ("\r\n", "utf-8", "short"), ("\r\n", "utf-8", "short, quoted")],
 )  # fmt: skip
 def test_a_record_that_leaves_out_empty_optional_last_fields_loads(spark, ending, encoding, last):
     """Some exports leave out the delimiters of empty last cells, or add one after the last value: a record that
     stops short of optional last columns loads with them empty, and empty fields past the header are dropped, as
     pandas and Spark read them. A record that stops before a column silver needs, or holds a value past the header,
     stays broken. Each line ending, encoding and last line takes its own parsing path (pyarrow whole, pyarrow
-    matched to the lines, line by line, the lines of each field count together)."""
+    matched to the lines, line by line, the lines of each field count together, also where quoted values hold
+    the delimiter and doubled quotes)."""
     full = claim("C1", patient="Pé")
+    if last.endswith("quoted"):
+        full = full.replace("Clinic", '"Smith, ""Jo"", MD"')
     lines = [
         full,
         full.replace("C1,", "C2,").removesuffix(",11"),  # no place of service
@@ -1563,6 +1566,7 @@ def test_a_record_that_leaves_out_empty_optional_last_fields_loads(spark, ending
         1: "", 2: "", 3: "", 4: "", 5: "wrong_field_count", 6: "wrong_field_count", 7: ""}  # fmt: skip
     assert rows[2]["place_of_service"] == "" and rows[3]["paid_amount"] == "" and rows[3]["patient_state"] == ""
     assert rows[4]["place_of_service"] == "11" and rows[3]["patient_id"] == "Pé"
+    assert rows[2]["provider_name"] == ('Smith, "Jo", MD' if last.endswith("quoted") else "Clinic")
     assert rows[6]["raw_record"].endswith(",x") and rows[5]["raw_record"].startswith("C5,")
     validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
     kept = silver_claims(validated).orderBy("claim_id").collect()

@@ -1196,22 +1196,18 @@ class _CsvChunkParser:
         return pa.table(dict(zip(self.names, columns, strict=True))), fits
 
     def _ends_short(self, chunk: bytes) -> bool:
-        """Whether the chunk's last line, without quotes, holds another number of fields than the header that may
-        fit it: a cheap sign of an export that leaves out empty last fields (``_by_field_count``)."""
-        last = chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :]
-        if b'"' in last:
-            return False
-        found = last.count(self.delimiter.encode()) + 1
-        return found != self.width and self._fits(found)
+        """Whether the chunk's last line holds another number of fields than the header that may fit it: a cheap
+        sign of an export that leaves out empty last fields (``_by_field_count``)."""
+        last = _csv_record(chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].rstrip(b"\r\n"), self.delimiter)
+        return last is not None and len(last) != self.width and self._fits(len(last))
 
     def _by_field_count(self, chunk: bytes, first_number: int) -> tuple[pa.Table, np.ndarray, list] | None:
-        """A chunk of UTF-8 lines without quotes, blank lines or stray carriage returns, whose lines hold different
-        numbers of fields: the lines of each number of fields split together, without a call per line. Its rows,
-        their numbers and the broken records; None when the chunk is not such a chunk."""
+        """A chunk of UTF-8 lines without blank lines, stray carriage returns or a quote left open, whose lines hold
+        different numbers of fields: the lines of each number of fields split together, without a call per line.
+        Its rows, their numbers and the broken records; None when the chunk is not such a chunk."""
         delimiter = self.delimiter.encode()
         if (
             len(delimiter) != 1
-            or b'"' in chunk
             or chunk.count(b"\r") != chunk.count(b"\r\n")
             or not chunk.endswith(b"\n")
             or not _is_utf8(chunk)
@@ -1221,8 +1217,17 @@ class _CsvChunkParser:
         if not visible.all():
             return None
         data = np.frombuffer(chunk, np.uint8)
+        delimiters = data == delimiter[0]
+        if b'"' in chunk:
+            # Each line closes its quotes, so a delimiter is inside a quoted value when an odd number of quotes
+            # comes before it in the chunk (a doubled quote inside a value counts twice).
+            quotes = data == ord('"')
+            if (np.add.reduceat(quotes.view(np.uint8), starts, dtype=np.int64) % 2).any():
+                return None
+            # (a sum of bytes that wraps around keeps its parity)
+            delimiters &= (np.cumsum(quotes, dtype=np.uint8) & 1) == 0
         # each line's delimiters, counted over the line and its newline (no line is empty)
-        counts = np.add.reduceat((data == delimiter[0]).view(np.uint8), starts, dtype=np.int64) + 1
+        counts = np.add.reduceat(delimiters.view(np.uint8), starts, dtype=np.int64) + 1
         numbers = np.arange(first_number, first_number + len(ends), dtype=np.int64)
         line_bytes = ends - starts + 1  # each line with its newline
         tables, numbered, broken = [], [], []
