@@ -1575,3 +1575,15 @@ def test_a_record_that_leaves_out_empty_optional_last_fields_loads(spark, ending
         ("C1", 120.5, 100.0, "CA", "11"), ("C2", 120.5, 100.0, "CA", None), ("C3", 120.5, None, None, None),
         ("C4", 120.5, 100.0, "CA", "11"), seventh]  # fmt: skip
     assert sorted(row.row_number for row in quarantined_claims(validated).collect()) == [5, 6]
+
+
+def test_a_card_record_without_its_label_field_stays_broken():
+    """The card layout ends in numbers (times, coordinates, the label): a record one field short may have lost any
+    of its fields, and filling the label would shift the others unnoticed, so it stays broken. An empty field past
+    the header is dropped as in any layout."""
+    short, padded = card("t2").rsplit(",", 1)[0], card("t3") + ","
+    rows, _ = read_claims_bytes("cards.csv", csv_file(card("t1"), short, padded, header=KAGGLE_HEADER))
+    found = {row["row_number"]: row for row in rows.to_pylist()}
+    assert found[2]["row_error"].startswith("wrong_field_count") and found[2]["raw_record"] == short
+    assert (found[1]["trans_num"], found[1]["is_fraud"]) == ("t1", "0")
+    assert (found[3]["trans_num"], found[3]["is_fraud"], found[3]["row_error"]) == ("t3", "0", None)

@@ -79,9 +79,11 @@ SPARKOV_TRANSACTION_COLUMNS = (
     "merch_lat",
     "merch_long",
 )
+# The raw column of a file's fraud label (0/1, true/false), in any layout.
+LABEL_COLUMN = "is_fraud"
 # A card file without labels (a user's own transactions in Kaggle's layout) is read, its claims unlabelled; the
 # Unix time repeats the date and time columns, which silver reads instead.
-CARD_OPTIONAL_COLUMNS = frozenset({"is_fraud", "unix_time"})
+CARD_OPTIONAL_COLUMNS = frozenset({LABEL_COLUMN, "unix_time"})
 SPARKOV_CUSTOMER_COLUMNS = (
     "first",
     "last",

@@ -54,6 +54,7 @@ from fraud_lakehouse.claims import archives
 from fraud_lakehouse.claims.archives import ReadStream as _ReadStream
 from fraud_lakehouse.claims.json_document import JsonDocument, JsonRecord, is_json_document
 from fraud_lakehouse.claims.model import (
+    LABEL_COLUMN,
     LAYOUTS,
     RAW_VALUE_COLUMNS,
     Layout,
@@ -988,10 +989,12 @@ class _CsvChunkParser:
         self.names = [f"c{i}" for i in range(self.width)]
         # A record may stop short of the header's last columns when each of them is optional or not read: some
         # exports leave out the delimiters of empty last cells, and pandas and Spark read such a record with those
-        # values empty. A record that stops before a column silver needs stays broken.
+        # values empty. A record that stops before a column silver needs stays broken, and so does one without
+        # its label: the card layout ends in numbers (times, coordinates, the label), and a card record that lost
+        # a field anywhere would load with its last numbers shifted into the wrong columns, unnoticed.
         optional_tail = 0
         for target in reversed(targets):
-            if target is not None and target not in layout.optional:
+            if target is not None and (target not in layout.optional or target == LABEL_COLUMN):
                 break
             optional_tail += 1
         self.shortest = self.width - optional_tail
