@@ -1,8 +1,8 @@
 """CSV records of every width a file may hold, read block by block, against Python's ``csv`` module.
 
 Hypothesis draws files whose records leave out some of their last fields, add empty or filled ones past the
-header, hold quoted values with the delimiter and doubled quotes in them, and now and then a NUL byte (which
-breaks its record and sends its block line by line); the reader must give each record
+header, hold quoted values with the delimiter, doubled quotes or a line break in them, and now and then a NUL
+byte (which breaks its record and sends its block line by line); the reader must give each record
 the fields ``csv`` gives it (with empty values for optional last columns a record leaves out, without empty
 fields past the header), or keep it as a broken record.
 """
@@ -37,10 +37,15 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[list[str]]]:
             fields = fields[:width]
         else:
             fields += [draw(st.sampled_from(["", "", " ", "x"])) for _ in range(width - len(COLUMNS))]
+        if _expected(fields) is not None and draw(st.integers(0, 6)) == 0:
+            # a quoted value over two lines (a note, an address), in a record that fits
+            fields[draw(st.integers(1, min(len(fields), len(COLUMNS)) - 1))] = draw(st.sampled_from(["x\ny", 'a,\n"b']))
         records.append(fields)
-    if draw(st.integers(0, 3)) == 0:
-        # one record with a NUL byte (more would make the file binary): it breaks, and its block is read line by line
-        records[draw(st.integers(0, len(records) - 1))][0] += "\x00"
+    one_line = [fields for fields in records if not any("\n" in value for value in fields)]
+    if one_line and draw(st.integers(0, 3)) == 0:
+        # one record with a NUL byte (more would make the file binary): it breaks, and its block is read line by
+        # line (a record over two lines with a NUL byte breaks on each line)
+        one_line[draw(st.integers(0, len(one_line) - 1))][0] += "\x00"
     ending = draw(st.sampled_from(["\n", "\r\n"]))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator=ending)

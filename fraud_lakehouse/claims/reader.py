@@ -66,6 +66,8 @@ from fraud_lakehouse.claims.model import (
 from fraud_lakehouse.claims.privacy import record_shape
 from fraud_lakehouse.claims.rejection import RejectedFile
 
+# A record's fields as the header's columns, None when they do not fit it (``_CsvChunkParser.fitted``).
+Fit = Callable[[list[str]], list[str] | None]
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", "|", "\t", ";")
@@ -313,7 +315,7 @@ _BLANK_BYTES = b" \t\r"
 
 
 def _whole_records(
-    pieces: Iterator[tuple[bytes, int | None]], delimiter: str, width: int, max_record_bytes: int
+    pieces: Iterator[tuple[bytes, int | None]], delimiter: str, fit: Fit, max_record_bytes: int
 ) -> Iterator[tuple[bytes, int | None]]:
     """The pieces of ``_Lines`` with no record cut in two: a record whose quoted value goes on past the end of
     its chunk goes with the next chunk (its lines, up to ``max_record_bytes``, carried over)."""
@@ -327,7 +329,7 @@ def _whole_records(
             continue
         if carry:
             chunk, carry = carry + chunk, b""
-        opened = _open_value_start(chunk, delimiter, width)
+        opened = _open_value_start(chunk, delimiter, fit)
         if opened is not None and len(chunk) - opened <= max_record_bytes:
             chunk, carry = chunk[:opened], chunk[opened:]
         if chunk:
@@ -336,7 +338,7 @@ def _whole_records(
         yield carry, None
 
 
-def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
+def _open_value_start(chunk: bytes, delimiter: str, fit: Fit) -> int | None:
     """Where a record begins that opens a quoted value on one of the last lines of ``chunk`` (complete lines)
     and has not closed it by the chunk's end, so that its value may go on in the next chunk; None when there is
     none. Lines are taken as the parser takes them (``_record_over_lines``), from one that leaves a quote open to
@@ -363,7 +365,7 @@ def _open_value_start(chunk: bytes, delimiter: str, width: int) -> int | None:
         if _csv_record(lines[0], delimiter) is not None:
             index += 1  # a record on its own line (its quote is part of a field): the parser takes it so
             continue
-        fields, taken = _record_over_lines(lines, delimiter, width)
+        fields, taken = _record_over_lines(lines, delimiter, fit)
         if not taken and ends.size - first < MAX_RECORD_LINES:
             opened = first  # still open at the chunk's end
         # a record closes on the next odd line and the one after it may open another; a broken line's closing
@@ -383,18 +385,18 @@ def _csv_record(line: bytes, delimiter: str) -> list[str] | None:
         return None
 
 
-def _record_over_lines(lines: list[bytes], delimiter: str, width: int) -> tuple[list[str] | None, int]:
+def _record_over_lines(lines: list[bytes], delimiter: str, fit: Fit) -> tuple[list[str] | None, int]:
     """The record that starts on ``lines[0]``, a line that leaves a quote open, and goes on until the quote closes
-    (at most ``MAX_RECORD_LINES`` lines): its fields and how many lines it takes, the fields None when those lines
-    are not exactly one record of ``width`` fields; ``(None, 0)`` when the quote is still open after the last of
-    ``lines``."""
+    (at most ``MAX_RECORD_LINES`` lines): its fields (as ``fit`` fits them to the header) and how many lines it
+    takes, the fields None when those lines are not exactly one record that fits; ``(None, 0)`` when the quote is
+    still open after the last of ``lines``."""
     joined = b""
     for taken, line in enumerate(lines[:MAX_RECORD_LINES], start=1):
         joined = line if taken == 1 else joined + b"\n" + line
         if joined.count(b'"') % 2:
             continue  # still inside the quoted value
         fields = _csv_record(joined, delimiter)
-        return (fields if fields is not None and len(fields) == width else None), taken
+        return (fit(fields) if fields is not None else None), taken
     return None, 0
 
 
@@ -611,7 +613,7 @@ class ClaimsFile:
         if above:
             yield _unsplittable_batch([(index, text, BEFORE_HEADER) for index, text in enumerate(above, start=1)])
             self.summary.unsplittable = self.summary.records = number
-        pieces = _whole_records(_chain_first(rest, lines), delimiter, len(header), self.max_record_bytes)
+        pieces = _whole_records(_chain_first(rest, lines), delimiter, parser.fitted, self.max_record_bytes)
         for batches, records, broken in _parsed_in_order(parser, pieces, self.max_record_bytes):
             for batch in batches:
                 if batch.num_rows:
@@ -1283,7 +1285,7 @@ class _CsvChunkParser:
                     fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
                 except csv.Error as error:
                     spanned, taken = _record_over_lines(
-                        lines[index - 1 : index - 1 + MAX_RECORD_LINES], self.delimiter, self.width
+                        lines[index - 1 : index - 1 + MAX_RECORD_LINES], self.delimiter, self.fitted
                     )
                     if spanned is not None:
                         rows.append(spanned)
