@@ -1,4 +1,5 @@
-"""CSV records of every width a file may hold, read block by block, against Python's ``csv`` module.
+"""CSV records of every width a file may hold (with any delimiter), read block by block, against Python's ``csv``
+module.
 
 Hypothesis draws files whose records leave out some of their last fields, add empty or filled ones past the
 header, hold quoted values with the delimiter, doubled quotes or a line break in them, and now and then a NUL
@@ -48,7 +49,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[list[str]]]:
         one_line[draw(st.integers(0, len(one_line) - 1))][0] += "\x00"
     ending = draw(st.sampled_from(["\n", "\r\n"]))
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator=ending)
+    writer = csv.writer(text, delimiter=draw(st.sampled_from([",", ",", ";", "|", "\t"])), lineterminator=ending)
     writer.writerow(COLUMNS)
     writer.writerows(records)
     return text.getvalue().encode(), records
