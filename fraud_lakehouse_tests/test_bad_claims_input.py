@@ -1568,6 +1568,8 @@ def test_a_record_that_leaves_out_empty_optional_last_fields_loads(spark, ending
     assert rows[4]["place_of_service"] == "11" and rows[3]["patient_id"] == "Pé"
     assert rows[2]["provider_name"] == ('Smith, "Jo", MD' if last.endswith("quoted") else "Clinic")
     assert rows[6]["raw_record"].endswith(",x") and rows[5]["raw_record"].startswith("C5,")
+    _, summary = read_claims_bytes("claims.csv", content)  # the run's metadata counts the records fitted
+    assert (summary.fitted, summary.unsplittable) == (3 if last == "full" else 4, 2)
     validated = validate(candidates_from_raw(raw_frame(spark, [table]), "test-key"), ValidationRules(today=DAY))
     kept = silver_claims(validated).orderBy("claim_id").collect()
     seventh = ("C7", 120.5, 100.0, "CA", "11") if last == "full" else ("C7", 120.5, 100.0, "CA", None)

@@ -71,6 +71,8 @@ def test_every_record_has_the_fields_python_gives_it_or_is_broken(drawn, block_b
     rows = pa.Table.from_batches(list(file.batches())).to_pylist()
     got = {row["row_number"]: row for row in rows}
     assert sorted(got) == list(range(1, len(records) + 1))
+    fitted = [f for f in records if "\x00" not in f[0] and len(f) != len(COLUMNS) and _expected(f) is not None]
+    assert file.summary.fitted == len(fitted)
     for number, fields in enumerate(records, start=1):
         row, expected = got[number], _expected(fields)
         if "\x00" in fields[0]:

@@ -181,11 +181,13 @@ def claims_raw(context: AssetExecutionContext, config: ClaimsIngestConfig):
         "files_rejected": len(rejected),
         "rows_loaded": run.records,
         "files": MetadataValue.md(
-            "| file | layout | encoding | rows | unsplittable rows | ignored columns | absent columns |\n"
-            "|---|---|---|---|---|---|---|\n"
+            "| file | layout | encoding | rows | unsplittable rows | rows of another width, fitted | ignored columns "
+            "| absent columns |\n"
+            "|---|---|---|---|---|---|---|---|\n"
             + "\n".join(
                 f"| {item.uri} | {item.layout} | {item.encoding} | {item.records} | {item.unsplittable} | "
-                f"{redact_identifiers_python(', '.join(item.ignored_columns))} | {', '.join(item.absent_columns)} |"
+                f"{item.fitted} | {redact_identifiers_python(', '.join(item.ignored_columns))} | "
+                f"{', '.join(item.absent_columns)} |"
                 for item in run.ingested
             )
         ),

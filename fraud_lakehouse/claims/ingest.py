@@ -100,6 +100,8 @@ class IngestedFile:
     ignored_columns: tuple[str, ...]
     encoding: str = "utf-8"
     absent_columns: tuple[str, ...] = ()
+    # CSV records of another width than the header read as its columns (empty optional last cells left out)
+    fitted: int = 0
 
 
 @dataclass
@@ -318,6 +320,7 @@ def _write_file(
         tuple(summary.ignored_columns),
         summary.encoding,
         tuple(summary.absent_columns),
+        summary.fitted,
     )
     return ingested, actions
 

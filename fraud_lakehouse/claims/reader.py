@@ -142,6 +142,8 @@ class FileSummary:
     layout: str = ""
     records: int = 0
     unsplittable: int = 0
+    # CSV records of another width than the header read as its columns (``_CsvChunkParser.fitted``)
+    fitted: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     # the layout's optional columns the file has no values for
     absent_columns: list[str] = field(default_factory=list)
@@ -365,7 +367,7 @@ def _open_value_start(chunk: bytes, delimiter: str, fit: Fit) -> int | None:
         if _csv_record(lines[0], delimiter) is not None:
             index += 1  # a record on its own line (its quote is part of a field): the parser takes it so
             continue
-        fields, taken = _record_over_lines(lines, delimiter, fit)
+        fields, taken, _ = _record_over_lines(lines, delimiter, fit)
         if not taken and ends.size - first < MAX_RECORD_LINES:
             opened = first  # still open at the chunk's end
         # a record closes on the next odd line and the one after it may open another; a broken line's closing
@@ -385,19 +387,19 @@ def _csv_record(line: bytes, delimiter: str) -> list[str] | None:
         return None
 
 
-def _record_over_lines(lines: list[bytes], delimiter: str, fit: Fit) -> tuple[list[str] | None, int]:
+def _record_over_lines(lines: list[bytes], delimiter: str, fit: Fit) -> tuple[list[str] | None, int, int]:
     """The record that starts on ``lines[0]``, a line that leaves a quote open, and goes on until the quote closes
-    (at most ``MAX_RECORD_LINES`` lines): its fields (as ``fit`` fits them to the header) and how many lines it
-    takes, the fields None when those lines are not exactly one record that fits; ``(None, 0)`` when the quote is
-    still open after the last of ``lines``."""
+    (at most ``MAX_RECORD_LINES`` lines): its fields (as ``fit`` fits them to the header), how many lines it takes
+    and how many fields it has, the fields None when those lines are not exactly one record that fits;
+    ``(None, 0, 0)`` when the quote is still open after the last of ``lines``."""
     joined = b""
     for taken, line in enumerate(lines[:MAX_RECORD_LINES], start=1):
         joined = line if taken == 1 else joined + b"\n" + line
         if joined.count(b'"') % 2:
             continue  # still inside the quoted value
         fields = _csv_record(joined, delimiter)
-        return (fit(fields) if fields is not None else None), taken
-    return None, 0
+        return (None, taken, 0) if fields is None else (fit(fields), taken, len(fields))
+    return None, 0, 0
 
 
 def _line_bounds(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -560,6 +562,7 @@ class ClaimsFile:
             number += inside.summary.records
             self.summary.records = number
             self.summary.unsplittable += inside.summary.unsplittable
+            self.summary.fitted += inside.summary.fitted
             self.summary.ignored_columns = sorted({*self.summary.ignored_columns, *inside.summary.ignored_columns})
             self.summary.absent_columns = sorted({*self.summary.absent_columns, *inside.summary.absent_columns})
             self.summary.encoding = f"{inside.summary.encoding} ({holder})"
@@ -614,13 +617,14 @@ class ClaimsFile:
             yield _unsplittable_batch([(index, text, BEFORE_HEADER) for index, text in enumerate(above, start=1)])
             self.summary.unsplittable = self.summary.records = number
         pieces = _whole_records(_chain_first(rest, lines), delimiter, parser.fitted, self.max_record_bytes)
-        for batches, records, broken in _parsed_in_order(parser, pieces, self.max_record_bytes):
+        for batches, records, broken, fitted in _parsed_in_order(parser, pieces, self.max_record_bytes):
             for batch in batches:
                 if batch.num_rows:
                     # the parser numbers a chunk's records from 1: the chunks before it come first
                     yield _renumbered(batch, number)
             number += records
             self.summary.unsplittable += broken
+            self.summary.fitted += fitted
             self.summary.records = number
         if number == len(above):
             raise RejectedFile("no_rows", "the file has a header but no rows")
@@ -912,17 +916,17 @@ def _renumbered(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
 
 def _parse_piece(
     parser: _CsvChunkParser, piece: tuple[bytes, int | None], max_record_bytes: int
-) -> tuple[list[pa.RecordBatch], int, int]:
+) -> tuple[list[pa.RecordBatch], int, int, int]:
     chunk, too_long = piece
     if too_long is not None:
         record = (1, _printable(chunk), _too_long(too_long, max_record_bytes))
-        return [_unsplittable_batch([record])], 1, 1
+        return [_unsplittable_batch([record])], 1, 1, 0
     return parser.parse(chunk, 1)
 
 
 def _parsed_in_order(
     parser: _CsvChunkParser, pieces: Iterator[tuple[bytes, int | None]], max_record_bytes: int
-) -> Iterator[tuple[list[pa.RecordBatch], int, int]]:
+) -> Iterator[tuple[list[pa.RecordBatch], int, int, int]]:
     """The pieces parsed by a small pool of threads (pyarrow and numpy release the GIL, so chunks parse on every
     core while the caller writes), yielded in order; at most ``PARSE_AHEAD`` chunks are in memory at once. A file
     of one piece (a small file) is parsed here, without threads to start and stop for it."""
@@ -1017,8 +1021,9 @@ class _CsvChunkParser:
         """Whether a record of ``found`` fields may fit the header (``fitted`` decides on its values)."""
         return found >= self.shortest
 
-    def parse(self, chunk: bytes, first_number: int) -> tuple[list[pa.RecordBatch], int, int]:
-        """The chunk's batches (split records, then unsplittable ones), its record count, and how many broke."""
+    def parse(self, chunk: bytes, first_number: int) -> tuple[list[pa.RecordBatch], int, int, int]:
+        """The chunk's batches (split records, then unsplittable ones), its record count, how many broke, and how
+        many of another width than the header were fitted to it."""
         lines = int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
         # pyarrow ends a line at a carriage return too: only without one do its rows stand for the chunk's lines
         whole_lines = b"\r" not in chunk
@@ -1027,18 +1032,18 @@ class _CsvChunkParser:
         if not has_nul and self._ends_short(chunk):
             grouped = self._by_field_count(chunk, first_number)
             if grouped is not None:
-                table, row_numbers, broken = grouped
-                return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), lines, len(broken)
+                table, row_numbers, broken, fitted = grouped
+                return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), lines, len(broken), fitted
         split = self._pyarrow(chunk) if whole_lines and not has_nul else None
         if split is not None and not split[1] and split[0].num_rows == lines:
             # The common case: every line is a record and splits into its fields. pyarrow leaves out empty lines,
             # and a line of blanks has the wrong number of fields, so as many rows as lines means neither is here.
             numbers = np.arange(first_number, first_number + lines, dtype=np.int64)
-            return self._batches(split[0], numbers, [], _has_excel_text(chunk)), lines, 0
+            return self._batches(split[0], numbers, [], _has_excel_text(chunk)), lines, 0, 0
         starts, ends, visible = _line_bounds(chunk)
         records = int(visible.sum())
         if not records:
-            return [], 0, 0
+            return [], 0, 0, 0
         if not visible.all():
             # Blank lines are no records; without them pyarrow's line numbers are the record order.
             chunk = b"".join(chunk[int(starts[i]) : int(ends[i]) + 1] for i in np.flatnonzero(visible))
@@ -1049,10 +1054,10 @@ class _CsvChunkParser:
         numbers = np.arange(first_number, first_number + records, dtype=np.int64)
         parsed = self._matched(split, chunk, starts, ends, visible, numbers) if split is not None else None
         if parsed is None:
-            table, row_numbers, broken, records = self._line_by_line(chunk, starts, ends, first_number)
+            table, row_numbers, broken, records, fitted = self._line_by_line(chunk, starts, ends, first_number)
         else:
-            table, row_numbers, broken = parsed
-        return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), records, len(broken)
+            table, row_numbers, broken, fitted = parsed
+        return self._batches(table, row_numbers, broken, _has_excel_text(chunk)), records, len(broken), fitted
 
     def _batches(
         self, table: pa.Table, row_numbers: np.ndarray, broken: list, excel_text: bool
@@ -1115,8 +1120,8 @@ class _CsvChunkParser:
         return table, invalid
 
     def _matched(self, split, chunk, starts, ends, visible, numbers):  # type: ignore[no-untyped-def]
-        """pyarrow's rows and invalid lines matched to the chunk's records (no blank lines in it), or None when
-        they do not match one to one."""
+        """pyarrow's rows and invalid lines matched to the chunk's records (no blank lines in it), with the broken
+        records and how many were fitted to the header; None when they do not match one to one."""
         table, invalid = split
         line_numbers = np.flatnonzero(visible) + 1  # pyarrow numbers physical lines from 1
         if table.num_rows + len(invalid) != len(line_numbers):
@@ -1142,20 +1147,21 @@ class _CsvChunkParser:
             else:
                 broken.append((int(numbers[line - 1]), text, _wrong_field_count(self.width, found)))
         if not by_count:
-            return table, row_numbers, broken
+            return table, row_numbers, broken, 0
         # Records that leave out optional last columns (or add empty ones) join the others, in line order. Each
         # field count is parsed at once: an export may write every record that way.
-        tables, numbered = [table], [row_numbers]
+        tables, numbered, fitted_count = [table], [row_numbers], 0
         for found, lines in by_count.items():
             fitted, fits = self._fitted_table(found, [text for _, text in lines])
             lines_numbers = numbers[np.array([line for line, _ in lines], dtype=np.int64) - 1]
             tables.append(fitted.filter(pa.array(fits)))
             numbered.append(lines_numbers[fits])
+            fitted_count += int(fits.sum())
             problem = _wrong_field_count(self.width, found)
             broken += [(int(lines_numbers[i]), lines[i][1], problem) for i in np.flatnonzero(~fits)]
         table, row_numbers = pa.concat_tables(tables), np.concatenate(numbered)
         order = np.argsort(row_numbers, kind="stable")
-        return table.take(pa.array(order)), row_numbers[order], broken
+        return table.take(pa.array(order)), row_numbers[order], broken, fitted_count
 
     def _fitted_table(self, found: int, texts: list[str]) -> tuple[pa.Table, np.ndarray]:
         """Records of ``found`` fields each (as pyarrow split them) as the header's columns, and which of them fit
@@ -1206,10 +1212,11 @@ class _CsvChunkParser:
         last = _csv_record(chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1 :].rstrip(b"\r\n"), self.delimiter)
         return last is not None and len(last) != self.width and self._fits(len(last))
 
-    def _by_field_count(self, chunk: bytes, first_number: int) -> tuple[pa.Table, np.ndarray, list] | None:
+    def _by_field_count(self, chunk: bytes, first_number: int) -> tuple[pa.Table, np.ndarray, list, int] | None:
         """A chunk of UTF-8 lines without blank lines, stray carriage returns or a quote left open, whose lines hold
         different numbers of fields: the lines of each number of fields split together, without a call per line.
-        Its rows, their numbers and the broken records; None when the chunk is not such a chunk."""
+        Its rows, their numbers, the broken records and how many were fitted to the header; None when the chunk is
+        not such a chunk."""
         delimiter = self.delimiter.encode()
         if (
             len(delimiter) != 1
@@ -1235,7 +1242,7 @@ class _CsvChunkParser:
         counts = np.add.reduceat(delimiters.view(np.uint8), starts, dtype=np.int64) + 1
         numbers = np.arange(first_number, first_number + len(ends), dtype=np.int64)
         line_bytes = ends - starts + 1  # each line with its newline
-        tables, numbered, broken = [], [], []
+        tables, numbered, broken, fitted = [], [], [], 0
         for found in np.unique(counts).tolist():
             chosen = counts == found
             if found == self.width or self._fits(found):
@@ -1245,6 +1252,7 @@ class _CsvChunkParser:
                 table, fits = self._as_header(found, parsed)
                 tables.append(table.filter(pa.array(fits)))
                 numbered.append(numbers[chosen][fits])
+                fitted += int(fits.sum()) if found != self.width else 0
                 chosen[np.flatnonzero(chosen)[fits]] = False  # what is left of them is broken
             problem = _wrong_field_count(self.width, found)
             broken += [
@@ -1254,17 +1262,19 @@ class _CsvChunkParser:
         if not tables:
             tables, numbered = [pa.table({name: pa.array([], pa.string()) for name in self.names})], [numbers[:0]]
         if len(tables) == 1:
-            return tables[0], numbered[0], broken
+            return tables[0], numbered[0], broken, fitted
         table, row_numbers = pa.concat_tables(tables), np.concatenate(numbered)
         order = np.argsort(row_numbers, kind="stable")
-        return table.take(pa.array(order)), row_numbers[order], broken
+        return table.take(pa.array(order)), row_numbers[order], broken, fitted
 
     def _line_by_line(self, chunk, starts, ends, first_number):  # type: ignore[no-untyped-def]
         """Each line of the chunk (no blank ones in it) read on its own, or with the lines after it when it opens a
-        quoted value with line breaks; the rows, their numbers, the broken records, and how many records."""
+        quoted value with line breaks; the rows, their numbers, the broken records, how many records, and how many
+        were fitted to the header."""
         rows: list[list[str]] = []
         row_numbers: list[int] = []
         broken: list[tuple[int, str, str]] = []
+        fitted = 0
         lines = [chunk[int(start) : int(end)].removesuffix(b"\r") for start, end in zip(starts, ends, strict=True)]
         index = 0
         number = first_number
@@ -1284,10 +1294,11 @@ class _CsvChunkParser:
                 try:
                     fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
                 except csv.Error as error:
-                    spanned, taken = _record_over_lines(
+                    spanned, taken, found = _record_over_lines(
                         lines[index - 1 : index - 1 + MAX_RECORD_LINES], self.delimiter, self.fitted
                     )
                     if spanned is not None:
+                        fitted += found != self.width
                         rows.append(spanned)
                         row_numbers.append(number)
                         index += taken - 1
@@ -1300,18 +1311,19 @@ class _CsvChunkParser:
                         broken.append((number, text, problem))
                     number += 1
                     continue
-                fitted = self.fitted(fields)
-                if fitted is None:
+                as_header = self.fitted(fields)
+                if as_header is None:
                     broken.append((number, text, _wrong_field_count(self.width, len(fields))))
                 else:
-                    rows.append(fitted)
+                    fitted += len(fields) != self.width
+                    rows.append(as_header)
                     row_numbers.append(number)
             number += 1
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
         table = pa.table(
             {name: pa.array(list(values), pa.string()) for name, values in zip(self.names, columns, strict=True)}
         )
-        return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number
+        return table, np.array(row_numbers, dtype=np.int64), broken, number - first_number, fitted
 
 
 def _wrong_field_count(width: int, found: int) -> str:
