@@ -56,6 +56,8 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[list[str]]]:
 
 
 def _expected(fields: list[str]) -> list[str] | None:
+    """The header's values of a record's fields: empty values for the optional last columns it leaves out, no
+    empty fields past the header; None when it does not fit."""
     if SHORTEST <= len(fields) <= len(COLUMNS):
         return fields + [""] * (len(COLUMNS) - len(fields))
     if len(fields) > len(COLUMNS) and not any(value.strip() for value in fields[len(COLUMNS) :]):
@@ -71,7 +73,8 @@ def test_every_record_has_the_fields_python_gives_it_or_is_broken(drawn, block_b
     rows = pa.Table.from_batches(list(file.batches())).to_pylist()
     got = {row["row_number"]: row for row in rows}
     assert sorted(got) == list(range(1, len(records) + 1))
-    fitted = [f for f in records if "\x00" not in f[0] and len(f) != len(COLUMNS) and _expected(f) is not None]
+    fitted = [fields for fields in records
+              if "\x00" not in fields[0] and len(fields) != len(COLUMNS) and _expected(fields) is not None]  # fmt: skip
     assert file.summary.fitted == len(fitted)
     for number, fields in enumerate(records, start=1):
         row, expected = got[number], _expected(fields)
