@@ -360,6 +360,8 @@ def main() -> None:
         print(json.dumps(one_run(args.one_run, Path(args.path), Path(args.lake) if args.lake else None)))
         return
     parts = args.parts.split(",")
+    if unknown := set(args.shapes.split(",")) - set(SHAPES):
+        parser.error(f"unknown shapes: {', '.join(sorted(unknown))} (known: {', '.join(SHAPES)})")
     summary: dict = {}
     work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-ingest-"))
     try:
