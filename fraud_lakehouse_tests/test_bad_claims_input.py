@@ -1589,3 +1589,12 @@ def test_a_card_record_without_its_label_field_stays_broken():
     assert found[2]["row_error"].startswith("wrong_field_count") and found[2]["raw_record"] == short
     assert (found[1]["trans_num"], found[1]["is_fraud"]) == ("t1", "0")
     assert (found[3]["trans_num"], found[3]["is_fraud"], found[3]["row_error"]) == ("t3", "0", None)
+
+
+def test_a_header_that_ends_with_a_delimiter_reads_records_that_do_not():
+    """A header written with a delimiter after its last name has an unnamed last column, which is not read: records
+    without that delimiter fit it."""
+    rows, summary = read_claims_bytes("claims.csv", csv_file(claim("C1"), claim("C2") + ",", header=HEADER + ","))
+    assert [(row["claim_id"], row["place_of_service"], row["row_error"]) for row in rows.to_pylist()] == [
+        ("C1", "11", None), ("C2", "11", None)]  # fmt: skip
+    assert (summary.fitted, summary.unsplittable) == (1, 0)
