@@ -1583,8 +1583,8 @@ def test_a_card_record_without_its_label_field_stays_broken():
     """The card layout ends in numbers (times, coordinates, the label): a record one field short may have lost any
     of its fields, and filling the label would shift the others unnoticed, so it stays broken. An empty field past
     the header is dropped as in any layout."""
-    short, padded = card("t2").rsplit(",", 1)[0], card("t3") + ","
-    rows, _ = read_claims_bytes("cards.csv", csv_file(card("t1"), short, padded, header=KAGGLE_HEADER))
+    short, with_trailing_delimiter = card("t2").rsplit(",", 1)[0], card("t3") + ","
+    rows, _ = read_claims_bytes("cards.csv", csv_file(card("t1"), short, with_trailing_delimiter, header=KAGGLE_HEADER))
     found = {row["row_number"]: row for row in rows.to_pylist()}
     assert found[2]["row_error"].startswith("wrong_field_count") and found[2]["raw_record"] == short
     assert (found[1]["trans_num"], found[1]["is_fraud"]) == ("t1", "0")
