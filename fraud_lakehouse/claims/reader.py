@@ -1100,29 +1100,17 @@ class _CsvChunkParser:
                 invalid.append((row.number, row.text, row.actual_columns))
             return "skip"
 
-        try:
-            table = pacsv.read_csv(
-                pa.BufferReader(chunk),
-                read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False, block_size=len(chunk) + 1),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.string() for name in self.names},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    # checked above, for the whole chunk at once: a fifth of the parse when checked per value
-                    check_utf8=False,
-                ),
-            )
-        except pa.ArrowInvalid:
-            return None
-        return table, invalid
+        table = self._fields(self.width, chunk, on_invalid)
+        return None if table is None else (table, invalid)
 
     def _matched(self, split, chunk, starts, ends, visible, numbers):  # type: ignore[no-untyped-def]
         """pyarrow's rows and invalid lines matched to the chunk's records (no blank lines in it), with the broken
         records and how many were fitted to the header; None when they do not match one to one."""
         table, invalid = split
+        if any(self._fits(found) for _, _, found in invalid):
+            # records of another width that may fit the header: the chunk's lines split by field count (or, where
+            # that cannot be done, line by line)
+            return self._by_field_count(chunk, int(numbers[0]))
         line_numbers = np.flatnonzero(visible) + 1  # pyarrow numbers physical lines from 1
         if table.num_rows + len(invalid) != len(line_numbers):
             return None
@@ -1138,56 +1126,27 @@ class _CsvChunkParser:
             if chunk[line_starts[number - 1] : line_ends[number - 1]].rstrip(b"\r") != text.rstrip("\r").encode():
                 return None
         good = line_numbers[~np.isin(line_numbers, np.fromiter(bad_lines, np.int64))] if bad_lines else line_numbers
-        row_numbers = numbers[good - 1]
-        broken: list[tuple[int, str, str]] = []
-        by_count: dict[int, list[tuple[int, str]]] = {}
-        for line, text, found in invalid:
-            if self._fits(found):
-                by_count.setdefault(found, []).append((line, text.rstrip("\r")))
-            else:
-                broken.append((int(numbers[line - 1]), text, _wrong_field_count(self.width, found)))
-        if not by_count:
-            return table, row_numbers, broken, 0
-        # Records that leave out optional last columns (or add empty ones) join the others, in line order. Each
-        # field count is parsed at once: an export may write every record that way.
-        tables, numbered, fitted_count = [table], [row_numbers], 0
-        for found, lines in by_count.items():
-            fitted, fits = self._fitted_table(found, [text for _, text in lines])
-            lines_numbers = numbers[np.array([line for line, _ in lines], dtype=np.int64) - 1]
-            tables.append(fitted.filter(pa.array(fits)))
-            numbered.append(lines_numbers[fits])
-            fitted_count += int(fits.sum())
-            problem = _wrong_field_count(self.width, found)
-            broken += [(int(lines_numbers[i]), lines[i][1], problem) for i in np.flatnonzero(~fits)]
-        table, row_numbers = pa.concat_tables(tables), np.concatenate(numbered)
-        order = np.argsort(row_numbers, kind="stable")
-        return table.take(pa.array(order)), row_numbers[order], broken, fitted_count
+        broken = [
+            (int(numbers[line - 1]), text, _wrong_field_count(self.width, found)) for line, text, found in invalid
+        ]
+        return table, numbers[good - 1], broken, 0
 
-    def _fitted_table(self, found: int, texts: list[str]) -> tuple[pa.Table, np.ndarray]:
-        """Records of ``found`` fields each (as pyarrow split them) as the header's columns, and which of them fit
-        (``fitted``): parsed together, one by one only when pyarrow cannot take them together."""
-        parsed = self._fields(found, ("\n".join(texts) + "\n").encode("utf-8"))
-        if parsed is None or parsed.num_rows != len(texts):
-            fields = [self.fitted(_csv_record(text.encode("utf-8"), self.delimiter) or []) for text in texts]
-            fits = np.array([row is not None for row in fields], dtype=bool)
-            # a record that does not fit is filtered out by the caller: empty values hold its place
-            full = [[""] * self.width if row is None else row for row in fields]
-            columns = [pa.array([row[i] for row in full], pa.string()) for i in range(self.width)]
-            return pa.table(dict(zip(self.names, columns, strict=True))), fits
-        return self._as_header(found, parsed)
-
-    def _fields(self, found: int, lines: bytes) -> pa.Table | None:
-        """pyarrow's split of ``lines`` (UTF-8, each of ``found`` fields) into text columns; None when it fails."""
-        names = [f"c{i}" for i in range(found)]
+    def _fields(self, found: int, lines: bytes, on_invalid: Callable | None = None) -> pa.Table | None:
+        """pyarrow's split of ``lines`` (UTF-8, checked by the caller) into ``found`` text columns, handing the lines
+        of another width to ``on_invalid`` (without it, such a line fails the split); None when the split fails."""
+        names = self.names if found == self.width else [f"c{i}" for i in range(found)]
         try:
             return pacsv.read_csv(
                 pa.BufferReader(lines),
                 read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(lines) + 1),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=False),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, newlines_in_values=False, invalid_row_handler=on_invalid
+                ),
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(names, pa.string()),
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
+                    # checked by the caller, for a whole chunk at once: a fifth of the parse when checked per value
                     check_utf8=False,
                 ),
             )
@@ -1245,7 +1204,7 @@ class _CsvChunkParser:
         tables, numbered, broken, fitted = [], [], [], 0
         for found in np.unique(counts).tolist():
             chosen = counts == found
-            if found == self.width or self._fits(found):
+            if self._fits(found):
                 parsed = self._fields(found, data[np.repeat(chosen, line_bytes)].tobytes())
                 if parsed is None or parsed.num_rows != int(chosen.sum()):
                     return None
