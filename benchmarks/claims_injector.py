@@ -21,6 +21,9 @@ Typologies (``fraud_type``):
 - ``new_provider_burst``: a provider that appears after weeks of data and bills a burst of claims on one or two
   days.
 
+How providers price is a setting (``PRICES``): ``usual`` (the evaluation's: providers near the list price), or
+``wide`` (one procedure's prices 3x apart across providers, and milder inflation).
+
     python benchmarks/claims_injector.py --seed 11 --days 60 --out /tmp/claims   # one CSV per submitted date
 """
 
@@ -79,11 +82,34 @@ class Parameters:
     new_provider_claims: tuple[int, int]
 
 
-def draw_parameters(rng: np.random.Generator) -> Parameters:
-    low = rng.uniform(2.0, 3.5)
+@dataclass(frozen=True)
+class Prices:
+    """How the network prices its procedures: each provider's factor on a procedure's list price (uniform in
+    ``provider_factor``), each charge's lognormal spread around that (``charge_sigma``), and the ranges an
+    inflated claim's factor range is drawn from (its low end, and its width above that)."""
+
+    provider_factor: tuple[float, float]
+    charge_sigma: float
+    inflation_low: tuple[float, float]
+    inflation_width: tuple[float, float]
+
+
+PRICES = {
+    # providers close to the list price; inflated charges at least twice the charge
+    "usual": Prices(provider_factor=(0.85, 1.2), charge_sigma=0.12, inflation_low=(2.0, 3.5),
+                    inflation_width=(1.0, 5.0)),
+    # providers' prices for one procedure 3x apart (a hospital's charges and a clinic's), charges spread twice as
+    # wide, inflated charges 1.6 to 3.7 times the charge: a procedure's spread across providers hides most of them
+    "wide": Prices(provider_factor=(0.6, 1.8), charge_sigma=0.25, inflation_low=(1.6, 2.2),
+                   inflation_width=(0.5, 1.5)),
+}  # fmt: skip
+
+
+def draw_parameters(rng: np.random.Generator, prices: Prices = PRICES["usual"]) -> Parameters:
+    low = rng.uniform(*prices.inflation_low)
     return Parameters(
         fraud_share=float(rng.uniform(0.004, 0.012)),
-        inflation=(float(low), float(low + rng.uniform(1.0, 5.0))),
+        inflation=(float(low), float(low + rng.uniform(*prices.inflation_width))),
         duplicate_share=float(rng.uniform(0.002, 0.008)),
         duplicate_altered_share=float(rng.uniform(0.1, 0.4)),
         volume_events=int(rng.integers(2, 6)),
@@ -98,12 +124,19 @@ def _prices() -> dict[str, tuple[str, float]]:
     return {code: (family, price) for family, codes in FAMILIES.items() for code, price in codes}
 
 
-def normal_claims(rng: np.random.Generator, start: dt.date, days: int, patients: int, providers: int) -> pd.DataFrame:
+def normal_claims(
+    rng: np.random.Generator,
+    start: dt.date,
+    days: int,
+    patients: int,
+    providers: int,
+    pricing: Prices = PRICES["usual"],
+) -> pd.DataFrame:
     prices = _prices()
     patient_state = rng.choice(STATES, size=patients)
     kinds = rng.choice(list(PROVIDER_KINDS), size=providers, p=[0.45, 0.1, 0.15, 0.1, 0.2])
     provider_state = rng.choice(STATES, size=providers)
-    price_factor = rng.uniform(0.85, 1.2, size=providers)
+    price_factor = rng.uniform(*pricing.provider_factor, size=providers)
     by_state = {state: np.nonzero(provider_state == state)[0] for state in STATES}
     rows = []
     claim_number = 0
@@ -140,7 +173,8 @@ def normal_claims(rng: np.random.Generator, start: dt.date, days: int, patients:
                 if code in FEE_SCHEDULE:
                     charge = float(rng.choice(FEE_SCHEDULE[code]))
                 else:
-                    charge = round(prices[code][1] * price_factor[provider] * float(rng.lognormal(0, 0.12)), 2)
+                    spread = float(rng.lognormal(0, pricing.charge_sigma))
+                    charge = round(prices[code][1] * price_factor[provider] * spread, 2)
                 claim_number += 1
                 rows.append((f"CLM{claim_number:08d}", f"PAT{patient:06d}", f"PRV{provider:04d}",
                              f"{kind.replace('_', ' ').title()} {provider}", code, f"Z{int(rng.integers(0, 99)):02d}",
@@ -242,11 +276,14 @@ def _claim(claim_id, patient, provider, code, charge, date, rng, typology) -> pd
     })  # fmt: skip
 
 
-def labelled_claims(seed: int, start: dt.date, days: int, patients: int = 3000, providers: int = 120):
-    """(claims in the insurance layout with ``is_fraud`` and ``fraud_type``, the run's parameters)."""
+def labelled_claims(
+    seed: int, start: dt.date, days: int, patients: int = 3000, providers: int = 120, prices: str = "usual"
+):
+    """(claims in the insurance layout with ``is_fraud`` and ``fraud_type``, the run's parameters); ``prices``
+    names one of ``PRICES``."""
     rng = np.random.default_rng(seed)
-    parameters = draw_parameters(rng)
-    claims = inject(normal_claims(rng, start, days, patients, providers), parameters, rng, start, days)
+    parameters = draw_parameters(rng, PRICES[prices])
+    claims = inject(normal_claims(rng, start, days, patients, providers, PRICES[prices]), parameters, rng, start, days)
     claims["paid_amount"] = (claims["charge_amount"] * 0.8).round(2)
     claims["place_of_service"] = np.where(claims["kind"] == "surgery_center", "24", "11")
     return claims, parameters
@@ -270,8 +307,9 @@ def main() -> None:
     parser.add_argument("--start", default="2025-01-01")
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--out", required=True, help="landing folder: one CSV per submitted date under it")
+    parser.add_argument("--prices", choices=sorted(PRICES), default="usual", help="how providers price (PRICES)")
     args = parser.parse_args()
-    claims, parameters = labelled_claims(args.seed, dt.date.fromisoformat(args.start), args.days)
+    claims, parameters = labelled_claims(args.seed, dt.date.fromisoformat(args.start), args.days, prices=args.prices)
     files = land(claims, Path(args.out))
     fraud = int(claims["is_fraud"].sum())
     print(f"{len(claims):,} claims ({fraud:,} fraud) in {len(files)} files; {asdict(parameters)}")

@@ -10,6 +10,8 @@ scores are then read from ``gold/flagged_claims`` and compared with the source's
   ``trans_date`` in its native ``|`` layout, labels in its ``is_fraud`` column;
 - ``injected-<seed>``: the independent insurance-claims injector (``benchmarks/claims_injector.py``) on held-out
   seeds, landed one file per submitted date with an ``is_fraud`` column; recall is also reported per typology.
+  With ``--prices wide``, ``injected-wide-<seed>``: the same injector with providers whose prices for one
+  procedure are 3x apart and milder inflation (``claims_injector.PRICES``).
 
 Figures per source: ROC-AUC of fraud_score (ties count one half; for the injector also without the typologies
 a claims file cannot reveal, ``HIDDEN_TYPOLOGIES``), precision and recall at high risk, the precision of each
@@ -30,6 +32,7 @@ Two more figures say how far a source's shortfall comes from the data rather tha
     python benchmarks/detection_quality.py \
         --sparkov ../shared/reference/sparkov/output/sparkov_250cust_2024_seed7.csv.gz
     python benchmarks/detection_quality.py --sources injected --seeds 101 102
+    python benchmarks/detection_quality.py --sources injected --prices usual wide
 """
 
 from __future__ import annotations
@@ -195,14 +198,18 @@ def run_sparkov(work: Path, path: Path) -> tuple[pd.DataFrame, None, float]:
     return flagged_claims(root), None, seconds
 
 
-def run_injected(work: Path, seed: int) -> tuple[pd.DataFrame, pd.Series, float]:
-    root = work / f"injected-{seed}"
-    claims, _ = claims_injector.labelled_claims(seed, INJECTED_START, INJECTED_DAYS)
+def run_injected(work: Path, seed: int, prices: str = "usual") -> tuple[pd.DataFrame, pd.Series, float]:
+    root = work / injected_name(seed, prices)
+    claims, _ = claims_injector.labelled_claims(seed, INJECTED_START, INJECTED_DAYS, prices=prices)
     env = home_for(root, INJECTED_START, synthetic_feed=False)
     files = claims_injector.land(claims, root / ".lakehouse" / "landing" / "claims")
     end = max(dt.date.fromisoformat(path.parent.name) for path in files)
     seconds = backfill(root, env, INJECTED_START, end, claims_only=True)
     return flagged_claims(root), claims.set_index("claim_id")["fraud_type"], seconds
+
+
+def injected_name(seed: int, prices: str) -> str:
+    return f"injected-{seed}" if prices == "usual" else f"injected-{prices}-{seed}"
 
 
 def main() -> None:
@@ -211,6 +218,9 @@ def main() -> None:
                         choices=["synthetic", "sparkov", "injected"])  # fmt: skip
     parser.add_argument("--sparkov", type=Path, help="a Sparkov output file (| separated, gzip or not)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(EVALUATION_SEEDS), help="injector seeds")
+    parser.add_argument("--prices", nargs="+", default=["usual"], choices=sorted(claims_injector.PRICES),
+                        help="how the injector's providers price (claims_injector.PRICES); 'wide' sources are "
+                             "named injected-wide-<seed>")  # fmt: skip
     parser.add_argument("--work", type=Path, help="keep the lakes here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -224,8 +234,9 @@ def main() -> None:
         else:
             runs["sparkov"] = run_sparkov(work, args.sparkov)
     if "injected" in args.sources:
-        for seed in args.seeds:
-            runs[f"injected-{seed}"] = run_injected(work, seed)
+        for prices in args.prices:
+            for seed in args.seeds:
+                runs[injected_name(seed, prices)] = run_injected(work, seed, prices)
     figures = {}
     for name, (flagged, truth, seconds) in runs.items():
         figures[name] = quality(flagged, truth) | {"backfill_seconds": round(seconds, 1)}

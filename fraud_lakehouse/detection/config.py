@@ -63,6 +63,13 @@ class DetectionConfig(Config):
     burst_z_score: float = Field(default=2.0, description="robust z of an amount in its procedure that is large")
     burst_min_claims: int = Field(default=2, description="large amounts in a customer's day that make a burst")
     benford_min_claims: int = Field(default=50, description="claims a provider needs for the Benford test")
+    provider_amount_ratio: float = Field(
+        default=2.0, gt=1, description="amount over its provider's median for the procedure that is above its usual"
+    )
+    provider_amount_z: float = Field(
+        default=6.0, description="and robust z within the provider's amounts for the procedure (quartiles)"
+    )
+    provider_amount_min_claims: int = Field(default=8, description="amounts a provider and procedure need")
 
     # duplicates
     near_duplicate_days: int = Field(

@@ -205,11 +205,12 @@ def provider_patient_state_counts(claims: DataFrame) -> DataFrame:
 def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
     """How many claims each provider billed for each procedure on each day, and on the pair's other days in
     ``claims`` (claims and days): what is usual for that provider, so a large practice's ordinary day is not a
-    spike."""
+    spike; and the pair's amounts (``provider_procedure_amounts``)."""
     per_day = claims.groupBy(*PROVIDER_PROCEDURE_DAY).agg(F.count("*").alias("__provider_procedure_day_claims"))
     per_pair = per_day.groupBy("provider_id", "procedure").agg(
         F.sum("__provider_procedure_day_claims").alias("__pair_claims"), F.count("*").alias("__pair_days")
     )
+    per_pair = with_lookup(per_pair, provider_procedure_amounts(claims), ["provider_id", "procedure"])
     # kept as a sum and a count, not their mean: a quotient after this join, filtered on, is what Sail 0.7 pushed
     # into a join and failed with "Division by zero" (see provider_stats)
     return with_lookup(per_day, per_pair, ["provider_id", "procedure"]).select(
@@ -217,6 +218,21 @@ def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
         "__provider_procedure_day_claims",
         (F.col("__pair_claims") - F.col("__provider_procedure_day_claims")).alias("__provider_procedure_other_claims"),
         (F.col("__pair_days") - 1).alias("__provider_procedure_other_days"),
+        PAIR_AMOUNTS,
+        PAIR_AMOUNT_QUARTILES,
+    )
+
+
+PAIR_AMOUNTS = "__pair_amounts"
+PAIR_AMOUNT_QUARTILES = "__pair_amount_quartiles"
+
+
+def provider_procedure_amounts(claims: DataFrame) -> DataFrame:
+    """Per provider and procedure: how many amounts, and their quartiles. Providers price one procedure
+    differently (a hospital's charges and a clinic's), so what a provider usually charges for it is its own."""
+    return claims.groupBy("provider_id", "procedure").agg(
+        F.count("amount").alias(PAIR_AMOUNTS),
+        F.expr("percentile(amount, array(0.25, 0.5, 0.75))").alias(PAIR_AMOUNT_QUARTILES),
     )
 
 

@@ -12,10 +12,19 @@ from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import flag
 from fraud_lakehouse.detection.config import DetectionConfig
-from fraud_lakehouse.detection.features import AMOUNT_TAIL, BENFORD, CATEGORY_Z, first_digit, provider_stats
+from fraud_lakehouse.detection.features import (
+    AMOUNT_TAIL,
+    BENFORD,
+    CATEGORY_Z,
+    IQR_TO_SIGMA,
+    PAIR_AMOUNT_QUARTILES,
+    PAIR_AMOUNTS,
+    first_digit,
+    provider_stats,
+)
 
-__all__ = ["BENFORD", "amount_extreme", "amount_outlier", "benford_deviation", "benford_provider", "first_digit",
-           "large_amount_burst"]  # fmt: skip
+__all__ = ["BENFORD", "amount_above_provider_usual", "amount_extreme", "amount_outlier", "benford_deviation",
+           "benford_provider", "first_digit", "large_amount_burst"]  # fmt: skip
 
 
 def _judged(config: DetectionConfig) -> Column:
@@ -33,6 +42,22 @@ def amount_extreme(config: DetectionConfig) -> Column:
     limit: for normal amounts 10 standard deviations, for exponential ones 14 means; several times the usual
     maximum for a narrow price)."""
     return flag(_judged(config) & (F.col(AMOUNT_TAIL) > config.amount_tail_extreme))
+
+
+def amount_above_provider_usual(config: DetectionConfig) -> Column:
+    """An amount far above what its provider usually charges for its procedure: more than
+    ``provider_amount_ratio`` times the provider's median for it, and beyond the spread of those amounts (a
+    robust z from their quartiles, the scale at least a tenth of the median), the pair having enough amounts.
+    Where providers price a procedure differently, the procedure's spread across them hides an inflated charge
+    that the provider's own prices show."""
+    quartiles = F.col(PAIR_AMOUNT_QUARTILES)
+    median = quartiles[1]
+    scale = F.greatest((quartiles[2] - quartiles[0]) / IQR_TO_SIGMA, 0.1 * median)
+    return flag(
+        (F.col(PAIR_AMOUNTS) >= config.provider_amount_min_claims)
+        & (F.col("amount") > config.provider_amount_ratio * median)
+        & (F.col("amount") - median > config.provider_amount_z * scale)
+    )
 
 
 def large_amount_burst(config: DetectionConfig) -> Column:

@@ -87,3 +87,37 @@ def test_first_digit(spark):
 def test_flagged_helper_reads_rule_columns(spark):
     frame = claims(spark, [claim("a")]).withColumn("rule_x", F.lit(True))
     assert flagged(frame, "rule_x") == {"a"}
+
+
+def _two_providers(charge_at_cheap: float) -> list[dict]:
+    """One procedure priced 3x apart by two providers (a clinic near 100, a hospital near 300), and one more charge
+    at the clinic."""
+    clinic = [claim(f"c{i}", customer_key=f"p{i}", provider_id="clinic", procedure="99213", amount=100.0 + 3 * (i % 7))
+              for i in range(20)]  # fmt: skip
+    hospital = [
+        claim(f"h{i}", customer_key=f"q{i}", provider_id="hospital", procedure="99213", amount=300.0 + 9 * (i % 7))
+        for i in range(20)
+    ]
+    return [*clinic, *hospital, claim("x", customer_key="px", provider_id="clinic", procedure="99213",
+                                      amount=charge_at_cheap)]  # fmt: skip
+
+
+def test_an_amount_far_above_its_providers_usual_charge_for_the_procedure(spark):
+    # 250 is usual for the procedure (the hospital's charges), and 2.5x the clinic's
+    assert hits(spark, _two_providers(250.0), "amount_above_provider_usual") == {"x"}
+    assert hits(spark, _two_providers(250.0), "amount_outlier") == set()
+    # the hospital's own charges, 3x the clinic's, are not above the hospital's usual
+    assert hits(spark, _two_providers(130.0), "amount_above_provider_usual") == set()
+
+
+def test_above_the_providers_usual_needs_enough_of_its_amounts_and_a_real_excess(spark):
+    rows = _two_providers(250.0)
+    few = [row for row in rows if row["provider_id"] == "hospital" or row["claim_id"] in ("c1", "c2", "x")]
+    assert hits(spark, few, "amount_above_provider_usual") == set()  # 3 clinic amounts: no usual to judge by
+    # twice the median is the least excess, whatever the spread
+    assert hits(spark, _two_providers(195.0), "amount_above_provider_usual") == set()
+    # a provider whose charges for the procedure spread widely: 250 is within them
+    wide = [claim(f"w{i}", customer_key=f"w{i}", provider_id="clinic", procedure="99213", amount=40.0 + 20 * i)
+            for i in range(12)]  # fmt: skip
+    assert hits(spark, [*wide, claim("y", customer_key="y", provider_id="clinic", procedure="99213", amount=250.0)],
+                "amount_above_provider_usual") == set()  # fmt: skip
