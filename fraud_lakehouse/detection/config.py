@@ -64,12 +64,12 @@ class DetectionConfig(Config):
     burst_min_claims: int = Field(default=2, description="large amounts in a customer's day that make a burst")
     benford_min_claims: int = Field(default=50, description="claims a provider needs for the Benford test")
     provider_amount_ratio: float = Field(
-        default=2.0, gt=1, description="amount over its provider's median for the procedure that is above its usual"
+        default=2.0, gt=1, description="amount over the geometric mean of its provider's other charges for it"
     )
     provider_amount_z: float = Field(
-        default=6.0, description="and robust z within the provider's amounts for the procedure (quartiles)"
+        default=4.0, description="and standard deviations of those charges' logarithms above their mean"
     )
-    provider_amount_min_claims: int = Field(default=8, description="amounts a provider and procedure need")
+    provider_amount_min_claims: int = Field(default=8, description="other charges a provider needs for the procedure")
 
     # duplicates
     near_duplicate_days: int = Field(

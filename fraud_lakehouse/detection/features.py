@@ -219,20 +219,35 @@ def provider_procedure_day_counts(claims: DataFrame) -> DataFrame:
         (F.col("__pair_claims") - F.col("__provider_procedure_day_claims")).alias("__provider_procedure_other_claims"),
         (F.col("__pair_days") - 1).alias("__provider_procedure_other_days"),
         PAIR_AMOUNTS,
-        PAIR_AMOUNT_QUARTILES,
+        PAIR_LOG_SUM,
+        PAIR_LOG_SQUARES,
     )
 
 
 PAIR_AMOUNTS = "__pair_amounts"
-PAIR_AMOUNT_QUARTILES = "__pair_amount_quartiles"
+PAIR_LOG_SUM = "__pair_log_sum"
+PAIR_LOG_SQUARES = "__pair_log_squares"
+# ln(amount) in units of 1/10,000, whole: sums of them are exact, so every engine and partitioning gives the
+# same moments to the last digit (a sum of doubles depends on the order it is added in)
+LOG_UNITS = 10_000
+
+
+def log_units(amount: Column) -> Column:
+    """ln(amount) in whole 1/10,000ths (NULL for a missing or non-positive amount)."""
+    return F.when(amount > 0, F.floor(F.log(amount) * LOG_UNITS + 0.5).cast("bigint"))
 
 
 def provider_procedure_amounts(claims: DataFrame) -> DataFrame:
-    """Per provider and procedure: how many amounts, and their quartiles. Providers price one procedure
-    differently (a hospital's charges and a clinic's), so what a provider usually charges for it is its own."""
+    """Per provider and procedure: how many amounts, and the sum and sum of squares of their logarithms (in
+    ``LOG_UNITS``), from which each claim's leave-one-out mean and spread are read. Providers price one procedure
+    differently (a hospital's charges and a clinic's), so what a provider usually charges for it is its own.
+    Moments, not quantiles: sums stream, where an exact percentile per provider and procedure holds and sorts
+    every claim's amount; left out of its own moments, one claim cannot widen them to hide in."""
+    units = log_units(F.col("amount"))
     return claims.groupBy("provider_id", "procedure").agg(
-        F.count("amount").alias(PAIR_AMOUNTS),
-        F.expr("percentile(amount, array(0.25, 0.5, 0.75))").alias(PAIR_AMOUNT_QUARTILES),
+        F.count(units).alias(PAIR_AMOUNTS),
+        F.sum(units).alias(PAIR_LOG_SUM),
+        F.sum(units * units).alias(PAIR_LOG_SQUARES),
     )
 
 

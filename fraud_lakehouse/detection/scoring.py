@@ -76,7 +76,7 @@ RULES: tuple[Rule, ...] = (
          "round charge for a procedure whose charges are almost never round"),
     Rule("new_provider_burst", "new_provider", Weights(insurance=0.97, card=0.97), billing.new_provider_burst,
          "claim of a new provider that bills only in a burst"),
-    Rule("amount_outlier", "statistics", Weights(insurance=0.97, card=0.0), statistics.amount_outlier,
+    Rule("amount_outlier", "statistics", Weights(insurance=0.97, card=0.01), statistics.amount_outlier,
          "amount far into its procedure's upper tail"),
     Rule("amount_extreme", "statistics", Weights(insurance=0.97, card=0.0), statistics.amount_extreme,
          "amount so far into its procedure's upper tail it is decisive"),

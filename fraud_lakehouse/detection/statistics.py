@@ -7,6 +7,8 @@ not hide themselves by inflating a standard deviation, and an expensive procedur
 
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -16,10 +18,12 @@ from fraud_lakehouse.detection.features import (
     AMOUNT_TAIL,
     BENFORD,
     CATEGORY_Z,
-    IQR_TO_SIGMA,
-    PAIR_AMOUNT_QUARTILES,
+    LOG_UNITS,
     PAIR_AMOUNTS,
+    PAIR_LOG_SQUARES,
+    PAIR_LOG_SUM,
     first_digit,
+    log_units,
     provider_stats,
 )
 
@@ -45,18 +49,26 @@ def amount_extreme(config: DetectionConfig) -> Column:
 
 
 def amount_above_provider_usual(config: DetectionConfig) -> Column:
-    """An amount far above what its provider usually charges for its procedure: more than
-    ``provider_amount_ratio`` times the provider's median for it, and beyond the spread of those amounts (a
-    robust z from their quartiles, the scale at least a tenth of the median), the pair having enough amounts.
-    Where providers price a procedure differently, the procedure's spread across them hides an inflated charge
-    that the provider's own prices show."""
-    quartiles = F.col(PAIR_AMOUNT_QUARTILES)
-    median = quartiles[1]
-    scale = F.greatest((quartiles[2] - quartiles[0]) / IQR_TO_SIGMA, 0.1 * median)
+    """An amount far above what its provider usually charges for its procedure, judged on the logarithms of the
+    provider's other amounts for it (the claim left out): more than ``provider_amount_ratio`` times their
+    geometric mean, and ``provider_amount_z`` of their standard deviations above it (at least 0.1, a tenth of
+    the price), the provider having ``provider_amount_min_claims`` other amounts for it. Where providers price a
+    procedure differently, the procedure's spread across them hides an inflated charge that the provider's own
+    prices show."""
+    own = log_units(F.col("amount"))
+    others = F.col(PAIR_AMOUNTS) - 1
+    # divisors of at least 1: a pair of one or two amounts is not judged (below), and the engines may compute a
+    # quotient ahead of the condition that guards it (Sail raised "Division by zero")
+    mean = (F.col(PAIR_LOG_SUM) - own) / F.greatest(others, F.lit(1))
+    # sum of squared deviations from the others' mean, from the exact sums: sum(x^2) - n * mean^2
+    squares = F.col(PAIR_LOG_SQUARES) - own * own - others * mean * mean
+    variance = F.greatest(squares, F.lit(0.0)) / F.greatest(others - 1, F.lit(1))
+    spread = F.greatest(F.sqrt(variance) / LOG_UNITS, F.lit(0.1))
+    excess = (own - mean) / LOG_UNITS
     return flag(
-        (F.col(PAIR_AMOUNTS) >= config.provider_amount_min_claims)
-        & (F.col("amount") > config.provider_amount_ratio * median)
-        & (F.col("amount") - median > config.provider_amount_z * scale)
+        (others >= config.provider_amount_min_claims)
+        & (excess > math.log(config.provider_amount_ratio))
+        & (excess > config.provider_amount_z * spread)
     )
 
 

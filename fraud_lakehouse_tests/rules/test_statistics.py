@@ -103,7 +103,7 @@ def _two_providers(charge_at_cheap: float) -> list[dict]:
 
 
 def test_an_amount_far_above_its_providers_usual_charge_for_the_procedure(spark):
-    # 250 is usual for the procedure (the hospital's charges), and 2.5x the clinic's
+    # 250 is usual for the procedure (the hospital's charges), and 2.3x the clinic's
     assert hits(spark, _two_providers(250.0), "amount_above_provider_usual") == {"x"}
     assert hits(spark, _two_providers(250.0), "amount_outlier") == set()
     # the hospital's own charges, 3x the clinic's, are not above the hospital's usual
@@ -114,10 +114,16 @@ def test_above_the_providers_usual_needs_enough_of_its_amounts_and_a_real_excess
     rows = _two_providers(250.0)
     few = [row for row in rows if row["provider_id"] == "hospital" or row["claim_id"] in ("c1", "c2", "x")]
     assert hits(spark, few, "amount_above_provider_usual") == set()  # 3 clinic amounts: no usual to judge by
-    # twice the median is the least excess, whatever the spread
+    # twice what the provider usually charges is the least excess, whatever the spread
     assert hits(spark, _two_providers(195.0), "amount_above_provider_usual") == set()
     # a provider whose charges for the procedure spread widely: 250 is within them
     wide = [claim(f"w{i}", customer_key=f"w{i}", provider_id="clinic", procedure="99213", amount=40.0 + 20 * i)
             for i in range(12)]  # fmt: skip
     assert hits(spark, [*wide, claim("y", customer_key="y", provider_id="clinic", procedure="99213", amount=250.0)],
                 "amount_above_provider_usual") == set()  # fmt: skip
+
+
+def test_a_provider_with_one_or_two_charges_for_a_procedure_is_not_judged(spark):
+    rows = [claim("a", provider_id="p1", amount=10.0), claim("b", provider_id="p2", amount=10.0),
+            claim("c", provider_id="p2", amount=30.0)]  # fmt: skip
+    assert hits(spark, rows, "amount_above_provider_usual") == set()
