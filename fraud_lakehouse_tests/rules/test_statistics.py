@@ -103,7 +103,7 @@ def _two_providers(charge_at_cheap: float) -> list[dict]:
 
 
 def test_an_amount_far_above_its_providers_usual_charge_for_the_procedure(spark):
-    # 250 is usual for the procedure (the hospital's charges), and 2.3x the clinic's
+    # 250 is the procedure's median over both providers (not unusual for it), and 2.3x the clinic's usual charge
     assert hits(spark, _two_providers(250.0), "amount_above_provider_usual") == {"x"}
     assert hits(spark, _two_providers(250.0), "amount_outlier") == set()
     # the hospital's own charges, 3x the clinic's, are not above the hospital's usual
