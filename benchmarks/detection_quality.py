@@ -27,7 +27,7 @@ Two more figures say how far a source's shortfall comes from the data rather tha
   above. Below 0.5, no weighting of these rules meets both targets on the source, not even one fitted on it.
   For the injector, also per typology: that typology's claims against the normal ones, the others left out.
 - for the card sources, recall at high of the fraud claims in the night hours and in the day apart (the
-  night, ``DetectionConfig``'s hours, is where the card fraud episodes mostly fall).
+  night, gold's ``night_claim`` flag, is where the card fraud episodes mostly fall).
 
     python benchmarks/detection_quality.py \
         --sparkov ../shared/reference/sparkov/output/sparkov_250cust_2024_seed7.csv.gz
@@ -50,8 +50,6 @@ import claims_injector
 import numpy as np
 import pandas as pd
 from user_home import BIN, new_home, timed
-
-from fraud_lakehouse.detection.config import DetectionConfig
 
 EVALUATION_SEEDS = (101, 102, 103)
 # Typologies a claims file cannot reveal: an upcoded claim bills its family's top code at that code's normal
@@ -84,7 +82,7 @@ def home_for(root: Path, start: dt.date, synthetic_feed: bool) -> dict[str, str]
 def flagged_claims(root: Path) -> pd.DataFrame:
     from deltalake import DeltaTable
 
-    columns = ["claim_id", "source", "service_ts", "fraud_score", "risk_level", "rules_triggered", "is_fraud",
+    columns = ["claim_id", "source", "fraud_score", "risk_level", "rules_triggered", "rule_night_claim", "is_fraud",
                "detection_date"]  # fmt: skip
     return DeltaTable(str(root / ".lakehouse" / "lake" / "gold" / "flagged_claims")).to_pandas(columns=columns)
 
@@ -117,11 +115,10 @@ def best_rule_weighting(labelled: pd.DataFrame) -> float | None:
 
 
 def recall_high_by_time_of_day(labelled: pd.DataFrame) -> dict:
-    """Recall at high of the fraud claims in the night hours and in the day (card sources: claims with a time)."""
-    config = DetectionConfig()
+    """Recall at high of the fraud claims in the night hours (gold's own ``night_claim`` flag) and in the day
+    (card sources: claims with a time)."""
     fraud = labelled[labelled["is_fraud"] == 1]
-    hour = pd.to_datetime(fraud["service_ts"]).dt.hour
-    night = (hour >= config.night_start_hour) | (hour < config.night_end_hour)
+    night = fraud["rule_night_claim"].fillna(False).astype(bool)
     return {
         part: {"claims": len(rows), "recall_high": round(float((rows["risk_level"] == "high").mean()), 4)}
         for part, rows in (("night", fraud[night]), ("day", fraud[~night]))
