@@ -120,7 +120,7 @@ def draw_parameters(rng: np.random.Generator, prices: Prices = PRICES["usual"]) 
     )
 
 
-def _prices() -> dict[str, tuple[str, float]]:
+def _list_prices() -> dict[str, tuple[str, float]]:
     return {code: (family, price) for family, codes in FAMILIES.items() for code, price in codes}
 
 
@@ -132,7 +132,7 @@ def normal_claims(
     providers: int,
     pricing: Prices = PRICES["usual"],
 ) -> pd.DataFrame:
-    prices = _prices()
+    prices = _list_prices()
     patient_state = rng.choice(STATES, size=patients)
     kinds = rng.choice(list(PROVIDER_KINDS), size=providers, p=[0.45, 0.1, 0.15, 0.1, 0.2])
     provider_state = rng.choice(STATES, size=providers)
@@ -194,7 +194,7 @@ def normal_claims(
 
 def inject(claims: pd.DataFrame, parameters: Parameters, rng: np.random.Generator, start: dt.date, days: int):
     """The claims with every typology injected, labelled (``is_fraud``, ``fraud_type``)."""
-    prices = _prices()
+    prices = _list_prices()
     frame = claims.copy()
     next_id = [len(frame) + 1]
 
