@@ -18,8 +18,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass
-
-import pyarrow as pa
+from typing import BinaryIO
 
 from fraud_lakehouse.storage import Storage, StoredObject, is_s3, join, local_state_path, storage_for
 
@@ -146,8 +145,8 @@ class Landing:
             return LandedFile(item.uri, os.path.basename(item.uri), item.size, item.modified, item.etag)
         return self._landed(item)
 
-    def open(self, uri: str) -> pa.NativeFile:
-        return self.storage.open_input(uri)
+    def open(self, uri: str) -> BinaryIO:
+        return self.storage.open_sequential(uri)
 
     def landed(self, item: StoredObject) -> LandedFile:
         return self._landed(item)

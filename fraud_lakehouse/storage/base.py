@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
@@ -45,6 +45,11 @@ class Storage(Protocol):
 
     def open_input(self, uri: str) -> pa.NativeFile:
         """A seekable pyarrow stream over the object (read in ranges, never loaded whole)."""
+        ...
+
+    def open_sequential(self, uri: str) -> BinaryIO:
+        """A seekable stream over the object for reading mostly in order (a landed file): small reads are served
+        from large ones, since every read of ``open_input`` on S3 is a request of its own."""
         ...
 
     def open_output(self, uri: str) -> pa.NativeFile:

@@ -8,6 +8,7 @@ host's role, as for every other S3 client of the project.
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # S3 answers a failed condition with 412; a race between two conditional writes can also give 409.
 CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# What one GET of a landed file reads at least (``open_sequential``): at S3's latency per request, large enough
+# that requests cost little beside the transfer; one such buffer per file being read.
+READ_AHEAD_BYTES = 8 * 1024**2
 
 
 def _error_code(error: Exception) -> str:
@@ -120,6 +124,11 @@ class S3Storage:
 
     def open_input(self, uri: str) -> pa.NativeFile:
         return self.filesystem.open_input_file(self._path(uri))
+
+    def open_sequential(self, uri: str) -> BinaryIO:
+        # gzip reads its input a little at a time and a ZIP archive its headers in pieces: each read of the
+        # object's file would be a ranged GET of its own (hundreds for a few MB of gzip)
+        return io.BufferedReader(self.open_input(uri), buffer_size=READ_AHEAD_BYTES)  # type: ignore[arg-type]
 
     def open_output(self, uri: str) -> pa.NativeFile:
         return self.filesystem.open_output_stream(self._path(uri))
