@@ -19,7 +19,9 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    lines, a CSV as Excel saves it in the US (``MM/DD/YYYY``, CR LF, a byte order mark) and a European CSV
    (``;``, decimal comma, ``DD.MM.YYYY``), their dates a day earlier, so the file's landing day decides the
    order of the slash dates; and a CSV without place of service whose records after the 16th leave out the
-   delimiter of that empty last cell (``--shapes`` picks some; the plain CSV always runs, as the baseline).
+   delimiter of that empty last cell (``--shapes`` picks some; the plain CSV always runs, as the baseline);
+7. s3 (not by default): the files of 1 and a ZIP archive of the CSV landed on an S3 endpoint (a moto server in its
+   own process, over HTTP) and ingested from there, beside the same file from local disk (the ratio of the two).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
@@ -27,6 +29,7 @@ Parts (each measured run is a fresh process; medians of --runs runs):
     python benchmarks/ingest.py --parts many_files --many-files 1000
     python benchmarks/ingest.py --parts shapes --runs 3
     python benchmarks/ingest.py --parts shapes --shapes short_records_csv --runs 3
+    python benchmarks/ingest.py --parts s3 --runs 3
 """
 
 from __future__ import annotations
@@ -83,12 +86,12 @@ def plain_read(path: Path) -> int:
     return pacsv.read_csv(path).num_rows
 
 
-def ingest(path: Path, lake: Path) -> int:
+def ingest(path: str, lake: Path) -> int:
     from fraud_lakehouse.claims.ingest import ingest_files
     from fraud_lakehouse.claims.landing import Landing
 
-    landing = Landing(str(path.parent))
-    landed = landing.stat(str(path))
+    landing = Landing(path.rsplit("/", 1)[0])  # a folder or an S3 prefix
+    landed = landing.stat(path)
     run = ingest_files(
         landing,
         [(landed, DAY)],
@@ -100,7 +103,7 @@ def ingest(path: Path, lake: Path) -> int:
     return run.records
 
 
-def one_run(kind: str, path: Path, lake: Path | None) -> dict:
+def one_run(kind: str, path: str, lake: Path | None) -> dict:
     # Modules are imported before the clock starts, as in a run's process; first calls are timed. The package
     # comes first, as it does there (it chooses pyarrow's allocator; the plain read keeps pyarrow's default).
     # pandas is among them: a run's process has it (Dagster and the Spark client import it), and pyarrow
@@ -113,7 +116,7 @@ def one_run(kind: str, path: Path, lake: Path | None) -> dict:
     import pyarrow.parquet  # noqa: F401
 
     started = time.perf_counter()
-    rows = plain_read(path) if kind == "plain" else ingest(path, lake)
+    rows = plain_read(Path(path)) if kind == "plain" else ingest(path, lake)
     seconds = time.perf_counter() - started
     return {"rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
@@ -127,8 +130,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _subprocess(args: list[str]) -> dict:
-    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
+def _subprocess(args: list[str], env: dict[str, str] | None = None) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -327,6 +332,58 @@ def part_many_files(work: Path, files: int, runs: int) -> dict:
     }
 
 
+def part_s3(work: Path, claims: int, runs: int) -> dict:
+    """The files of part 1 and a ZIP archive of the CSV, landed on an S3 endpoint (a moto server in its own process,
+    over HTTP) and ingested from there, beside the same file ingested from local disk; both into a lake on local
+    disk, so only the landed file's reading differs. Each run a fresh process, the two interleaved."""
+    import zipfile
+
+    import boto3
+
+    from fraud_lakehouse.local_s3 import free_port, start_moto
+
+    files = make_files(work, claims)
+    files["zip"] = work / "claims.zip"
+    with zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(files["csv"], "claims.csv")
+    port = free_port()
+    aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}  # fmt: skip
+    env = {**os.environ, **aws}
+    moto = start_moto(port)
+    try:
+        s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+        s3.create_bucket(Bucket="ingest")
+        results = {}
+        for name, path in files.items():
+            key = f"claims/{DAY.isoformat()}/{path.name}"
+            s3.upload_file(str(path), "ingest", key)
+            local, remote = [], []
+            for index in range(runs):
+                lake = work / f"lake-{name}-{index}"
+                local.append(_subprocess(["--one-run", "ingest", "--path", str(path), "--lake", str(lake)]))
+                shutil.rmtree(lake, ignore_errors=True)
+                remote.append(_subprocess(["--one-run", "ingest", "--path", f"s3://ingest/{key}", "--lake",
+                                           str(lake)], env))  # fmt: skip
+                shutil.rmtree(lake, ignore_errors=True)
+            local_s = statistics.median(r["seconds"] for r in local)
+            remote_s = statistics.median(r["seconds"] for r in remote)
+            results[name] = {
+                "rows": remote[0]["rows"],
+                "file_mib": round(path.stat().st_size / 2**20, 1),
+                "from_s3_median_seconds": round(remote_s, 3),
+                "from_s3_runs_seconds": [round(r["seconds"], 3) for r in remote],
+                "from_local_disk_median_seconds": round(local_s, 3),
+                "ratio_s3_to_local_disk": round(remote_s / local_s, 2),
+            }
+            print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
+        return results
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+
 def part_big(work: Path, gigabytes: float) -> dict:
     """An N GB CSV (the 1 M-claim file's rows repeated under new claim ids), ingested in a fresh process."""
     files = make_files(work, 1_000_000)
@@ -348,7 +405,7 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parts", default="ingest,end_to_end,year",
-                        help="ingest, end_to_end, year, many_files, big, shapes")  # fmt: skip
+                        help="ingest, end_to_end, year, many_files, big, shapes, s3")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"the shapes part 6 lands: {', '.join(SHAPES)}")
@@ -357,7 +414,7 @@ def main() -> None:
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
-        print(json.dumps(one_run(args.one_run, Path(args.path), Path(args.lake) if args.lake else None)))
+        print(json.dumps(one_run(args.one_run, args.path, Path(args.lake) if args.lake else None)))
         return
     parts = args.parts.split(",")
     if unknown := set(args.shapes.split(",")) - set(SHAPES):
@@ -375,6 +432,8 @@ def main() -> None:
             summary["many_files"] = part_many_files(work / "many", args.many_files, args.runs)
         if "big" in parts:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
+        if "s3" in parts:
+            summary["s3"] = part_s3(work / "s3", args.claims, args.runs)
         if "shapes" in parts:
             summary["shapes"] = part_shapes(work / "shapes", args.claims, args.runs, tuple(args.shapes.split(",")))
     finally:
