@@ -85,6 +85,11 @@ class _CountedReads:
         self.reads += len(data) > 0
         return data
 
+    def read_at(self, size: int, offset: int) -> bytes:
+        data = self.native.read_at(size, offset)
+        self.reads += len(data) > 0
+        return data
+
     def __getattr__(self, name: str):
         return getattr(self.native, name)
 

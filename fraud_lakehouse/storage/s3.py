@@ -27,15 +27,19 @@ import pyarrow as pa
 
 from fraud_lakehouse.storage.base import DEFAULT_LOCK_LEASE_S, DEFAULT_LOCK_TIMEOUT_S, LockTimeout, StoredObject
 from fraud_lakehouse.storage.paths import split_s3
+from fraud_lakehouse.storage.read_ahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
 # S3 answers a failed condition with 412; a race between two conditional writes can also give 409.
 CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-# What one GET of a landed file reads at least (``open_sequential``): at S3's latency per request, large enough
-# that requests cost little beside the transfer; one such buffer per file being read.
+# A landed file (``open_sequential``) is fetched in GETs of this size, so that a request's latency costs little
+# beside its transfer, with this many GETs ahead of the reader at once: memory is one more chunk than that.
 READ_AHEAD_BYTES = 8 * 1024**2
+READ_AHEAD_CHUNKS = 2
+# gzip's and zipfile's small reads are served from a buffer of this size, not one Python call each
+SMALL_READS_BYTES = 256 * 1024
 
 
 def _error_code(error: Exception) -> str:
@@ -126,9 +130,8 @@ class S3Storage:
         return self.filesystem.open_input_file(self._path(uri))
 
     def open_sequential(self, uri: str) -> BinaryIO:
-        # gzip reads its input a little at a time and a ZIP archive its headers in pieces: each read of the
-        # object's file would be a ranged GET of its own (hundreds for a few MB of gzip)
-        return io.BufferedReader(self.open_input(uri), buffer_size=READ_AHEAD_BYTES)  # type: ignore[arg-type]
+        chunks = ReadAhead(self.open_input(uri), READ_AHEAD_BYTES, READ_AHEAD_CHUNKS)
+        return io.BufferedReader(chunks, buffer_size=SMALL_READS_BYTES)
 
     def open_output(self, uri: str) -> pa.NativeFile:
         return self.filesystem.open_output_stream(self._path(uri))
