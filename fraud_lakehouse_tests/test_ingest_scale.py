@@ -5,6 +5,8 @@ nothing of itself and never stops the others."""
 import datetime as dt
 import gzip
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import instance_for_test
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
@@ -133,6 +135,85 @@ def test_re_ingesting_one_file_keeps_the_others_rows_in_data_files_it_shares_wit
     assert not run.rejected
     rows = DeltaTable(uri).to_pyarrow_table(columns=["source_file", "claim_id"]).to_pylist()
     assert sorted(row["claim_id"] for row in rows) == ["B0", "B1", "B2", "B3", "B4", "N0", "N1", "N2"]
+
+
+def test_small_files_share_data_files_and_replacing_any_of_them_keeps_the_others(tmp_path):
+    """A day of small landed files becomes a few data files, not one per file (on S3 each cost a few requests);
+    re-ingesting one of them, then one whose rows sit in the data file that rewrite produced, replaces exactly
+    those rows."""
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    for index in range(300):
+        (folder / f"claims-{index:03d}.csv").write_bytes(HEADER.encode() + _rows(f"F{index}-", 10))
+    landing = Landing(str(tmp_path / "landing"))
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    window = (DAY, DAY + dt.timedelta(days=1))
+
+    def ingest(names=None):  # the whole day, or only the files named
+        landed = [item for item in landing.list_files() if names is None or item.uri.rsplit("/", 1)[1] in names]
+        only = tuple(item.uri for item in landed) if names is not None else None
+        run = ingest_files(landing, [(item, DAY) for item in landed], uri, window, dt.datetime.now(dt.UTC), only)
+        assert not run.rejected
+
+    def claims() -> list[str]:
+        return sorted(DeltaTable(uri).to_pyarrow_table(columns=["claim_id"]).column("claim_id").to_pylist())
+
+    everything = sorted(f"F{index}-{row}" for index in range(300) for row in range(10))
+    ingest()
+    assert claims() == everything
+    assert len(DeltaTable(uri).file_uris()) == 1  # 3,000 rows: one shared data file
+    for name, prefix in (("claims-007.csv", "N7-"), ("claims-123.csv", "N123-")):
+        (folder / name).write_bytes(HEADER.encode() + _rows(prefix, 3))
+        ingest({name})
+    replaced = {f"F{index}-{row}" for index in (7, 123) for row in range(10)}
+    new = {f"N{index}-{row}" for index in (7, 123) for row in range(3)}
+    assert claims() == sorted(set(everything) - replaced | new)
+    # every data file's statistics hold the range of the landed files in it
+    for data_file in pa.table(DeltaTable(uri).get_add_actions(flatten=True)).to_pylist():
+        sources = pq.read_table(tmp_path / "lake" / "bronze" / "claims_raw" / data_file["path"]).column("source_file")
+        assert (data_file["min.source_file"], data_file["max.source_file"]) == (
+            min(sources.to_pylist()),
+            max(sources.to_pylist()),
+        )
+    ingest()  # the whole day again
+    assert claims() == sorted(set(everything) - replaced | new)
+
+
+def test_a_run_naming_files_rewrites_no_data_file_of_the_others(tmp_path, monkeypatch):
+    """The sensor's runs name the files they load. Such a run replaces the data files holding those files' rows and
+    nothing else: the table's statistics say which landed files a data file holds. Before, they were written but
+    not read (readers parse the first 32 columns' only), and every data file of the day was rewritten, whole in
+    memory: a small file landed on a day of 10 M claims took 13.6 s and 2.6 GiB instead of 0.4 s and 0.2 GiB."""
+    from fraud_lakehouse.claims import ingest
+
+    folder = tmp_path / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "big.csv").write_bytes(HEADER.encode() + _rows("B", 120_000))  # several batches: its own data files
+    (folder / "small.csv").write_bytes(HEADER.encode() + _rows("S", 10))
+    landing = Landing(str(tmp_path / "landing"))
+    uri = str(tmp_path / "lake" / "bronze" / "claims_raw")
+    window = (DAY, DAY + dt.timedelta(days=1))
+
+    def ingest_named(names=None):
+        landed = [item for item in landing.list_files() if names is None or item.uri.rsplit("/", 1)[1] in names]
+        only = tuple(item.uri for item in landed) if names is not None else None
+        run = ingest_files(landing, [(item, DAY) for item in landed], uri, window, dt.datetime.now(dt.UTC), only)
+        assert not run.rejected
+
+    with monkeypatch.context() as earlier_version:  # the table as this project wrote it before
+        earlier_version.setattr(ingest, "TABLE_CONFIGURATION", {})
+        ingest_named()
+    assert DeltaTable(uri).metadata().configuration == {}
+    files_before = set(DeltaTable(uri).file_uris())
+    (folder / "small.csv").write_bytes(HEADER.encode() + _rows("N", 4))
+    ingest_named({"small.csv"})
+    table = DeltaTable(uri)
+    assert table.metadata().configuration == ingest.TABLE_CONFIGURATION
+    files_after = set(table.file_uris())
+    assert len(files_before - files_after) == 1  # small.csv's shared data file; big.csv's stay as they were
+    assert len(files_after - files_before) == 1
+    claims = table.to_pyarrow_table(columns=["claim_id"]).column("claim_id").to_pylist()
+    assert sorted(claims) == sorted([f"B{i}" for i in range(120_000)] + [f"N{i}" for i in range(4)])
 
 
 def test_data_files_leave_out_the_columns_their_file_never_fills_and_read_them_as_nulls(tmp_path, spark):

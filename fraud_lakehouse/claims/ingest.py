@@ -10,7 +10,12 @@ and bronze gets every row of a file or none of them:
   file whose format, header or first block is bad writes nothing;
 - a file that fails part way (a truncated gzip, a read error) has the data
   files it wrote deleted (no commit names them) and is recorded as rejected;
-  the other files of the run are written and committed.
+  the other files of the run are written and committed;
+- a small file, read whole in one batch, is written once read to its end,
+  into data files it shares with the run's other small files of its day
+  (``SHARED_FILE_ROWS`` rows each). A run that replaces some landed files
+  only rewrites such a data file without their rows (``_replaced_files``
+  finds it by the range of file names in its statistics).
 
 While one batch is encoded into Parquet (a writer thread; pyarrow releases
 the GIL), the next ones are read and parsed, so both cores work.
@@ -74,6 +79,13 @@ SPARSE_COLUMNS = frozenset((*RAW_VALUE_COLUMNS, "raw_record", "row_error"))
 # Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
 FILE_ROWS = 8 * 1024 * 1024
+# Rows after which a data file shared by small landed files ends: replacing one of those files rewrites its
+# shared data file without its rows, so that stays small.
+SHARED_FILE_ROWS = ROW_GROUP_ROWS
+# The table's statistics name the landed file and the rows each data file holds, so a run that replaces some
+# landed files finds their data files. Without this, readers (delta-rs among them) parse statistics for the first
+# 32 columns only, which leaves out source_file: every data file of the day looked mixed and was rewritten.
+TABLE_CONFIGURATION = {"delta.dataSkippingStatsColumns": "source_file,row_number"}
 # Threads that encode a landed file's batches, each into its own data files (a file of more than one batch
 # becomes this many data files).
 WRITER_LANES = 2
@@ -171,15 +183,24 @@ def _file_columns(
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
-class _DataFiles:
-    """The Parquet data files one landed file becomes in the table's partition folder, written as its batches
-    arrive (a new file every FILE_ROWS rows), and the Delta add action of each."""
+def _text_range(column: pa.Array) -> tuple[str, str]:
+    """The least and the greatest value of a text column without nulls (of a dictionary's values: a range that
+    holds the column's)."""
+    values = column.dictionary if pa.types.is_dictionary(column.type) else column
+    least, greatest = pc.min_max(values).values()
+    return least.as_py(), greatest.as_py()
 
-    def __init__(self, table_uri: str, day: dt.date):
+
+class _DataFiles:
+    """Parquet data files in the table's partition folder, written as batches arrive (a new file every
+    ``file_rows`` rows), and the Delta add action of each: the data files of one landed file, or those the small
+    landed files of a day share."""
+
+    def __init__(self, table_uri: str, day: dt.date, file_rows: int = FILE_ROWS):
         self.storage = storage_for(table_uri)
-        self.table_uri, self.day = table_uri, day
+        self.table_uri, self.day, self.file_rows = table_uri, day, file_rows
         self.folder = f"{PARTITION_COLUMN}={day.isoformat()}"
-        self.written: list[tuple[str, int, dict]] = []  # (path in the table, rows, statistics)
+        self.written: list[tuple[str, int, dict, int]] = []  # (path in the table, rows, statistics, bytes)
         self._writer: pq.ParquetWriter | None = None
         self._sink: pa.NativeFile | None = None
         self._path = ""
@@ -194,7 +215,7 @@ class _DataFiles:
         """Write a batch in RAW_ARROW_SCHEMA; a data file ends after FILE_ROWS rows, or when the batch has values
         in a sparse column the file left out."""
         filled = {name for name in SPARSE_COLUMNS if batch.column(name).null_count < batch.num_rows}
-        if self._writer is None or self._rows >= FILE_ROWS or not filled <= self._filled:
+        if self._writer is None or self._rows >= self.file_rows or not filled <= self._filled:
             self._close()
             self._filled |= filled
             self._schema = pa.schema(
@@ -228,7 +249,10 @@ class _DataFiles:
         self._rows += batch.num_rows
         numbers = batch.column("row_number")
         low, high = pc.min(numbers).as_py(), pc.max(numbers).as_py()
-        self._stats["source_file"] = batch.column("source_file")[0].as_py()
+        # the range of landed files a data file holds: the run that replaces one of them finds it by this range
+        first, last = _text_range(batch.column("source_file"))
+        self._stats["source_min"] = min(first, self._stats.get("source_min", first))
+        self._stats["source_max"] = max(last, self._stats.get("source_max", last))
         self._stats["row_min"] = min(low, self._stats.get("row_min", low))
         self._stats["row_max"] = max(high, self._stats.get("row_max", high))
 
@@ -237,8 +261,9 @@ class _DataFiles:
             return
         self._writer.close()
         assert self._sink is not None
+        size = self._sink.tell()  # what was written: no request to ask the store
         self._sink.close()
-        self.written.append((self._path, self._rows, self._stats))
+        self.written.append((self._path, self._rows, self._stats, size))
         self._writer = self._sink = None
 
     def finish(self) -> list:  # list[AddAction]
@@ -247,17 +272,15 @@ class _DataFiles:
         self._close()
         now = int(time.time() * 1000)
         actions = []
-        for path, rows, stats in self.written:
-            size = self.storage.stat(join(self.table_uri, path))
-            source = stats["source_file"]
+        for path, rows, stats, size in self.written:
             statistics = {
                 "numRecords": rows,
-                "minValues": {"source_file": source, "row_number": stats["row_min"]},
-                "maxValues": {"source_file": source, "row_number": stats["row_max"]},
+                "minValues": {"source_file": stats["source_min"], "row_number": stats["row_min"]},
+                "maxValues": {"source_file": stats["source_max"], "row_number": stats["row_max"]},
                 "nullCount": {"source_file": 0, "row_number": 0},
             }
             partition = {PARTITION_COLUMN: self.day.isoformat()}
-            actions.append(AddAction(path, size.size if size else 0, partition, now, True, json.dumps(statistics)))
+            actions.append(AddAction(path, size, partition, now, True, json.dumps(statistics)))
         return actions
 
     def discard(self) -> None:
@@ -266,22 +289,29 @@ class _DataFiles:
             self._close()
         except Exception:  # the failure may be the sink's own
             self._writer = self._sink = None
-        if self._path and not any(path == self._path for path, _, _ in self.written):
-            self.written.append((self._path, 0, {}))
-        for path, _, _ in self.written:
+        if self._path and not any(path == self._path for path, *_ in self.written):
+            self.written.append((self._path, 0, {}, 0))
+        for path, *_ in self.written:
             self.storage.delete(join(self.table_uri, path))
         self.written = []
 
 
 def _write_file(
-    landing: Landing, landed: LandedFile, day: dt.date, table_uri: str, at: dt.datetime, mark: str | None
-) -> tuple[IngestedFile, list]:
-    """Stream one landed file into data files of the table (not yet committed).
+    landing: Landing,
+    landed: LandedFile,
+    day: dt.date,
+    table_uri: str,
+    at: dt.datetime,
+    mark: str | None,
+) -> tuple[IngestedFile, list, pa.RecordBatch | None]:
+    """Stream one landed file into data files of the table (not yet committed); or, for a small file read whole
+    in one batch, return that batch, for the data files its day's small files share.
 
     Encoding Parquet costs about as much as parsing, so it runs beside it: the batches go in turn to
     WRITER_LANES writer threads, each with its own data files, while the next batches are parsed. Memory
     holds one more batch per lane than the reader's."""
     lanes = [_DataFiles(table_uri, day) for _ in range(WRITER_LANES)]
+    whole_file = None
     try:
         with landing.open(landed.uri) as stream:
             reader = ClaimsFile(landed.uri, stream)
@@ -291,9 +321,7 @@ def _write_file(
             )
             ahead = list(itertools.islice(batches, 2))
             if len(ahead) < 2:
-                # a small file, one batch: written here, without writer threads to start and stop for it
-                for rows in ahead:
-                    lanes[0].write(rows)
+                whole_file = ahead[0] if ahead else None  # read to its end without error
             else:
                 with ThreadPoolExecutor(WRITER_LANES, thread_name_prefix="parquet-write") as writers:
                     encoding: list[Future | None] = [None] * WRITER_LANES
@@ -322,7 +350,7 @@ def _write_file(
         tuple(summary.absent_columns),
         summary.fitted,
     )
-    return ingested, actions
+    return ingested, actions, whole_file
 
 
 def _replaced_files(table, window: tuple[dt.date, dt.date], sources: tuple[str, ...] | None) -> tuple[list, list]:  # type: ignore[no-untyped-def]
@@ -350,24 +378,28 @@ def _replaced_files(table, window: tuple[dt.date, dt.date], sources: tuple[str, 
 
 
 def _rewrite_without(table_uri: str, path: str, day: dt.date, sources: tuple[str, ...]) -> list:
-    """A data file that mixes landed files, written again without the rows of ``sources``."""
+    """A data file that mixes landed files, written again without the rows of ``sources``, row group by row
+    group (a data file holds up to FILE_ROWS rows)."""
     storage = storage_for(table_uri)
-    with storage.open_input(join(table_uri, path)) as source:
-        rows = pq.read_table(source)
-    kept = rows.filter(pc.invert(pc.is_in(rows.column("source_file"), pa.array(sources, pa.string()))))
-    if not kept.num_rows:
-        return []
+    replaced = pa.array(sources, pa.string())
     files = _DataFiles(table_uri, day)
-    for batch in kept.to_batches():
-        # in the table's columns: the file may lack sparse ones, and the partition value lives in the log
-        present = {name: batch.column(name) for name in batch.schema.names}
-        present[PARTITION_COLUMN] = _repeated(day, batch.num_rows, pa.date32())
-        columns = [
-            present[column.name].cast(column.type) if column.name in present else pa.nulls(batch.num_rows, column.type)
-            for column in RAW_ARROW_SCHEMA
-        ]
-        files.write(pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA))
+    with storage.open_input(join(table_uri, path)) as source:
+        for rows in pq.ParquetFile(source).iter_batches(batch_size=ROW_GROUP_ROWS):
+            batch = rows.filter(pc.invert(pc.is_in(rows.column("source_file"), replaced)))
+            if batch.num_rows:
+                files.write(_in_table_columns(batch, day))
     return files.finish()
+
+
+def _in_table_columns(batch: pa.RecordBatch, day: dt.date) -> pa.RecordBatch:
+    """A data file's batch in RAW_ARROW_SCHEMA: the file may lack sparse columns, and its day lives in the log."""
+    present = {name: batch.column(name) for name in batch.schema.names}
+    present[PARTITION_COLUMN] = _repeated(day, batch.num_rows, pa.date32())
+    columns = [
+        present[column.name].cast(column.type) if column.name in present else pa.nulls(batch.num_rows, column.type)
+        for column in RAW_ARROW_SCHEMA
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA)
 
 
 def ingest_files(
@@ -397,19 +429,45 @@ def ingest_files(
     storage = storage_for(table_uri)
     with storage.lock(table_lock_uri(table_uri)):
         adds = []
-        for landed, day in files:
-            try:
-                ingested, actions = _write_file(landing, landed, day, table_uri, ingested_at, decimal_mark)
-            except Exception as error:  # a bad file never stops the other files
-                reject(landed, day, error)
-                continue
-            run.ingested.append(ingested)
-            adds += actions
+        shared: dict[dt.date, _DataFiles] = {}
+        try:
+            for landed, day in files:
+                try:
+                    ingested, actions, whole_file = _write_file(
+                        landing, landed, day, table_uri, ingested_at, decimal_mark
+                    )
+                except Exception as error:  # a bad file never stops the other files
+                    reject(landed, day, error)
+                    continue
+                if whole_file is not None:
+                    # A small file shares data files with its day's others: on S3 a data file of its own cost
+                    # each small file a few requests, and every reader of the table one more file to open.
+                    # (A failure here is the table's, not the file's: the run fails.)
+                    shared.setdefault(day, _DataFiles(table_uri, day, SHARED_FILE_ROWS)).write(whole_file)
+                run.ingested.append(ingested)
+                adds += actions
+            for small_files in shared.values():
+                adds += small_files.finish()
+        except BaseException:
+            for data_files in shared.values():
+                data_files.discard()
+            raise
         schema = Schema.from_arrow(RAW_ARROW_SCHEMA)
         if not DeltaTable.is_deltatable(table_uri):
-            create_table_with_add_actions(table_uri, schema, adds, mode="error", partition_by=[PARTITION_COLUMN])
+            create_table_with_add_actions(
+                table_uri,
+                schema,
+                adds,
+                mode="error",
+                partition_by=[PARTITION_COLUMN],
+                configuration=TABLE_CONFIGURATION,
+            )
             return run
         table = DeltaTable(table_uri)
+        if any(table.metadata().configuration.get(key) != value for key, value in TABLE_CONFIGURATION.items()):
+            # a table of an earlier version (or another writer): its statistics were written, only not read
+            table.alter.set_table_properties(TABLE_CONFIGURATION)
+            table = DeltaTable(table_uri)
         removed, mixed = _replaced_files(table, window, only_sources)
         for remove, day in mixed:
             adds += _rewrite_without(table_uri, remove.path, day, only_sources or ())
