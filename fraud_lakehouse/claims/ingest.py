@@ -12,10 +12,11 @@ and bronze gets every row of a file or none of them:
   files it wrote deleted (no commit names them) and is recorded as rejected;
   the other files of the run are written and committed;
 - a small file, read whole in one batch, is written once read to its end,
-  into data files it shares with the run's other small files of its day
-  (``SHARED_FILE_ROWS`` rows each). A run that replaces some landed files
-  only rewrites such a data file without their rows (``_replaced_files``
-  finds it by the range of file names in its statistics).
+  into a data file it shares with the run's other small files of its day
+  (``_SmallFiles``; fetched ahead of its turn, ``_prefetched``). A run that
+  replaces some landed files only rewrites such a data file without their
+  rows (``_replaced_files`` finds it by the range of file names in its
+  statistics).
 
 While one batch is encoded into Parquet (a writer thread; pyarrow releases
 the GIL), the next ones are read and parsed, so both cores work.
@@ -30,7 +31,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -79,13 +80,18 @@ SPARSE_COLUMNS = frozenset((*RAW_VALUE_COLUMNS, "raw_record", "row_error"))
 # Rows per row group, and per data file: with the reader's blocks, what bounds an ingest's memory.
 ROW_GROUP_ROWS = 128 * 1024
 FILE_ROWS = 8 * 1024 * 1024
-# Rows after which a data file shared by small landed files ends: replacing one of those files rewrites its
-# shared data file without its rows, so that stays small.
+# Small landed files' rows are held until this many (or SHARED_FILE_BYTES) and then written as one data file
+# of one row group: replacing one of those files rewrites its data file without its rows, so that stays small.
 SHARED_FILE_ROWS = ROW_GROUP_ROWS
+SHARED_FILE_BYTES = 64 * 1024**2
 # The table's statistics name the landed file and the rows each data file holds, so a run that replaces some
 # landed files finds their data files. Without this, readers (delta-rs among them) parse statistics for the first
 # 32 columns only, which leaves out source_file: every data file of the day looked mixed and was rewritten.
 TABLE_CONFIGURATION = {"delta.dataSkippingStatsColumns": "source_file,row_number"}
+# Small landed files (at most PREFETCH_MAX_BYTES) are fetched whole ahead of their turn, up to PREFETCH_FILES at
+# once: reading one is mostly waiting for the store (on S3 a request or two each), and a day can hold thousands.
+PREFETCH_FILES = 8
+PREFETCH_MAX_BYTES = 4 * 1024**2
 # Threads that encode a landed file's batches, each into its own data files (a file of more than one batch
 # becomes this many data files).
 WRITER_LANES = 2
@@ -193,12 +199,12 @@ def _text_range(column: pa.Array) -> tuple[str, str]:
 
 class _DataFiles:
     """Parquet data files in the table's partition folder, written as batches arrive (a new file every
-    ``file_rows`` rows), and the Delta add action of each: the data files of one landed file, or those the small
-    landed files of a day share."""
+    FILE_ROWS rows), and the Delta add action of each: the data files of one landed file, or a data file that
+    small landed files of a day share."""
 
-    def __init__(self, table_uri: str, day: dt.date, file_rows: int = FILE_ROWS):
+    def __init__(self, table_uri: str, day: dt.date):
         self.storage = storage_for(table_uri)
-        self.table_uri, self.day, self.file_rows = table_uri, day, file_rows
+        self.table_uri, self.day = table_uri, day
         self.folder = f"{PARTITION_COLUMN}={day.isoformat()}"
         self.written: list[tuple[str, int, dict, int]] = []  # (path in the table, rows, statistics, bytes)
         self._writer: pq.ParquetWriter | None = None
@@ -215,7 +221,7 @@ class _DataFiles:
         """Write a batch in RAW_ARROW_SCHEMA; a data file ends after FILE_ROWS rows, or when the batch has values
         in a sparse column the file left out."""
         filled = {name for name in SPARSE_COLUMNS if batch.column(name).null_count < batch.num_rows}
-        if self._writer is None or self._rows >= self.file_rows or not filled <= self._filled:
+        if self._writer is None or self._rows >= FILE_ROWS or not filled <= self._filled:
             self._close()
             self._filled |= filled
             self._schema = pa.schema(
@@ -296,6 +302,44 @@ class _DataFiles:
         self.written = []
 
 
+class _SmallFiles:
+    """Data files that small landed files share: on S3 a data file of its own cost each small file a few requests,
+    and every reader of the table one more file to open (and a row group of a few rows each). Their rows are held
+    until SHARED_FILE_ROWS rows or SHARED_FILE_BYTES, then written as one data file of one row group per day."""
+
+    def __init__(self, table_uri: str):
+        self.table_uri = table_uri
+        self.waiting: dict[dt.date, list[pa.RecordBatch]] = {}
+        self.rows = self.bytes = 0
+        self.written: list[_DataFiles] = []
+
+    def add(self, day: dt.date, batch: pa.RecordBatch) -> None:
+        # plain text: files of other formats give some columns as dictionaries, and one data file needs one type
+        columns = [column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column for column in batch]
+        self.waiting.setdefault(day, []).append(pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA))
+        self.rows += batch.num_rows
+        self.bytes += batch.nbytes
+        if self.rows >= SHARED_FILE_ROWS or self.bytes >= SHARED_FILE_BYTES:
+            self._write()
+
+    def _write(self) -> None:
+        for day, batches in self.waiting.items():
+            rows = pa.Table.from_batches(batches).combine_chunks()
+            if rows.num_rows:
+                data_files = _DataFiles(self.table_uri, day)
+                self.written.append(data_files)
+                data_files.write(rows.to_batches()[0])
+        self.waiting, self.rows, self.bytes = {}, 0, 0
+
+    def finish(self) -> list:  # list[AddAction]
+        self._write()
+        return [action for data_files in self.written for action in data_files.finish()]
+
+    def discard(self) -> None:
+        for data_files in self.written:
+            data_files.discard()
+
+
 def _write_file(
     landing: Landing,
     landed: LandedFile,
@@ -303,17 +347,18 @@ def _write_file(
     table_uri: str,
     at: dt.datetime,
     mark: str | None,
+    prefetched: Future[bytes] | None = None,
 ) -> tuple[IngestedFile, list, pa.RecordBatch | None]:
     """Stream one landed file into data files of the table (not yet committed); or, for a small file read whole
     in one batch, return that batch, for the data files its day's small files share.
 
     Encoding Parquet costs about as much as parsing, so it runs beside it: the batches go in turn to
     WRITER_LANES writer threads, each with its own data files, while the next batches are parsed. Memory
-    holds one more batch per lane than the reader's."""
+    holds one more batch per lane than the reader's. ``prefetched``: the file's bytes, fetched ahead."""
     lanes = [_DataFiles(table_uri, day) for _ in range(WRITER_LANES)]
     whole_file = None
     try:
-        with landing.open(landed.uri) as stream:
+        with landing.open(landed.uri) if prefetched is None else pa.BufferReader(prefetched.result()) as stream:
             reader = ClaimsFile(landed.uri, stream)
             batches = (
                 _file_columns(batch, reader.summary, landed.uri, mark, at, day, dictionaries=True)
@@ -402,6 +447,26 @@ def _in_table_columns(batch: pa.RecordBatch, day: dt.date) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA)
 
 
+def _fetch(landing: Landing, uri: str) -> bytes:
+    with landing.open(uri) as stream:
+        return stream.read()
+
+
+def _prefetched(
+    landing: Landing, files: list[tuple[LandedFile, dt.date]]
+) -> Iterator[tuple[tuple[LandedFile, dt.date], Future[bytes] | None]]:
+    """The files in order, each small one with its bytes being fetched ahead (the next PREFETCH_FILES small files
+    at most, so memory holds that many small files besides the one being read); a large one is streamed."""
+    small = [index for index, (landed, _) in enumerate(files) if 0 <= landed.size <= PREFETCH_MAX_BYTES]
+    with ThreadPoolExecutor(PREFETCH_FILES, thread_name_prefix="landed-file-fetch") as fetch:
+        fetching: dict[int, Future[bytes]] = {}
+        upcoming = iter(small)
+        for index, entry in enumerate(files):
+            while len(fetching) < PREFETCH_FILES and (following := next(upcoming, None)) is not None:
+                fetching[following] = fetch.submit(_fetch, landing, files[following][0].uri)
+            yield entry, fetching.pop(index, None)
+
+
 def ingest_files(
     landing: Landing,
     files: list[tuple[LandedFile, dt.date]],
@@ -429,28 +494,23 @@ def ingest_files(
     storage = storage_for(table_uri)
     with storage.lock(table_lock_uri(table_uri)):
         adds = []
-        shared: dict[dt.date, _DataFiles] = {}
+        shared = _SmallFiles(table_uri)
         try:
-            for landed, day in files:
+            for (landed, day), prefetched in _prefetched(landing, files):
                 try:
                     ingested, actions, whole_file = _write_file(
-                        landing, landed, day, table_uri, ingested_at, decimal_mark
+                        landing, landed, day, table_uri, ingested_at, decimal_mark, prefetched
                     )
                 except Exception as error:  # a bad file never stops the other files
                     reject(landed, day, error)
                     continue
                 if whole_file is not None:
-                    # A small file shares data files with its day's others: on S3 a data file of its own cost
-                    # each small file a few requests, and every reader of the table one more file to open.
-                    # (A failure here is the table's, not the file's: the run fails.)
-                    shared.setdefault(day, _DataFiles(table_uri, day, SHARED_FILE_ROWS)).write(whole_file)
+                    shared.add(day, whole_file)  # a failure here is the table's, not the file's: the run fails
                 run.ingested.append(ingested)
                 adds += actions
-            for small_files in shared.values():
-                adds += small_files.finish()
+            adds += shared.finish()
         except BaseException:
-            for data_files in shared.values():
-                data_files.discard()
+            shared.discard()
             raise
         schema = Schema.from_arrow(RAW_ARROW_SCHEMA)
         if not DeltaTable.is_deltatable(table_uri):
