@@ -20,8 +20,10 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    (``;``, decimal comma, ``DD.MM.YYYY``), their dates a day earlier, so the file's landing day decides the
    order of the slash dates; and a CSV without place of service whose records after the 16th leave out the
    delimiter of that empty last cell (``--shapes`` picks some; the plain CSV always runs, as the baseline);
-7. s3 (not by default): the files of 1 and a ZIP archive of the CSV landed on an S3 endpoint (a moto server in its
-   own process, over HTTP) and ingested from there, beside the same file from local disk (the ratio of the two).
+7. s3 (not by default): the files of 1, a ZIP archive of the CSV and a day of 1,000 small files landed on an S3
+   endpoint (a moto server in its own process, over HTTP) and ingested from there, beside the same from local disk;
+8. named (not by default): a day of --named-copies x the 1 M-claim file, then one small file landed on it and
+   ingested by name, as the sensor's run for it does (time and peak memory of that run).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
@@ -30,6 +32,7 @@ Parts (each measured run is a fresh process; medians of --runs runs):
     python benchmarks/ingest.py --parts shapes --runs 3
     python benchmarks/ingest.py --parts shapes --shapes short_records_csv --runs 3
     python benchmarks/ingest.py --parts s3 --runs 3
+    python benchmarks/ingest.py --parts named --named-copies 10
 """
 
 from __future__ import annotations
@@ -86,24 +89,31 @@ def plain_read(path: Path) -> int:
     return pacsv.read_csv(path).num_rows
 
 
-def ingest(path: str, lake: Path) -> int:
+def ingest(path: str, lake: Path, named: bool = False) -> int:
+    """Ingest the file at ``path``, or every file under it when it ends with "/" (a local folder or an S3 prefix);
+    ``named``: as a run that names its files does (the sensor's), replacing only their rows."""
     from fraud_lakehouse.claims.ingest import ingest_files
     from fraud_lakehouse.claims.landing import Landing
 
-    landing = Landing(path.rsplit("/", 1)[0])  # a folder or an S3 prefix
-    landed = landing.stat(path)
+    if path.endswith("/"):
+        landing = Landing(path)
+        landed = list(landing.list_files())
+    else:
+        landing = Landing(path.rsplit("/", 1)[0])
+        landed = [landing.stat(path)]
     run = ingest_files(
         landing,
-        [(landed, DAY)],
+        [(item, DAY) for item in landed],
         str(lake / "bronze" / "claims_raw"),
         (DAY, DAY + dt.timedelta(days=1)),
         dt.datetime.now(dt.UTC),
+        only_sources=tuple(item.uri for item in landed) if named else None,
     )
     assert not run.rejected, run.rejected
     return run.records
 
 
-def one_run(kind: str, path: str, lake: Path | None) -> dict:
+def one_run(kind: str, path: str, lake: Path | None, named: bool = False) -> dict:
     # Modules are imported before the clock starts, as in a run's process; first calls are timed. The package
     # comes first, as it does there (it chooses pyarrow's allocator; the plain read keeps pyarrow's default).
     # pandas is among them: a run's process has it (Dagster and the Spark client import it), and pyarrow
@@ -116,7 +126,7 @@ def one_run(kind: str, path: str, lake: Path | None) -> dict:
     import pyarrow.parquet  # noqa: F401
 
     started = time.perf_counter()
-    rows = plain_read(Path(path)) if kind == "plain" else ingest(path, lake)
+    rows = plain_read(Path(path)) if kind == "plain" else ingest(path, lake, named)
     seconds = time.perf_counter() - started
     return {"rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
@@ -333,9 +343,10 @@ def part_many_files(work: Path, files: int, runs: int) -> dict:
 
 
 def part_s3(work: Path, claims: int, runs: int) -> dict:
-    """The files of part 1 and a ZIP archive of the CSV, landed on an S3 endpoint (a moto server in its own process,
-    over HTTP) and ingested from there, beside the same file ingested from local disk; both into a lake on local
-    disk, so only the landed file's reading differs. Each run a fresh process, the two interleaved."""
+    """The files of part 1, a ZIP archive of the CSV and a day of 1,000 small files (10 claims each), landed on an
+    S3 endpoint (a moto server in its own process, over HTTP) and ingested from there, beside the same files
+    ingested from local disk; both into a lake on local disk, so only the landed files' reading differs. Each run a
+    fresh process, the two interleaved."""
     import zipfile
 
     import boto3
@@ -346,6 +357,13 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
     files["zip"] = work / "claims.zip"
     with zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(files["csv"], "claims.csv")
+    small_files = work / "small_files"
+    small_files.mkdir()
+    header, *lines = files["csv"].read_bytes().split(b"\n", 10_001)[:10_001]
+    for number in range(1000):
+        claims = lines[number * 10 : number * 10 + 10]
+        (small_files / f"claims-{number:04d}.csv").write_bytes(b"\n".join([header, *claims]) + b"\n")
+    files["1000_small_files"] = small_files
     port = free_port()
     aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}  # fmt: skip
@@ -358,11 +376,17 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
         results = {}
         for name, path in files.items():
             key = f"claims/{DAY.isoformat()}/{path.name}"
-            s3.upload_file(str(path), "ingest", key)
+            if path.is_dir():  # a prefix of files, ingested together
+                for item in path.iterdir():
+                    s3.upload_file(str(item), "ingest", f"{key}/{item.name}")
+                key += "/"
+            else:
+                s3.upload_file(str(path), "ingest", key)
             local, remote = [], []
             for index in range(runs):
                 lake = work / f"lake-{name}-{index}"
-                local.append(_subprocess(["--one-run", "ingest", "--path", str(path), "--lake", str(lake)]))
+                local_path = f"{path}/" if path.is_dir() else str(path)
+                local.append(_subprocess(["--one-run", "ingest", "--path", local_path, "--lake", str(lake)]))
                 shutil.rmtree(lake, ignore_errors=True)
                 remote.append(_subprocess(["--one-run", "ingest", "--path", f"s3://ingest/{key}", "--lake",
                                            str(lake)], env))  # fmt: skip
@@ -371,7 +395,9 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
             remote_s = statistics.median(r["seconds"] for r in remote)
             results[name] = {
                 "rows": remote[0]["rows"],
-                "file_mib": round(path.stat().st_size / 2**20, 1),
+                "file_mib": round(
+                    sum(item.stat().st_size for item in [path, *path.glob("*")] if item.is_file()) / 2**20, 1
+                ),
                 "from_s3_median_seconds": round(remote_s, 3),
                 "from_s3_runs_seconds": [round(r["seconds"], 3) for r in remote],
                 "from_local_disk_median_seconds": round(local_s, 3),
@@ -382,6 +408,24 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
     finally:
         moto.terminate()
         moto.wait(timeout=10)
+
+
+def part_named(work: Path, copies: int) -> dict:
+    """A day holding ``copies`` of the 1 M-claim file (new claim ids each), ingested; then a 10-claim file landed
+    on that day and ingested by name, as the sensor's run for it does: its time and peak memory."""
+    files = make_files(work, 1_000_000)
+    header, _, body = files["csv"].read_bytes().partition(b"\n")
+    folder = work / "landing" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    with open(folder / "claims.csv", "wb") as out:
+        out.write(header + b"\n")
+        for copy in range(copies):
+            out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copy) if copy else body)
+    lake = str(work / "lake")
+    day = _subprocess(["--one-run", "ingest", "--path", f"{folder}/", "--lake", lake])
+    (folder / "late.csv").write_bytes(b"\n".join([header, *body.split(b"\n")[:10]]).replace(b"CLM", b"LATE") + b"\n")
+    late = _subprocess(["--one-run", "ingest", "--path", str(folder / "late.csv"), "--lake", lake, "--named"])
+    return {"claims_in_the_day": day["rows"], "day": day, "one_small_file_by_name": late}
 
 
 def part_big(work: Path, gigabytes: float) -> dict:
@@ -405,16 +449,18 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parts", default="ingest,end_to_end,year",
-                        help="ingest, end_to_end, year, many_files, big, shapes, s3")  # fmt: skip
+                        help="ingest, end_to_end, year, many_files, big, shapes, s3, named")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"the shapes part 6 lands: {', '.join(SHAPES)}")
+    parser.add_argument("--named-copies", type=int, default=10, help="copies of the 1 M-claim file in part named's day")
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--named", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
-        print(json.dumps(one_run(args.one_run, args.path, Path(args.lake) if args.lake else None)))
+        print(json.dumps(one_run(args.one_run, args.path, Path(args.lake) if args.lake else None, args.named)))
         return
     parts = args.parts.split(",")
     if unknown := set(args.shapes.split(",")) - set(SHAPES):
@@ -432,6 +478,8 @@ def main() -> None:
             summary["many_files"] = part_many_files(work / "many", args.many_files, args.runs)
         if "big" in parts:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
+        if "named" in parts:
+            summary["named"] = part_named(work / "named", args.named_copies)
         if "s3" in parts:
             summary["s3"] = part_s3(work / "s3", args.claims, args.runs)
         if "shapes" in parts:
