@@ -315,7 +315,9 @@ class _SmallFiles:
 
     def add(self, day: dt.date, batch: pa.RecordBatch) -> None:
         # plain text: files of other formats give some columns as dictionaries, and one data file needs one type
-        columns = [column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column for column in batch]
+        columns = [
+            column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column for column in batch.columns
+        ]
         self.waiting.setdefault(day, []).append(pa.RecordBatch.from_arrays(columns, schema=RAW_ARROW_SCHEMA))
         self.rows += batch.num_rows
         self.bytes += batch.nbytes
