@@ -25,7 +25,7 @@ class PositionalFile(Protocol):
 
 class ReadAhead(io.RawIOBase):
     """A seekable raw stream over ``source`` in ``chunk_bytes`` chunks, each one positional read: the chunk being
-    read and the ``ahead`` after it are fetched at once on as many threads; a seek elsewhere drops those no longer
+    read and the ``ahead`` after it are fetched on ``ahead`` threads; a seek elsewhere drops those no longer
     ahead. Memory: ``ahead + 1`` chunks.
 
     Wrap it in ``io.BufferedReader`` for small reads."""
