@@ -423,7 +423,8 @@ def part_named(work: Path, copies: int) -> dict:
             out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copy) if copy else body)
     lake = str(work / "lake")
     day = _subprocess(["--one-run", "ingest", "--path", f"{folder}/", "--lake", lake])
-    (folder / "late.csv").write_bytes(b"\n".join([header, *body.split(b"\n")[:10]]).replace(b"CLM", b"LATE") + b"\n")
+    late_claims = body.split(b"\n", 10)[:10]
+    (folder / "late.csv").write_bytes(b"\n".join([header, *late_claims]).replace(b"CLM", b"LATE") + b"\n")
     late = _subprocess(["--one-run", "ingest", "--path", str(folder / "late.csv"), "--lake", lake, "--named"])
     return {"claims_in_the_day": day["rows"], "day": day, "one_small_file_by_name": late}
 
