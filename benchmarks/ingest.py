@@ -316,21 +316,38 @@ def part_year(work: Path) -> dict:
     }
 
 
-def part_many_files(work: Path, files: int, runs: int) -> dict:
-    """A day of many small landed files (an integration that lands claims as they come): ``files`` files of 10
-    insurance claims, then the whole graph for that day through the CLI, as in part 2."""
+def land_small_files(folder: Path, files: int) -> None:
+    """``files`` landed files of 10 insurance claims each in ``folder`` (an integration that lands claims as they
+    come)."""
     from fraud_lakehouse.claims.samples import insurance_claims
 
     frame = insurance_claims(files * 10, DAY, seed=7)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(files):
+        frame.iloc[number * 10 : (number + 1) * 10].to_csv(folder / f"claims-{number:05d}.csv", index=False)
+
+
+def write_copies(path: Path, header: bytes, body: bytes, copies: int | None = None, gigabytes: float = 0) -> None:
+    """A CSV of ``body``'s claims repeated, each copy after the first under new claim ids: ``copies`` times, or
+    until the file holds ``gigabytes``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(header + b"\n")
+        copy = 0
+        while (copy < copies) if copies is not None else (out.tell() < gigabytes * 2**30):
+            out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copy) if copy else body)
+            copy += 1
+
+
+def part_many_files(work: Path, files: int, runs: int) -> dict:
+    """A day of many small landed files (an integration that lands claims as they come): ``files`` files of 10
+    insurance claims, then the whole graph for that day through the CLI, as in part 2."""
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*"]
     walls = []
     for index in range(runs):
         home = work / f"many-{index}"
         env = new_home(home)
-        folder = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
-        folder.mkdir(parents=True)
-        for number in range(files):
-            frame.iloc[number * 10 : (number + 1) * 10].to_csv(folder / f"claims-{number:05d}.csv", index=False)
+        land_small_files(home / ".lakehouse" / "landing" / "claims" / DAY.isoformat(), files)
         walls.append(timed([*materialize, "--partition", DAY.isoformat()], home, env))
         print(f"{files} small files, one day, run {index + 1}: {walls[-1]:.2f} s", file=sys.stderr)
         shutil.rmtree(home)
@@ -357,13 +374,8 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
     files["zip"] = work / "claims.zip"
     with zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(files["csv"], "claims.csv")
-    small_files = work / "small_files"
-    small_files.mkdir()
-    header, *lines = files["csv"].read_bytes().split(b"\n", 10_001)[:10_001]
-    for number in range(1000):
-        claims = lines[number * 10 : number * 10 + 10]
-        (small_files / f"claims-{number:04d}.csv").write_bytes(b"\n".join([header, *claims]) + b"\n")
-    files["1000_small_files"] = small_files
+    files["1000_small_files"] = work / "small_files"
+    land_small_files(files["1000_small_files"], 1000)
     port = free_port()
     aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}  # fmt: skip
@@ -416,11 +428,7 @@ def part_named(work: Path, copies: int) -> dict:
     files = make_files(work, 1_000_000)
     header, _, body = files["csv"].read_bytes().partition(b"\n")
     folder = work / "landing" / DAY.isoformat()
-    folder.mkdir(parents=True)
-    with open(folder / "claims.csv", "wb") as out:
-        out.write(header + b"\n")
-        for copy in range(copies):
-            out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copy) if copy else body)
+    write_copies(folder / "claims.csv", header, body, copies=copies)
     lake = str(work / "lake")
     day = _subprocess(["--one-run", "ingest", "--path", f"{folder}/", "--lake", lake])
     late_claims = body.split(b"\n", 10)[:10]
@@ -434,13 +442,7 @@ def part_big(work: Path, gigabytes: float) -> dict:
     files = make_files(work, 1_000_000)
     header, _, body = files["csv"].read_bytes().partition(b"\n")
     big = work / "big" / "claims.csv"
-    big.parent.mkdir()
-    copies = 0
-    with open(big, "wb") as out:
-        out.write(header + b"\n")
-        while out.tell() < gigabytes * 2**30:
-            out.write(body.replace(b"\nCLM", b"\nC%03dLM" % copies))
-            copies += 1
+    write_copies(big, header, body, gigabytes=gigabytes)
     result = _subprocess(["--one-run", "ingest", "--path", str(big), "--lake", str(work / "big-lake")])
     return {"file_gib": round(big.stat().st_size / 2**30, 2), **result}
 

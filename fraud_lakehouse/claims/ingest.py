@@ -305,7 +305,8 @@ class _DataFiles:
 class _SmallFiles:
     """Data files that small landed files share: on S3 a data file of its own cost each small file a few requests,
     and every reader of the table one more file to open (and a row group of a few rows each). Their rows are held
-    until SHARED_FILE_ROWS rows or SHARED_FILE_BYTES, then written as one data file of one row group per day."""
+    until SHARED_FILE_ROWS rows or SHARED_FILE_BYTES, then written as one data file per day (a row group per
+    ROW_GROUP_ROWS rows, so mostly one)."""
 
     def __init__(self, table_uri: str):
         self.table_uri = table_uri
@@ -450,6 +451,8 @@ def _in_table_columns(batch: pa.RecordBatch, day: dt.date) -> pa.RecordBatch:
 
 
 def _fetch(landing: Landing, uri: str) -> bytes:
+    # through the landing's stream, not Storage.read_bytes: a vanished or unreadable file raises the same errors
+    # (and is rejected for the same reasons) as one streamed
     with landing.open(uri) as stream:
         return stream.read()
 
@@ -459,7 +462,7 @@ def _prefetched(
 ) -> Iterator[tuple[tuple[LandedFile, dt.date], Future[bytes] | None]]:
     """The files in order, each small one with its bytes being fetched ahead (the next PREFETCH_FILES small files
     at most, so memory holds that many small files besides the one being read); a large one is streamed."""
-    small = [index for index, (landed, _) in enumerate(files) if 0 <= landed.size <= PREFETCH_MAX_BYTES]
+    small = [index for index, (landed, _) in enumerate(files) if landed.size <= PREFETCH_MAX_BYTES]
     with ThreadPoolExecutor(PREFETCH_FILES, thread_name_prefix="landed-file-fetch") as fetch:
         fetching: dict[int, Future[bytes]] = {}
         upcoming = iter(small)
