@@ -28,7 +28,7 @@ from dagster import (
     TableSchema,
 )
 from pydantic import Field
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.claims.model import PERSONAL_COLUMNS
@@ -124,6 +124,24 @@ class DeltaOutput:
         return f"{column} IN ({quoted})"
 
 
+def _partition_value(start: dt.date, end: dt.date) -> Column:
+    """The partition column of a window's rows as the writer gets it.
+
+    A window of one day (every daily run, every sensor run): the day itself, a
+    literal. The writer of a partitioned table sorts its input by the partition
+    column unless it is a constant, and on Sail that sort holds every row of the
+    write in memory and takes most of its time (docs/performance.md).
+    Longer windows: the column, through an expression the optimizer cannot fold
+    (always the same value). When every row comes from one Delta partition
+    through window functions, Sail 0.7 takes the column for a constant, drops
+    the writer's sort on it, then fails to plan ("does not satisfy order
+    requirements").
+    """
+    if end - start == dt.timedelta(days=1):
+        return F.lit(start.isoformat()).cast("date")
+    return F.when(F.monotonically_increasing_id() >= 0, F.col(PARTITION_COLUMN)).cast("date")
+
+
 def write_delta(
     frame: DataFrame, uri: str, window: tuple[dt.date, dt.date] | None, only_rows: str | None = None
 ) -> None:
@@ -143,15 +161,7 @@ def write_delta(
             predicate = f"{predicate} AND ({only_rows})"
         # Sail does not check that written rows satisfy replaceWhere; keeping
         # only the window's rows makes every engine replace exactly the window.
-        # The partition column passes through an expression the optimizer cannot
-        # fold (always the same value). When every row comes from one Delta
-        # partition through window functions, Sail 0.7 takes the column for a
-        # constant, drops the writer's sort on it, then fails to plan ("does not
-        # satisfy order requirements").
-        rows = frame.where(predicate).withColumn(
-            PARTITION_COLUMN,
-            F.when(F.monotonically_increasing_id() >= 0, F.col(PARTITION_COLUMN)).cast("date"),
-        )
+        rows = frame.where(predicate).withColumn(PARTITION_COLUMN, _partition_value(*window))
 
         def write() -> None:
             writer = rows.write.format("delta").mode("overwrite").partitionBy(PARTITION_COLUMN)
