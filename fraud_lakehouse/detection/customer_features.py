@@ -16,10 +16,17 @@ of money are sums of whole cents. What the kernel reads that depends on the
 session (night hours, the order time of an untimed claim) is computed in
 SQL before it. A claim whose customer key is NULL gets NULL features.
 
-Memory: a partition's rows are held while its kernel runs. The claims are
-split into ``kernel_partitions(rows)`` partitions (about 256 Ki claims each,
-at least 4): a repartition that names no count keeps its input's partitions
-on Sail, so one landed day went to one partition and one core.
+Memory: up to ``GATHER_MAX_ROWS`` claims, the claims are split into
+``kernel_partitions(rows)`` partitions (about 256 Ki claims each, at least 4:
+a repartition that names no count keeps its input's partitions on Sail, so
+one landed day went to one partition and one core) and each kernel gathers
+its partition whole. The engine runs every partition's kernel at once, so
+together they hold every claim: beyond that size (a large day, or a daily
+run's look-back over large days) the claims come sorted by customer instead
+(a window over the customer orders them; the engine drops a plain sort that
+no operator after it asks for, and its sort spills to disk beyond the
+engine's memory pool), and the kernel computes them ``CHUNK_ROWS`` claims of
+whole customers at a time.
 
 Columns added (per claim):
 
@@ -46,14 +53,14 @@ Columns added (per claim):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_lakehouse.detection.common import is_night
@@ -67,7 +74,12 @@ MIN_KERNEL_PARTITIONS = 4
 NIGHT_INPUT = "__in_night"
 ORDER_AT_INPUT = "__in_order_at"
 SUBMISSION_KEY_INPUT = "__in_submission_key"
-KERNEL_INPUTS = (NIGHT_INPUT, ORDER_AT_INPUT, SUBMISSION_KEY_INPUT)
+CUSTOMER_ORDER_INPUT = "__in_customer_order"
+KERNEL_INPUTS = (NIGHT_INPUT, ORDER_AT_INPUT, SUBMISSION_KEY_INPUT, CUSTOMER_ORDER_INPUT)
+# Up to this many claims each kernel gathers its partition whole (the fastest way); beyond it, the claims come sorted
+# by customer and are computed in chunks of about CHUNK_ROWS claims of whole customers.
+GATHER_MAX_ROWS = 4_194_304
+CHUNK_ROWS = 262_144
 FEATURES: tuple[tuple[str, pa.DataType, str], ...] = (
     ("__recent_claims", pa.int64(), "bigint"),
     ("__day_claims", pa.int64(), "bigint"),
@@ -469,8 +481,13 @@ def kernel_inputs(config: DetectionConfig) -> list[Column]:
     ]
 
 
-def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> DataFrame:
-    """``claims`` (which needs ``category_z``) with every per-customer feature column added; no rows added."""
+def with_per_customer_features(
+    claims: DataFrame, config: DetectionConfig, gather_max_rows: int = GATHER_MAX_ROWS, chunk_rows: int = CHUNK_ROWS
+) -> DataFrame:
+    """``claims`` (which needs ``category_z``) with every per-customer feature column added; no rows added.
+
+    Up to ``gather_max_rows`` claims, each kernel gathers its partition whole; beyond, the claims come sorted by
+    customer and each kernel computes ``chunk_rows`` claims of whole customers at a time (the same figures)."""
     if "__recent_claims" in claims.columns:
         return claims
     prepared = claims.select("*", *kernel_inputs(config))
@@ -487,8 +504,76 @@ def with_per_customer_features(claims: DataFrame, config: DetectionConfig) -> Da
         if gathered:
             yield from customer_feature_batch(pa.Table.from_batches(gathered), settings).to_batches(OUTPUT_BATCH_ROWS)
 
+    def chunked_kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for chunk in customer_chunks(batches, chunk_rows):
+            yield from customer_feature_batch(chunk, settings).to_batches(OUTPUT_BATCH_ROWS)
+
     # a count of the claims (from the table's statistics when they come from one) sizes the partitions
-    return prepared.repartition(kernel_partitions(claims.count()), "customer_key").mapInArrow(kernel, schema)
+    rows = claims.count()
+    if rows <= gather_max_rows:
+        return prepared.repartition(kernel_partitions(rows), "customer_key").mapInArrow(kernel, schema)
+    by_customer = Window.partitionBy("customer_key").orderBy("customer_key")
+    ordered = prepared.withColumn(CUSTOMER_ORDER_INPUT, F.row_number().over(by_customer))
+    return ordered.mapInArrow(chunked_kernel, schema)
+
+
+def customer_chunks(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:
+    """Batches of claims grouped by ``customer_key`` (keys ascending, the NULL keys together, first or last as the
+    engine sorts them) as tables of whole customers, each of about ``chunk_rows`` claims or more (a customer is
+    never split). Refuses claims that are not so grouped: a customer seen again after its chunk would get features
+    from part of its claims."""
+    order = _CustomerOrder()
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        keys = batch.column("customer_key")
+        order.check(keys)
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows < chunk_rows:
+            continue
+        table = pa.Table.from_batches(pending)
+        # the last customer may go on in the next batch: its claims wait for it
+        all_keys = table.column("customer_key").combine_chunks()
+        last = all_keys[-1]
+        same = pc.fill_null(pc.equal(all_keys, last), False) if last.is_valid else pc.is_null(all_keys)
+        others = pc.indices_nonzero(pc.invert(same))
+        if len(others) == 0:
+            continue
+        cut = others[-1].as_py() + 1
+        yield table.slice(0, cut)
+        rest = table.slice(cut)
+        pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending)
+
+
+class _CustomerOrder:
+    """Whether the keys seen so far are grouped: the keys ascending, the NULLs in one run."""
+
+    def __init__(self) -> None:
+        self.last: pa.Scalar | None = None
+        self.null_run = "not yet"  # "open" while the NULLs go on, "closed" after them
+
+    def check(self, keys: pa.Array) -> None:
+        valid = keys.drop_null()
+        grouped = not (len(valid) > 1 and pc.any(pc.less(valid[1:], valid[:-1])).as_py())
+        if len(valid) and self.last is not None:
+            grouped = grouped and not pc.less(valid[0], self.last).as_py()
+        if keys.null_count:
+            nulls = pc.indices_nonzero(keys.is_null())
+            first, last = nulls[0].as_py(), nulls[-1].as_py()
+            grouped = grouped and self.null_run != "closed" and last - first + 1 == keys.null_count
+            grouped = grouped and (self.null_run != "open" or first == 0)
+            self.null_run = "open" if last == len(keys) - 1 else "closed"
+        elif self.null_run == "open":
+            self.null_run = "closed"
+        if len(valid):
+            self.last = valid[-1]
+        if not grouped:
+            raise RuntimeError("per-customer pass: the claims did not come grouped by customer")
 
 
 def kernel_partitions(rows: int) -> int:

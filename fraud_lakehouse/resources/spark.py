@@ -49,6 +49,16 @@ def resolve_engine(engine: str | None) -> str:
     return chosen
 
 
+def engine_memory_pool_bytes() -> int:
+    """The embedded engine's memory pool: half of this machine's memory (at least 1 GiB). Work that fits runs as
+    without a pool; beyond it, sorts and aggregates spill to disk where they would have exhausted memory."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 4 * 2**30
+    return max(2**30, physical // 2)
+
+
 class _EmbeddedSail:
     """The process's embedded Sail server, shared by every session in the process."""
 
@@ -88,6 +98,13 @@ class _EmbeddedSail:
                 # steps. The detection benchmark, 3 runs each: 13.1 s (8 Ki),
                 # 12.0 s (32 Ki), 12.6 s (64 Ki); peak memory 2.6 -> 2.8 GiB.
                 os.environ.setdefault("SAIL_EXECUTION__BATCH_SIZE", "32768")
+                # A memory pool with a limit (Sail's default has none): beyond
+                # it the engine's sorts and aggregates spill to disk, as the
+                # per-customer pass's sort of a very large input does, instead
+                # of exhausting the machine's memory. Shared fairly among the
+                # operators that can spill.
+                os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__TYPE", "fair")
+                os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE", str(engine_memory_pool_bytes()))
                 from pysail.spark import SparkConnectServer
 
                 server = SparkConnectServer(ip="127.0.0.1", port=0)

@@ -28,6 +28,8 @@ from fraud_lakehouse.claims.silver import (
 )
 from fraud_lakehouse.detection import gold
 from fraud_lakehouse.detection.config import DetectionConfig
+from fraud_lakehouse.detection.customer_features import with_per_customer_features
+from fraud_lakehouse.detection.features import with_category_stats
 from fraud_lakehouse.generator.params import GeneratorParams
 from fraud_lakehouse.generator.spark import customers_from_ids, transactions_from_units, unit_count
 from fraud_lakehouse.partitions import PARTITION_COLUMN
@@ -94,6 +96,9 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
     flagged = _stored(
         spark, gold.flag_claims(claims, (START + dt.timedelta(days=1), END + dt.timedelta(days=1)), config)
     )
+    customer_features_in_chunks = with_per_customer_features(
+        with_category_stats(claims), config, gather_max_rows=0, chunk_rows=500
+    )
     results = {}
     bronze_files = os.environ.get(BRONZE_FILES_VARIABLE)
     cases = (
@@ -103,6 +108,8 @@ def run_cases(spark: SparkSession) -> dict[str, dict]:
         ("silver_claims", claims),
         ("silver_quarantine", quarantined_claims(validated)),
         ("gold_flagged_claims", flagged),
+        # the per-customer pass as it runs on large inputs: claims sorted by customer, chunks of whole customers
+        ("customer_features_in_chunks", customer_features_in_chunks),
         ("gold_provider_risk", gold.provider_risk(flagged)),
         ("gold_fraud_by_rule", gold.fraud_by_rule(flagged)),
         ("gold_detection_quality", gold.detection_quality(flagged)),

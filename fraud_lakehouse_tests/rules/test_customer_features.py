@@ -225,3 +225,41 @@ def test_the_per_customer_pass_uses_several_partitions_and_more_as_claims_grow()
     assert customer_features.kernel_partitions(1_000_000) == customer_features.MIN_KERNEL_PARTITIONS
     rows = 40 * customer_features.KERNEL_PARTITION_ROWS + 1
     assert customer_features.kernel_partitions(rows) == 41
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 37, 10_000])
+def test_claims_sorted_by_customer_in_chunks_give_the_same_features_as_gathered(spark, chunk_rows):
+    # beyond GATHER_MAX_ROWS the pass reads the claims sorted by customer, chunks of whole customers at a time
+    config = DetectionConfig(lookback_days=3)
+    frame = with_category_stats(claims(spark, [*_edge_case_claims(4), claim("anonymous", customer_key=None)]))
+    gathered = _rows(customer_features.with_per_customer_features(frame, config).select(*ROW_KEY, *FEATURE_NAMES))
+    chunked = customer_features.with_per_customer_features(frame, config, gather_max_rows=0, chunk_rows=chunk_rows)
+    assert chunked.columns == customer_features.with_per_customer_features(frame, config).columns
+    assert _rows(chunked.select(*ROW_KEY, *FEATURE_NAMES)) == gathered
+
+
+def test_chunks_hold_whole_customers_and_claims_out_of_customer_order_are_refused():
+    def batch(keys: list) -> pa.RecordBatch:
+        return pa.record_batch([pa.array(keys, pa.string())], names=["customer_key"])
+
+    def chunks(batches: list[pa.RecordBatch], chunk_rows: int = 2) -> list[list]:
+        return [
+            chunk.column("customer_key").to_pylist()
+            for chunk in customer_features.customer_chunks(iter(batches), chunk_rows=chunk_rows)
+        ]
+
+    batches = [batch([None, None, "a"]), batch(["a", "a", "b"]), batch(["b", "c"]), batch(["d"])]
+    assert chunks(batches) == [[None, None], ["a", "a", "a"], ["b", "b"], ["c"], ["d"]]
+    # engines differ on where the NULL keys go: last is grouped too
+    assert chunks([batch(["a", "b"]), batch(["b", None]), batch([None])]) == [["a"], ["b", "b"], [None, None]]
+    assert chunks(batches, chunk_rows=100) == [[None, None, "a", "a", "a", "b", "b", "c", "d"]]
+    unordered = (
+        [batch(["a", "b"]), batch(["a"])],
+        [batch(["b", "a"])],
+        [batch([None, "a", None])],
+        [batch([None]), batch(["a"]), batch([None])],
+        [batch(["a", None]), batch(["b"]), batch([None])],
+    )
+    for out_of_order in unordered:
+        with pytest.raises(RuntimeError, match="grouped by customer"):
+            list(customer_features.customer_chunks(iter(out_of_order), chunk_rows=1))
