@@ -23,7 +23,9 @@ Parts (each measured run is a fresh process; medians of --runs runs):
 7. s3 (not by default): the files of 1, a ZIP archive of the CSV and a day of 1,000 small files landed on an S3
    endpoint (a moto server in its own process, over HTTP) and ingested from there, beside the same from local disk;
 8. named (not by default): a day of --named-copies x the 1 M-claim file, then one small file landed on it and
-   ingested by name, as the sensor's run for it does (time and peak memory of that run).
+   ingested by name, as the sensor's run for it does (time and peak memory of that run);
+9. large_day (not by default): --large-day-files files of 1 M distinct claims landed for one day, the whole graph
+   through the CLI as in 2: wall clock and the peak memory of the CLI's process (silver and gold of a large day).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
@@ -33,6 +35,7 @@ Parts (each measured run is a fresh process; medians of --runs runs):
     python benchmarks/ingest.py --parts shapes --shapes short_records_csv --runs 3
     python benchmarks/ingest.py --parts s3 --runs 3
     python benchmarks/ingest.py --parts named --named-copies 10
+    python benchmarks/ingest.py --parts large_day --large-day-files 10 --runs 1
 """
 
 from __future__ import annotations
@@ -447,16 +450,68 @@ def part_big(work: Path, gigabytes: float) -> dict:
     return {"file_gib": round(big.stat().st_size / 2**30, 2), **result}
 
 
+def _generate_files(folder: Path, count: int) -> None:
+    """``count`` files of 1 M insurance claims each (seeds 1..count: every claim id its own) in ``folder``, written
+    by a child process, so that this process stays small for the peak memory measured after it."""
+    script = (
+        "import sys, datetime as dt\n"
+        "from fraud_lakehouse.claims.samples import insurance_claims\n"
+        "for seed in range(1, int(sys.argv[2]) + 1):\n"
+        "    frame = insurance_claims(1_000_000, dt.date.fromisoformat(sys.argv[3]), seed=seed)\n"
+        "    frame.to_csv(f'{sys.argv[1]}/claims_{seed:03d}.csv', index=False)\n"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-c", script, str(folder), str(count), DAY.isoformat()], check=True)
+
+
+def part_large_day(work: Path, files: int, runs: int) -> dict:
+    """A large day: ``files`` files of 1 M distinct claims landed for one day, then the whole graph through the CLI
+    as in part 2: wall clock and the peak memory of the CLI's process (the engine runs in it)."""
+    source = work / "files"
+    _generate_files(source, files)
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "fraud_lakehouse.definitions", "--select", "*",
+                   "--partition", DAY.isoformat()]  # fmt: skip
+    walls: list[float] = []
+    peak = 0.0
+    for index in range(runs):
+        home = work / f"large-{index}"
+        env = new_home(home)
+        landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
+        landed.mkdir(parents=True)
+        for path in sorted(source.iterdir()):
+            os.link(path, landed / path.name)
+        started = time.perf_counter()
+        process = subprocess.Popen(materialize, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        output, errors = process.communicate()
+        walls.append(time.perf_counter() - started)
+        if process.returncode:
+            raise RuntimeError(f"the large day's run failed:\n{output[-3000:]!r}\n{errors[-3000:]!r}")
+        # the largest peak of any child so far (this process generated no claims itself, and the instance's init
+        # is small): the CLI runs' peak
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"large day ({files} M claims), run {index + 1}: {walls[-1]:.1f} s, peak so far {peak:.0f} MiB",
+              file=sys.stderr)  # fmt: skip
+        shutil.rmtree(home)
+    return {
+        "claims": files * 1_000_000,
+        "cli_wall_median_seconds": round(statistics.median(walls), 1),
+        "cli_wall_runs": [round(wall, 1) for wall in walls],
+        "cli_peak_rss_mib": round(peak),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parts", default="ingest,end_to_end,year",
-                        help="ingest, end_to_end, year, many_files, big, shapes, s3, named")  # fmt: skip
+                        help="ingest, end_to_end, year, many_files, big, shapes, s3, named, large_day")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"the shapes part 6 lands: {', '.join(SHAPES)}")
     parser.add_argument("--named-copies", type=int, default=10, help="copies of the 1 M-claim file in part named's day")
+    parser.add_argument("--large-day-files", type=int, default=10,
+                        help="files of 1 M distinct claims in part large_day's day")  # fmt: skip
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--named", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -483,6 +538,8 @@ def main() -> None:
             summary["big_file"] = part_big(work / "bigfile", args.big_file_gb)
         if "named" in parts:
             summary["named"] = part_named(work / "named", args.named_copies)
+        if "large_day" in parts:
+            summary["large_day"] = part_large_day(work / "large_day", args.large_day_files, args.runs)
         if "s3" in parts:
             summary["s3"] = part_s3(work / "s3", args.claims, args.runs)
         if "shapes" in parts:
