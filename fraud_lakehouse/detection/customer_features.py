@@ -367,6 +367,31 @@ def _near_originals(
     else -1.
 
     ``rows``: the rows that may match, whose customer and provider occur together more than once."""
+    if rows.size and settings.near_duplicate_days == 0 and settings.near_duplicate_similarity > SAME_PROCEDURE_ABOVE:
+        return _same_day_near_originals(group, rows, procedure, amount, day, order_at, claim_rank, detection,
+                                        settings.near_duplicate_similarity)  # fmt: skip
+    return _near_originals_by_offset(group, rows, procedure, amount, day, order_at, claim_rank, detection, settings)
+
+
+# Above this similarity a near duplicate has the claim's procedure (another procedure scores at most 0.4) and an
+# amount within 2x of it (closeness above 0.5), where the closeness of two amounts is exact and monotone: the
+# amounts close enough to one amount are one run of the sorted amounts (see ``_same_day_near_originals``).
+SAME_PROCEDURE_ABOVE = 0.8 + 1e-9
+
+
+def _near_originals_by_offset(
+    group: np.ndarray,
+    rows: np.ndarray,
+    procedure: np.ndarray,
+    amount: np.ndarray,
+    day: np.ndarray,
+    order_at: np.ndarray,
+    claim_rank: np.ndarray,
+    detection: np.ndarray,
+    settings: KernelSettings,
+) -> np.ndarray:
+    """``_near_originals`` for any settings, comparing each claim with every earlier one of its group: quadratic in
+    a group's claims, so only for settings the same-day pass does not cover."""
     original = np.full(group.size, -1, dtype=np.int64)
     if not rows.size:
         return original
@@ -395,6 +420,95 @@ def _near_originals(
     matched = found >= 0
     original[rows[matched]] = rows[found[matched]]
     return original
+
+
+def _same_day_near_originals(
+    group: np.ndarray,
+    rows: np.ndarray,
+    procedure: np.ndarray,
+    amount: np.ndarray,
+    day: np.ndarray,
+    order_at: np.ndarray,
+    claim_rank: np.ndarray,
+    detection: np.ndarray,
+    threshold: float,
+) -> np.ndarray:
+    """``_near_originals`` for near duplicates of the same service date with a similarity above
+    ``SAME_PROCEDURE_ABOVE``, in O(n log n) whatever the size of a group (one customer billed a million times by one
+    provider on one day is compared a million times, not half a million million).
+
+    The candidates of a claim share its customer, provider, procedure and service date; within that group, the
+    amounts close enough to the claim's are one run of the group's distinct amounts, found by binary search with
+    the kernel's own similarity. The earliest claim of the run (a range minimum over each amount's first and
+    claims in claim order) is the original when it is earlier than the claim."""
+    original = np.full(group.size, -1, dtype=np.int64)
+    fine = np.full(group.size, -1, dtype=np.int64)
+    fine[rows] = _group_ids([pd.factorize(group[rows])[0], procedure[rows], day[rows] - day[rows].min()])
+    rows, starts = _in_claim_order(fine, rows, order_at, claim_rank, detection)
+    size = rows.size
+    g, at, rank, amounts = fine[rows], order_at[rows], claim_rank[rows], amount[rows]
+    # claims with the same order time and claim rank are not earlier than each other: one step of ``earlier``
+    earlier_step = np.cumsum(starts | np.concatenate(([True], (at[1:] != at[:-1]) | (rank[1:] != rank[:-1]))))
+    # each distinct amount of a group, with the position (in claim order) of its first claim
+    by_amount = np.lexsort([np.arange(size), amounts, g])
+    amount_starts = _group_starts([g[by_amount], amounts[by_amount]])
+    first_at = np.nonzero(amount_starts)[0]
+    first = by_amount[first_at]
+    amount_of = np.empty(size, dtype=np.int64)
+    amount_of[by_amount] = np.cumsum(amount_starts) - 1
+    values, value_group = amounts[first], g[first]
+    group_starts = np.nonzero(_group_starts([value_group]))[0]
+    group_of_value = np.cumsum(_group_starts([value_group])) - 1
+    low_bound = group_starts[group_of_value]
+    high_bound = np.append(group_starts[1:], values.size)[group_of_value] - 1
+    here = np.arange(values.size)
+
+    def close(candidate: np.ndarray) -> np.ndarray:
+        return _similarity(np.ones(here.size, dtype=bool), values, values[candidate]) >= threshold
+
+    # the first close amount: in [low_bound, here], and `here` itself is close
+    low, high = low_bound.copy(), here.copy()
+    while np.any(low < high):
+        middle = (low + high) // 2
+        hit = close(middle)
+        high, low = np.where(hit, middle, high), np.where(hit, low, middle + 1)
+    run_first = low
+    # the last close amount: in [here, high_bound]
+    low, high = here.copy(), high_bound.copy()
+    while np.any(low < high):
+        middle = (low + high + 1) // 2
+        hit = close(middle)
+        low, high = np.where(hit, middle, low), np.where(hit, high, middle - 1)
+    run_last = low
+    # the earliest claim of the other close amounts, and of the claim's own amount unless that is the claim itself
+    # (the others of its amount come later)
+    others = np.minimum(
+        _range_minimum(first, run_first, here - 1, size), _range_minimum(first, here + 1, run_last, size)
+    )
+    value = amount_of
+    own = np.where(first[value] == np.arange(size), size, first[value])
+    earliest = np.minimum(others[value], own)
+    matched = np.nonzero(earliest < size)[0]
+    matched = matched[earlier_step[earliest[matched]] < earlier_step[matched]]
+    original[rows[matched]] = rows[earliest[matched]]
+    return original
+
+
+def _range_minimum(values: np.ndarray, low: np.ndarray, high: np.ndarray, empty: int) -> np.ndarray:
+    """min(values[low[i] : high[i] + 1]) for each i, ``empty`` where the range is empty (a sparse table)."""
+    lengths = high - low + 1
+    result = np.full(low.size, empty, dtype=np.int64)
+    valid = np.nonzero(lengths > 0)[0]
+    if not valid.size:
+        return result
+    levels = [values.astype(np.int64)]
+    while 1 << len(levels) <= int(lengths.max()):
+        previous, width = levels[-1], 1 << (len(levels) - 1)
+        levels.append(np.minimum(previous, np.append(previous[width:], np.full(width, empty, dtype=np.int64))))
+    level = np.frexp(lengths[valid].astype(np.float64))[1].astype(np.int64) - 1  # floor(log2), exactly
+    table = np.stack(levels)
+    result[valid] = np.minimum(table[level, low[valid]], table[level, high[valid] - (1 << level) + 1])
+    return result
 
 
 def _claim_ids(claim_id: pa.Array, index: np.ndarray) -> pa.Array:
@@ -525,37 +639,57 @@ def customer_chunks(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Itera
     order = _CustomerOrder()
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    # where the last customer's claims start among the pending ones; found from each batch alone, so a customer
+    # spread over many batches costs each batch once (not a scan of every waiting claim per batch)
+    last_run_start = 0
     for batch in batches:
         if not batch.num_rows:
             continue
         keys = batch.column("customer_key")
+        continues = order.continues(keys)
         order.check(keys)
+        changes = _last_change(keys)
+        if changes is not None:
+            last_run_start = pending_rows + changes
+        elif not continues:
+            last_run_start = pending_rows
         pending.append(batch)
         pending_rows += batch.num_rows
-        if pending_rows < chunk_rows:
+        if pending_rows < chunk_rows or last_run_start == 0:
             continue
-        table = pa.Table.from_batches(pending)
         # the last customer may go on in the next batch: its claims wait for it
-        all_keys = table.column("customer_key").combine_chunks()
-        last = all_keys[-1]
-        same = pc.fill_null(pc.equal(all_keys, last), False) if last.is_valid else pc.is_null(all_keys)
-        others = pc.indices_nonzero(pc.invert(same))
-        if len(others) == 0:
-            continue
-        cut = others[-1].as_py() + 1
-        yield table.slice(0, cut)
-        rest = table.slice(cut)
-        pending, pending_rows = rest.to_batches(), rest.num_rows
+        table = pa.Table.from_batches(pending)
+        yield table.slice(0, last_run_start)
+        rest = table.slice(last_run_start)
+        pending, pending_rows, last_run_start = rest.to_batches(), rest.num_rows, 0
     if pending_rows:
         yield pa.Table.from_batches(pending)
+
+
+def _last_change(keys: pa.Array) -> int | None:
+    """Where the run of ``keys``' last key starts, or None when the whole array is that one key (NULL is a key)."""
+    last = keys[-1]
+    same = pc.fill_null(pc.equal(keys, last), False) if last.is_valid else pc.is_null(keys)
+    others = pc.indices_nonzero(pc.invert(same))
+    return others[-1].as_py() + 1 if len(others) else None
 
 
 class _CustomerOrder:
     """Whether the keys seen so far are grouped: the keys ascending, the NULLs in one run."""
 
     def __init__(self) -> None:
-        self.last: pa.Scalar | None = None
+        self.last: pa.Scalar | None = None  # the last key that is not NULL
+        self.last_key: pa.Scalar | None = None  # the last key, NULL or not
         self.null_run = "not yet"  # "open" while the NULLs go on, "closed" after them
+
+    def continues(self, keys: pa.Array) -> bool:
+        """Whether ``keys`` starts with the key the keys seen so far ended with (call before ``check``)."""
+        if self.last_key is None:
+            return False
+        first = keys[0]
+        if not first.is_valid or not self.last_key.is_valid:
+            return not first.is_valid and not self.last_key.is_valid
+        return first == self.last_key
 
     def check(self, keys: pa.Array) -> None:
         valid = keys.drop_null()
@@ -572,6 +706,8 @@ class _CustomerOrder:
             self.null_run = "closed"
         if len(valid):
             self.last = valid[-1]
+        if len(keys):
+            self.last_key = keys[-1]
         if not grouped:
             raise RuntimeError("per-customer pass: the claims did not come grouped by customer")
 

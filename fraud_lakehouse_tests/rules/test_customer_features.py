@@ -5,6 +5,7 @@ claims, exact copies across detection dates, near duplicates, days at the edge o
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import pyarrow as pa
@@ -263,3 +264,72 @@ def test_chunks_hold_whole_customers_and_claims_out_of_customer_order_are_refuse
     for out_of_order in unordered:
         with pytest.raises(RuntimeError, match="grouped by customer"):
             list(customer_features.customer_chunks(iter(out_of_order), chunk_rows=1))
+
+
+def test_chunks_of_a_customer_spread_over_many_batches_and_of_any_batching_hold_whole_customers():
+    def chunks(batches: list[list], chunk_rows: int) -> list[list]:
+        record_batches = [pa.record_batch([pa.array(keys, pa.string())], names=["customer_key"]) for keys in batches]
+        return [
+            chunk.column("customer_key").to_pylist()
+            for chunk in customer_features.customer_chunks(iter(record_batches), chunk_rows=chunk_rows)
+        ]
+
+    # one customer far larger than a chunk, one claim per batch, between two others
+    spread = [["a", "b"], *[["b"]] * 1000, ["b", "c"], ["c"], [None]]
+    assert chunks(spread, chunk_rows=1) == [["a"], ["b"] * 1002, ["c", "c"], [None]]
+    assert chunks([[None]] * 500 + [[None, "a"]], chunk_rows=3) == [[None] * 501, ["a"]]
+
+    rng = random.Random(7)
+    for _ in range(200):
+        keys = sorted(rng.choices("abcdefgh", k=rng.randint(1, 60)))
+        keys = [None] * rng.randint(0, 5) + keys if rng.random() < 0.5 else keys + [None] * rng.randint(0, 5)
+        cuts = sorted(rng.sample(range(1, len(keys)), k=min(len(keys) - 1, rng.randint(0, 10))))
+        batches = [keys[start:end] for start, end in zip([0, *cuts], [*cuts, len(keys)], strict=True)]
+        chunk_rows = rng.randint(1, 20)
+        got = chunks(batches, chunk_rows)
+        assert [key for chunk in got for key in chunk] == keys
+        assert all(not set(first) & set(second) for first, second in itertools.combinations(got, 2))
+        # a chunk is cut only once the claims waiting reach chunk_rows, before the customer still coming in
+        assert all(len(chunk) + keys.count(got[index + 1][0]) >= chunk_rows for index, chunk in enumerate(got[:-1]))
+
+
+@pytest.mark.parametrize("similarity_threshold", [0.9, 0.85, 0.99, 1.0])
+def test_same_day_near_duplicates_in_n_log_n_find_what_comparing_every_pair_finds(similarity_threshold):
+    import numpy as np
+
+    # amounts at the edge of closeness (75 and 100 are exactly 0.75 apart: similarity 0.9), ties of order time
+    # and claim rank, groups from one claim to hundreds
+    settings = customer_features.KernelSettings(
+        lookback_days=1, velocity_window_seconds=60, burst_z_score=3.0, near_duplicate_days=0,
+        near_duplicate_similarity=similarity_threshold,
+    )  # fmt: skip
+    amounts = [75.0, 100.0, 99.0, 133.33, 133.34, 56.25, 20.0, 20.5, 0.01, 0.02, 1e6, 749_999.99, 37.5, 50.0]
+    rng = np.random.default_rng(11)
+    for size in (1, 2, 50, 400, 3000):
+        for _ in range(5):
+            group = rng.integers(0, max(size // 100, 1), size) * 7919
+            procedure = rng.integers(0, 3, size)
+            amount = rng.choice(amounts, size) if rng.random() < 0.7 else np.round(rng.uniform(1, 300, size), 2)
+            day = rng.integers(19_000, 19_003, size)
+            order_at = rng.integers(0, 4, size) * 86_400_000_000
+            claim_rank = rng.integers(0, size // 2 + 1, size)
+            detection = rng.integers(19_000, 19_002, size).astype(np.int32)
+            rows = np.sort(rng.choice(size, size=max(size - size // 10, 1), replace=False))
+            inputs = (group, rows, procedure, amount, day, order_at, claim_rank, detection)
+            fast = customer_features._same_day_near_originals(*inputs, similarity_threshold)
+            every_pair = customer_features._near_originals_by_offset(*inputs, settings)
+            assert fast.tolist() == every_pair.tolist()
+            assert customer_features._near_originals(*inputs, settings).tolist() == every_pair.tolist()
+    assert (every_pair >= 0).sum() > 100  # near duplicates occur
+
+
+def test_range_minimum_is_the_minimum_of_each_range():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1000, 300)
+    low = rng.integers(0, 300, 2000)
+    high = np.minimum(low + rng.integers(-3, 300, 2000), 299)
+    got = customer_features._range_minimum(values, low, high, empty=-1)
+    expected = [int(values[lo : hi + 1].min()) if hi >= lo else -1 for lo, hi in zip(low, high, strict=True)]
+    assert got.tolist() == expected
