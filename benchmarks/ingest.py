@@ -19,7 +19,9 @@ Parts (each measured run is a fresh process; medians of --runs runs):
    lines, a CSV as Excel saves it in the US (``MM/DD/YYYY``, CR LF, a byte order mark) and a European CSV
    (``;``, decimal comma, ``DD.MM.YYYY``), their dates a day earlier, so the file's landing day decides the
    order of the slash dates; and a CSV without place of service whose records after the 16th leave out the
-   delimiter of that empty last cell (``--shapes`` picks some; the plain CSV always runs, as the baseline);
+   delimiter of that empty last cell; and a CSV whose every claim has one patient and one provider (a placeholder
+   export: one customer of a million claims), and one whose every record has the same claim id (``--shapes`` picks
+   some; the plain CSV always runs, as the baseline);
 7. s3 (not by default): the files of 1, a ZIP archive of the CSV and a day of 1,000 small files landed on an S3
    endpoint (a moto server in its own process, over HTTP) and ingested from there, beside the same from local disk;
 8. named (not by default): a day of --named-copies x the 1 M-claim file, then one small file landed on it and
@@ -228,7 +230,8 @@ def part_end_to_end(work: Path, claims: int, runs: int) -> dict:
     }
 
 
-SHAPES = ("csv", "json_array", "json_lines", "us_excel_csv", "european_csv", "short_records_csv")
+SHAPES = ("csv", "json_array", "json_lines", "us_excel_csv", "european_csv", "short_records_csv", "one_patient_csv",
+          "one_claim_id_csv")  # fmt: skip
 
 
 def _land_shape(frame: pd.DataFrame, folder: Path, shape: str) -> None:
@@ -251,6 +254,12 @@ def _land_shape(frame: pd.DataFrame, folder: Path, shape: str) -> None:
         earlier("%m/%d/%Y").to_csv(folder / "claims.csv", index=False, lineterminator="\r\n", encoding="utf-8-sig")
     elif shape == "european_csv":
         earlier("%d.%m.%Y").to_csv(folder / "claims.csv", index=False, sep=";", decimal=",")
+    elif shape == "one_patient_csv":
+        # an export whose patient and provider columns hold one placeholder each: one customer of a million claims
+        frame.assign(patient_id="PAT000000", provider_id="PRV0000").to_csv(folder / "claims.csv", index=False)
+    elif shape == "one_claim_id_csv":
+        # every record under one claim id (a claim id column that lost its values to a constant)
+        frame.assign(claim_id="CLM0").to_csv(folder / "claims.csv", index=False)
     else:
         # no place of service, and every record after the 16th without the delimiter of that empty last cell
         lines = frame.assign(place_of_service="").to_csv(index=False).split("\n")
