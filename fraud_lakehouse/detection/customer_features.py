@@ -352,6 +352,12 @@ def _exact_originals(
     return original
 
 
+# Above this similarity a near duplicate has the claim's procedure (another procedure scores at most 0.4) and an
+# amount within 2x of it (closeness above 0.5), where the closeness of two amounts is exact and monotone: the
+# amounts close enough to one amount are one run of the sorted amounts (see ``_earliest_close_amounts``).
+SAME_PROCEDURE_ABOVE = 0.8 + 1e-9
+
+
 def _near_originals(
     group: np.ndarray,
     rows: np.ndarray,
@@ -362,39 +368,24 @@ def _near_originals(
     claim_rank: np.ndarray,
     detection: np.ndarray,
     settings: KernelSettings,
+    every_pair: bool = False,
 ) -> np.ndarray:
     """Per row: the index of the earliest earlier close claim of the same customer and provider (``group``),
     else -1.
 
-    ``rows``: the rows that may match, whose customer and provider occur together more than once."""
-    if rows.size and settings.near_duplicate_days == 0 and settings.near_duplicate_similarity > SAME_PROCEDURE_ABOVE:
-        return _same_day_near_originals(group, rows, procedure, amount, day, order_at, claim_rank, detection,
-                                        settings.near_duplicate_similarity)  # fmt: skip
-    return _near_originals_by_offset(group, rows, procedure, amount, day, order_at, claim_rank, detection, settings)
-
-
-# Above this similarity a near duplicate has the claim's procedure (another procedure scores at most 0.4) and an
-# amount within 2x of it (closeness above 0.5), where the closeness of two amounts is exact and monotone: the
-# amounts close enough to one amount are one run of the sorted amounts (see ``_same_day_near_originals``).
-SAME_PROCEDURE_ABOVE = 0.8 + 1e-9
-
-
-def _near_originals_by_offset(
-    group: np.ndarray,
-    rows: np.ndarray,
-    procedure: np.ndarray,
-    amount: np.ndarray,
-    day: np.ndarray,
-    order_at: np.ndarray,
-    claim_rank: np.ndarray,
-    detection: np.ndarray,
-    settings: KernelSettings,
-) -> np.ndarray:
-    """``_near_originals`` for any settings, comparing each claim with every earlier one of its group: quadratic in
-    a group's claims, so only for settings the same-day pass does not cover."""
+    ``rows``: the rows that may match, whose customer and provider occur together more than once. Near duplicates
+    of the same service date above ``SAME_PROCEDURE_ABOVE`` take ``_earliest_close_amounts``; other settings (and
+    ``every_pair``, the tests' reference) compare each claim with every earlier one of its group, quadratic in a
+    group's claims."""
     original = np.full(group.size, -1, dtype=np.int64)
     if not rows.size:
         return original
+    threshold = settings.near_duplicate_similarity
+    if not every_pair and settings.near_duplicate_days == 0 and threshold > SAME_PROCEDURE_ABOVE:
+        # the candidates share the claim's customer, provider, procedure and service date
+        same_day = np.full(group.size, -1, dtype=np.int64)
+        same_day[rows] = _group_ids([pd.factorize(group[rows])[0], procedure[rows], day[rows] - day[rows].min()])
+        return _earliest_close_amounts(same_day, rows, amount, order_at, claim_rank, detection, threshold)
     rows, starts = _in_claim_order(group, rows, order_at, claim_rank, detection)
     start_index = np.nonzero(starts)[0][np.cumsum(starts) - 1]
     position = np.arange(rows.size) - start_index
@@ -422,31 +413,22 @@ def _near_originals_by_offset(
     return original
 
 
-def _same_day_near_originals(
-    group: np.ndarray,
-    rows: np.ndarray,
-    procedure: np.ndarray,
-    amount: np.ndarray,
-    day: np.ndarray,
-    order_at: np.ndarray,
-    claim_rank: np.ndarray,
-    detection: np.ndarray,
-    threshold: float,
-) -> np.ndarray:
+def _earliest_close_amounts(
+    same_day: np.ndarray, rows: np.ndarray, amount: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray,
+    detection: np.ndarray, threshold: float,
+) -> np.ndarray:  # fmt: skip
     """``_near_originals`` for near duplicates of the same service date with a similarity above
     ``SAME_PROCEDURE_ABOVE``, in O(n log n) whatever the size of a group (one customer billed a million times by one
     provider on one day is compared a million times, not half a million million).
 
-    The candidates of a claim share its customer, provider, procedure and service date; within that group, the
-    amounts close enough to the claim's are one run of the group's distinct amounts, found by binary search with
-    the kernel's own similarity. The earliest claim of the run (a range minimum over each amount's first and
-    claims in claim order) is the original when it is earlier than the claim."""
-    original = np.full(group.size, -1, dtype=np.int64)
-    fine = np.full(group.size, -1, dtype=np.int64)
-    fine[rows] = _group_ids([pd.factorize(group[rows])[0], procedure[rows], day[rows] - day[rows].min()])
-    rows, starts = _in_claim_order(fine, rows, order_at, claim_rank, detection)
+    ``same_day`` numbers each claim's group of candidates: its customer, provider, procedure and service date.
+    Within a group, the amounts close enough to the claim's are one run of the group's distinct amounts, found by
+    binary search with the kernel's own similarity. The earliest claim of the run (a range minimum over each
+    amount's first claim in claim order) is the original when it is earlier than the claim."""
+    original = np.full(same_day.size, -1, dtype=np.int64)
+    rows, starts = _in_claim_order(same_day, rows, order_at, claim_rank, detection)
     size = rows.size
-    g, at, rank, amounts = fine[rows], order_at[rows], claim_rank[rows], amount[rows]
+    g, at, rank, amounts = same_day[rows], order_at[rows], claim_rank[rows], amount[rows]
     # claims with the same order time and claim rank are not earlier than each other: one step of ``earlier``
     earlier_step = np.cumsum(starts | np.concatenate(([True], (at[1:] != at[:-1]) | (rank[1:] != rank[:-1]))))
     # each distinct amount of a group, with the position (in claim order) of its first claim

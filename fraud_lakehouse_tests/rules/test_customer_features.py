@@ -316,9 +316,7 @@ def test_same_day_near_duplicates_in_n_log_n_find_what_comparing_every_pair_find
             detection = rng.integers(19_000, 19_002, size).astype(np.int32)
             rows = np.sort(rng.choice(size, size=max(size - size // 10, 1), replace=False))
             inputs = (group, rows, procedure, amount, day, order_at, claim_rank, detection)
-            fast = customer_features._same_day_near_originals(*inputs, similarity_threshold)
-            every_pair = customer_features._near_originals_by_offset(*inputs, settings)
-            assert fast.tolist() == every_pair.tolist()
+            every_pair = customer_features._near_originals(*inputs, settings, every_pair=True)
             assert customer_features._near_originals(*inputs, settings).tolist() == every_pair.tolist()
     assert (every_pair >= 0).sum() > 100  # near duplicates occur
 
