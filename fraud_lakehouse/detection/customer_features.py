@@ -352,10 +352,8 @@ def _exact_originals(
     return original
 
 
-# Above this similarity a near duplicate has the claim's procedure (another procedure scores at most 0.4) and an
-# amount within 2x of it (closeness above 0.5), where the closeness of two amounts is exact and monotone: the
-# amounts close enough to one amount are one run of the sorted amounts (see ``_earliest_close_amounts``).
-SAME_PROCEDURE_ABOVE = 0.8 + 1e-9
+# The largest similarity two claims of different procedures can have: 0.6 x 0 + 0.4 x closeness of at most 1.
+OTHER_PROCEDURE_MAX_SIMILARITY = 0.4
 
 
 def _near_originals(
@@ -373,19 +371,32 @@ def _near_originals(
     """Per row: the index of the earliest earlier close claim of the same customer and provider (``group``),
     else -1.
 
-    ``rows``: the rows that may match, whose customer and provider occur together more than once. Near duplicates
-    of the same service date above ``SAME_PROCEDURE_ABOVE`` take ``_earliest_close_amounts``; other settings (and
-    ``every_pair``, the tests' reference) compare each claim with every earlier one of its group, quadratic in a
-    group's claims."""
+    ``rows``: the rows that may match, whose customer and provider occur together more than once.
+
+    Comparing each claim with every earlier one of its customer and provider is quadratic in their claims (one
+    customer billed a million times by one provider: half a million million comparisons). Instead, for each day
+    the candidates may be on (the claim's own and the ``near_duplicate_days`` before it), the amounts close enough
+    to the claim's form one run of that day's distinct amounts, sorted, of the same customer, provider and
+    procedure (and, when a claim of another procedure can be close enough, of any procedure): a binary search with
+    the kernel's own similarity finds the run, and a range minimum its earliest claim. O(n log n) per such day.
+    ``every_pair`` compares every pair instead: the tests' reference, and the fallback when the keys cannot be
+    packed into one integer."""
     original = np.full(group.size, -1, dtype=np.int64)
     if not rows.size:
         return original
-    threshold = settings.near_duplicate_similarity
-    if not every_pair and settings.near_duplicate_days == 0 and threshold > SAME_PROCEDURE_ABOVE:
-        # the candidates share the claim's customer, provider, procedure and service date
-        same_day = np.full(group.size, -1, dtype=np.int64)
-        same_day[rows] = _group_ids([pd.factorize(group[rows])[0], procedure[rows], day[rows] - day[rows].min()])
-        return _earliest_close_amounts(same_day, rows, amount, order_at, claim_rank, detection, threshold)
+    if not every_pair:
+        # the rows in claim order (order time, claim rank, detection date; ties in row order, as the pairwise
+        # comparison's sort): the earliest claim is the smallest position
+        in_order = rows[np.lexsort([detection[rows], claim_rank[rows], order_at[rows]])]
+        at, rank = order_at[in_order], claim_rank[in_order]
+        # claims of the same order time and claim rank are not earlier than each other: one step of "earlier"
+        step = np.cumsum(np.concatenate(([True], (at[1:] != at[:-1]) | (rank[1:] != rank[:-1]))))
+        claims = (group[in_order], procedure[in_order], amount[in_order], day[in_order])
+        earliest = _earliest_close_claims(*claims, step, settings)
+        if earliest is not None:
+            matched = np.nonzero(earliest >= 0)[0]
+            original[in_order[matched]] = in_order[earliest[matched]]
+            return original
     rows, starts = _in_claim_order(group, rows, order_at, claim_rank, detection)
     start_index = np.nonzero(starts)[0][np.cumsum(starts) - 1]
     position = np.arange(rows.size) - start_index
@@ -413,67 +424,78 @@ def _near_originals(
     return original
 
 
-def _earliest_close_amounts(
-    same_day: np.ndarray, rows: np.ndarray, amount: np.ndarray, order_at: np.ndarray, claim_rank: np.ndarray,
-    detection: np.ndarray, threshold: float,
-) -> np.ndarray:  # fmt: skip
-    """``_near_originals`` for near duplicates of the same service date with a similarity above
-    ``SAME_PROCEDURE_ABOVE``, in O(n log n) whatever the size of a group (one customer billed a million times by one
-    provider on one day is compared a million times, not half a million million).
+def _earliest_close_claims(
+    group: np.ndarray, procedure: np.ndarray, amount: np.ndarray, day: np.ndarray, step: np.ndarray,
+    settings: KernelSettings,
+) -> np.ndarray | None:  # fmt: skip
+    """For claims in claim order (``step``: their rank in it, equal for claims neither is earlier than), the
+    position of each one's earliest earlier close claim, else -1 (``_near_originals`` by day and amount runs); None
+    when the keys do not pack into one integer."""
+    threshold, days_back = settings.near_duplicate_similarity, settings.near_duplicate_days
+    size = step.size
+    pair = pd.factorize(group)[0].astype(np.int64)
+    codes = procedure.astype(np.int64)
+    offset = (day - day.min() + days_back).astype(np.int64)  # >= 0 also `days_back` days earlier
+    day_bits = max(int(offset.max()).bit_length(), 1)
+    code_bits = max(int(codes.max()).bit_length(), 1)
+    if max(int(pair.max()).bit_length(), 1) + code_bits + day_bits > 62:
+        return None
+    best = np.full(size, size, dtype=np.int64)
+    searches = [((pair << code_bits | codes) << day_bits, True)]
+    if threshold <= OTHER_PROCEDURE_MAX_SIMILARITY:
+        # a claim of another procedure can be close enough: also the runs of every procedure
+        searches.append((pair << day_bits, False))
+    for key_base, same_procedure in searches:
+        key = key_base | offset
+        by_amount = np.lexsort([np.arange(size), amount, key])
+        distinct = _group_starts([key[by_amount], amount[by_amount]])
+        first_of = np.nonzero(distinct)[0]
+        run_key, run_amount, run_first = key[by_amount][first_of], amount[by_amount][first_of], by_amount[first_of]
+        day_starts = np.nonzero(_group_starts([run_key]))[0]
+        day_keys = run_key[day_starts]
+        day_ends = np.append(day_starts[1:], run_key.size)
+        for back in range(days_back + 1):
+            wanted = key - back
+            block = np.minimum(np.searchsorted(day_keys, wanted), day_keys.size - 1)
+            claims = np.nonzero(day_keys[block] == wanted)[0]
+            if not claims.size:
+                continue
+            low, high = _close_run(run_amount, day_starts[block[claims]], day_ends[block[claims]],
+                                   amount[claims], same_procedure, threshold)  # fmt: skip
+            earliest = _range_minimum(run_first, low, high, size)
+            earlier = earliest < size
+            earlier[earlier] = step[earliest[earlier]] < step[claims[earlier]]
+            best[claims[earlier]] = np.minimum(best[claims[earlier]], earliest[earlier])
+    return np.where(best < size, best, -1)
 
-    ``same_day`` numbers each claim's group of candidates: its customer, provider, procedure and service date.
-    Within a group, the amounts close enough to the claim's are one run of the group's distinct amounts, found by
-    binary search with the kernel's own similarity. The earliest claim of the run (a range minimum over each
-    amount's first claim in claim order) is the original when it is earlier than the claim."""
-    original = np.full(same_day.size, -1, dtype=np.int64)
-    rows, starts = _in_claim_order(same_day, rows, order_at, claim_rank, detection)
-    size = rows.size
-    g, at, rank, amounts = same_day[rows], order_at[rows], claim_rank[rows], amount[rows]
-    # claims with the same order time and claim rank are not earlier than each other: one step of ``earlier``
-    earlier_step = np.cumsum(starts | np.concatenate(([True], (at[1:] != at[:-1]) | (rank[1:] != rank[:-1]))))
-    # each distinct amount of a group, with the position (in claim order) of its first claim
-    by_amount = np.lexsort([np.arange(size), amounts, g])
-    amount_starts = _group_starts([g[by_amount], amounts[by_amount]])
-    first_at = np.nonzero(amount_starts)[0]
-    first = by_amount[first_at]
-    amount_of = np.empty(size, dtype=np.int64)
-    amount_of[by_amount] = np.cumsum(amount_starts) - 1
-    values, value_group = amounts[first], g[first]
-    group_starts = np.nonzero(_group_starts([value_group]))[0]
-    group_of_value = np.cumsum(_group_starts([value_group])) - 1
-    low_bound = group_starts[group_of_value]
-    high_bound = np.append(group_starts[1:], values.size)[group_of_value] - 1
-    here = np.arange(values.size)
 
-    def close(candidate: np.ndarray) -> np.ndarray:
-        return _similarity(np.ones(here.size, dtype=bool), values, values[candidate]) >= threshold
+def _close_run(
+    values: np.ndarray, start: np.ndarray, end: np.ndarray, amount: np.ndarray, same_procedure: bool, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each claim, the first and last index in ``values[start:end]`` (ascending, distinct) of the amounts close
+    enough to its ``amount``; first > last when there are none. Closeness grows towards the claim's amount from
+    either side (for amounts in whole cents), so the close amounts are one run, found by binary search."""
+    flags = np.full(amount.size, same_procedure)
 
-    # the first close amount: in [low_bound, here], and `here` itself is close
-    low, high = low_bound.copy(), here.copy()
+    def close(index: np.ndarray) -> np.ndarray:
+        return _similarity(flags, amount, values[np.minimum(index, values.size - 1)]) >= threshold
+
+    # the first index whose amount is close or not below the claim's
+    low, high = start.copy(), end.copy()
     while np.any(low < high):
         middle = (low + high) // 2
-        hit = close(middle)
-        high, low = np.where(hit, middle, high), np.where(hit, low, middle + 1)
-    run_first = low
-    # the last close amount: in [here, high_bound]
-    low, high = here.copy(), high_bound.copy()
+        ahead = (low < high) & ((values[np.minimum(middle, values.size - 1)] >= amount) | close(middle))
+        high = np.where(ahead, middle, high)
+        low = np.where((low < high) & ~ahead, middle + 1, low)
+    first = low
+    # the first index whose amount is above the claim's and not close
+    low, high = start.copy(), end.copy()
     while np.any(low < high):
-        middle = (low + high + 1) // 2
-        hit = close(middle)
-        low, high = np.where(hit, middle, low), np.where(hit, high, middle - 1)
-    run_last = low
-    # the earliest claim of the other close amounts, and of the claim's own amount unless that is the claim itself
-    # (the others of its amount come later)
-    others = np.minimum(
-        _range_minimum(first, run_first, here - 1, size), _range_minimum(first, here + 1, run_last, size)
-    )
-    value = amount_of
-    own = np.where(first[value] == np.arange(size), size, first[value])
-    earliest = np.minimum(others[value], own)
-    matched = np.nonzero(earliest < size)[0]
-    matched = matched[earlier_step[earliest[matched]] < earlier_step[matched]]
-    original[rows[matched]] = rows[earliest[matched]]
-    return original
+        middle = (low + high) // 2
+        within = (low < high) & ((values[np.minimum(middle, values.size - 1)] <= amount) | close(middle))
+        low = np.where(within, middle + 1, low)
+        high = np.where((low < high) & ~within, middle, high)
+    return first, low - 1
 
 
 def _range_minimum(values: np.ndarray, low: np.ndarray, high: np.ndarray, empty: int) -> np.ndarray:
