@@ -510,8 +510,10 @@ def _range_minimum(values: np.ndarray, low: np.ndarray, high: np.ndarray, empty:
         previous, width = levels[-1], 1 << (len(levels) - 1)
         levels.append(np.minimum(previous, np.append(previous[width:], np.full(width, empty, dtype=np.int64))))
     level = np.frexp(lengths[valid].astype(np.float64))[1].astype(np.int64) - 1  # floor(log2), exactly
-    table = np.stack(levels)
-    result[valid] = np.minimum(table[level, low[valid]], table[level, high[valid] - (1 << level) + 1])
+    for size_level in np.unique(level):
+        ranges = valid[level == size_level]
+        table = levels[size_level]
+        result[ranges] = np.minimum(table[low[ranges]], table[high[ranges] - (1 << int(size_level)) + 1])
     return result
 
 
