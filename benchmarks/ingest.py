@@ -376,7 +376,7 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
 
     import boto3
 
-    from fraud_lakehouse.local_s3 import free_port, start_moto
+    from fraud_lakehouse.local_s3 import start_moto_on_a_free_port
 
     files = make_files(work, claims)
     files["zip"] = work / "claims.zip"
@@ -384,11 +384,10 @@ def part_s3(work: Path, claims: int, runs: int) -> dict:
         archive.write(files["csv"], "claims.csv")
     files["1000_small_files"] = work / "small_files"
     land_small_files(files["1000_small_files"], 1000)
-    port = free_port()
+    moto, port = start_moto_on_a_free_port()
     aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}  # fmt: skip
     env = {**os.environ, **aws}
-    moto = start_moto(port)
     try:
         s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
                           aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from user_home import BIN, new_home
 
-from fraud_lakehouse.local_s3 import free_port, start_moto
+from fraud_lakehouse.local_s3 import start_moto_on_a_free_port
 
 BUCKET = "latency"
 
@@ -119,14 +119,14 @@ def main() -> None:
         return
 
     work = Path(tempfile.mkdtemp(prefix="fraud-lakehouse-latency-"))
-    port = free_port()
+    moto, port = start_moto_on_a_free_port()
     endpoint = f"http://127.0.0.1:{port}"
     aws = {
         "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
     }  # fmt: skip
     os.environ.update(aws)
-    processes = [start_moto(port)]
+    processes = [moto]
     try:
         import boto3
         from deltalake import DeltaTable

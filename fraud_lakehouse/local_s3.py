@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import queue
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -23,20 +26,57 @@ def free_port() -> int:
 
 def start_moto(port: int, timeout_s: float = 30) -> subprocess.Popen:
     """moto's S3 server on 127.0.0.1:``port``, answering when this returns."""
+    return _start_moto(port, timeout_s)[0]
+
+
+def start_moto_on_a_free_port(timeout_s: float = 30) -> tuple[subprocess.Popen, int]:
+    """moto's S3 server on 127.0.0.1 on a port the server binds itself, answering when this returns, and that port.
+
+    Choosing a free port first and starting the server on it later leaves the port to any process that binds one
+    in between (an engine, a code server, another moto): the endpoint then answers from that process, and stops
+    when it ends."""
+    return _start_moto(0, timeout_s)
+
+
+def _start_moto(port: int, timeout_s: float) -> tuple[subprocess.Popen, int]:
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if server is None:
         raise LocalS3Error("moto is not installed: pip install -e '.[local-s3]'")
     process = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    endpoint = f"http://127.0.0.1:{port}"
+    bound: queue.Queue[int] = queue.Queue()
+
+    def read_log() -> None:
+        # the server logs every request: its pipe is read to the end, or a full pipe would stop the server
+        assert process.stderr is not None
+        for line in process.stderr:
+            if match := _RUNNING_ON.search(line):
+                bound.put(int(match.group(1)))
+
+    threading.Thread(target=read_log, name="moto-log", daemon=True).start()
     deadline = time.monotonic() + timeout_s
+    endpoint = f"http://127.0.0.1:{port or '?'}"
+    while True:
+        try:
+            # the port this server bound: only then is the endpoint known to be this process's
+            bound_port = bound.get(timeout=0.2)
+            endpoint = f"http://127.0.0.1:{bound_port}"
+            break
+        except queue.Empty:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise LocalS3Error(f"moto's server did not start on {endpoint}") from None
     while True:
         try:
             urllib.request.urlopen(endpoint, timeout=1)
-            return process
+            return process, bound_port
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise LocalS3Error(f"moto's server did not start on {endpoint}") from None
             time.sleep(0.2)
+
+
+# what the server (Werkzeug) prints once it listens
+_RUNNING_ON = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")

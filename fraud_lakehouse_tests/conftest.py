@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from fraud_lakehouse.local_s3 import free_port, start_moto
+from fraud_lakehouse.local_s3 import start_moto_on_a_free_port
 from fraud_lakehouse.resources.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,24 +24,34 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("suite")
 
 
+MOTO_SERVER = pytest.StashKey[subprocess.Popen]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # The S3 settings must be in the environment before the embedded engine
-    # starts (Sail and delta-rs read them from there), so the moto port is
-    # chosen here and the server started on first use.
-    port = free_port()
-    os.environ["FRAUD_LAKEHOUSE_TEST_MOTO_PORT"] = str(port)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
+    # The S3 settings must be in the environment before the embedded engine starts (Sail and delta-rs read them
+    # from there), so each process that runs tests starts its moto server now, on a port the server binds itself.
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        process, port = start_moto_on_a_free_port()
+        config.stash[MOTO_SERVER] = process
+        os.environ["FRAUD_LAKEHOUSE_TEST_MOTO_PORT"] = str(port)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ALLOW_HTTP": "true",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("FRAUD_LAKEHOUSE_ENGINE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if process := config.stash.get(MOTO_SERVER, None):
+        process.terminate()
+        process.wait(timeout=10)
 
 
 # The files that take the longest, longest first. The suite runs one file per worker at a time (pyproject's
@@ -88,18 +98,13 @@ def spark(spark_engine: SparkEngine):
 
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
-    """A moto S3 server in its own process; yields the endpoint URL with a bucket created."""
-    port = os.environ["FRAUD_LAKEHOUSE_TEST_MOTO_PORT"]
-    process = start_moto(int(port))
-    endpoint = f"http://127.0.0.1:{port}"
+    """The test process's moto S3 server (its own process, started in ``pytest_configure``); yields the endpoint
+    URL with a bucket created."""
+    endpoint = f"http://127.0.0.1:{os.environ['FRAUD_LAKEHOUSE_TEST_MOTO_PORT']}"
     import boto3
 
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=S3_BUCKET)
-    try:
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    yield endpoint
 
 
 def debian_tool(name: str) -> str:

@@ -132,3 +132,29 @@ def test_a_gzip_file_on_s3_is_read_in_few_requests(moto_s3):
     assert len(opened) == 1
     # one GET per READ_AHEAD_BYTES of the object (read straight, gzip's reads of this 1.8 MB file were 230)
     assert opened[0].reads <= len(body) // READ_AHEAD_BYTES + 1
+
+
+def test_a_moto_server_whose_port_another_server_holds_is_an_error_not_the_other_servers_endpoint():
+    import http.server
+    import threading
+
+    import pytest
+
+    from fraud_lakehouse.local_s3 import LocalS3Error, start_moto, start_moto_on_a_free_port
+
+    # another HTTP server holds the port: before, start_moto returned as soon as that one answered
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(LocalS3Error, match="did not start"):
+            start_moto(other.server_address[1], timeout_s=60)
+    finally:
+        other.shutdown()
+    process, port = start_moto_on_a_free_port()
+    try:
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+        s3.create_bucket(Bucket="own")
+        assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == ["own"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
