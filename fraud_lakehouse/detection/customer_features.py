@@ -454,6 +454,8 @@ def _earliest_close_claims(
         day_starts = np.nonzero(_group_starts([run_key]))[0]
         day_keys = run_key[day_starts]
         day_ends = np.append(day_starts[1:], run_key.size)
+        # one table for every day searched: a range never leaves its day's runs
+        earliest_of_runs = _MinimumTable(run_first, longest=int((day_ends - day_starts).max()))
         for back in range(days_back + 1):
             wanted = key - back
             block = np.minimum(np.searchsorted(day_keys, wanted), day_keys.size - 1)
@@ -462,7 +464,7 @@ def _earliest_close_claims(
                 continue
             low, high = _close_run(run_amount, day_starts[block[claims]], day_ends[block[claims]],
                                    amount[claims], same_procedure, threshold)  # fmt: skip
-            earliest = _range_minimum(run_first, low, high, size)
+            earliest = earliest_of_runs.of(low, high, empty=size)
             earlier = earliest < size
             earlier[earlier] = step[earliest[earlier]] < step[claims[earlier]]
             best[claims[earlier]] = np.minimum(best[claims[earlier]], earliest[earlier])
@@ -498,23 +500,27 @@ def _close_run(
     return first, low - 1
 
 
-def _range_minimum(values: np.ndarray, low: np.ndarray, high: np.ndarray, empty: int) -> np.ndarray:
-    """min(values[low[i] : high[i] + 1]) for each i, ``empty`` where the range is empty (a sparse table)."""
-    lengths = high - low + 1
-    result = np.full(low.size, empty, dtype=np.int64)
-    valid = np.nonzero(lengths > 0)[0]
-    if not valid.size:
+class _MinimumTable:
+    """A sparse table of ``values``: the minimum of any range of up to ``longest`` values in two lookups."""
+
+    def __init__(self, values: np.ndarray, longest: int) -> None:
+        # level k holds the minimum of values[i : i + 2**k] (the last 2**k - 1 entries are never read)
+        self.levels = [values.astype(np.int64)]
+        while 1 << len(self.levels) <= longest:
+            previous, width = self.levels[-1], 1 << (len(self.levels) - 1)
+            self.levels.append(np.minimum(previous, np.append(previous[width:], previous[-width:])))
+
+    def of(self, low: np.ndarray, high: np.ndarray, empty: int) -> np.ndarray:
+        """min(values[low[i] : high[i] + 1]) for each i, ``empty`` where the range is empty."""
+        lengths = high - low + 1
+        result = np.full(low.size, empty, dtype=np.int64)
+        valid = np.nonzero(lengths > 0)[0]
+        level = np.frexp(lengths[valid].astype(np.float64))[1].astype(np.int64) - 1  # floor(log2), exactly
+        for size_level in np.unique(level):
+            ranges = valid[level == size_level]
+            table = self.levels[size_level]
+            result[ranges] = np.minimum(table[low[ranges]], table[high[ranges] - (1 << int(size_level)) + 1])
         return result
-    levels = [values.astype(np.int64)]
-    while 1 << len(levels) <= int(lengths.max()):
-        previous, width = levels[-1], 1 << (len(levels) - 1)
-        levels.append(np.minimum(previous, np.append(previous[width:], np.full(width, empty, dtype=np.int64))))
-    level = np.frexp(lengths[valid].astype(np.float64))[1].astype(np.int64) - 1  # floor(log2), exactly
-    for size_level in np.unique(level):
-        ranges = valid[level == size_level]
-        table = levels[size_level]
-        result[ranges] = np.minimum(table[low[ranges]], table[high[ranges] - (1 << int(size_level)) + 1])
-    return result
 
 
 def _claim_ids(claim_id: pa.Array, index: np.ndarray) -> pa.Array:

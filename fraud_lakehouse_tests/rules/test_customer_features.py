@@ -326,13 +326,13 @@ def test_near_duplicates_by_amount_runs_find_what_comparing_every_pair_finds(day
     assert matches > 100  # near duplicates occur
 
 
-def test_range_minimum_is_the_minimum_of_each_range():
+def test_the_minimum_table_gives_the_minimum_of_each_range():
     import numpy as np
 
     rng = np.random.default_rng(3)
     values = rng.integers(0, 1000, 300)
     low = rng.integers(0, 300, 2000)
     high = np.minimum(low + rng.integers(-3, 300, 2000), 299)
-    got = customer_features._range_minimum(values, low, high, empty=-1)
+    got = customer_features._MinimumTable(values, longest=300).of(low, high, empty=-1)
     expected = [int(values[lo : hi + 1].min()) if hi >= lo else -1 for lo, hi in zip(low, high, strict=True)]
     assert got.tolist() == expected
