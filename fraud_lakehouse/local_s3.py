@@ -56,26 +56,24 @@ def _start_moto(port: int, timeout_s: float) -> tuple[subprocess.Popen, int]:
 
     threading.Thread(target=read_log, name="moto-log", daemon=True).start()
     deadline = time.monotonic() + timeout_s
-    endpoint = f"http://127.0.0.1:{port or '?'}"
+    bound_port = None
     while True:
-        try:
+        if bound_port is None:
             # the port this server bound: only then is the endpoint known to be this process's
-            bound_port = bound.get(timeout=0.2)
-            endpoint = f"http://127.0.0.1:{bound_port}"
-            break
-        except queue.Empty:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise LocalS3Error(f"moto's server did not start on {endpoint}") from None
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            return process, bound_port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise LocalS3Error(f"moto's server did not start on {endpoint}") from None
-            time.sleep(0.2)
+            try:
+                bound_port = bound.get(timeout=0.2)
+                continue
+            except queue.Empty:
+                pass
+        else:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{bound_port}", timeout=1)
+                return process, bound_port
+            except OSError:
+                time.sleep(0.2)
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise LocalS3Error(f"moto's server did not start on 127.0.0.1:{bound_port or port or 'any port'}")
 
 
 # what the server (Werkzeug) prints once it listens
