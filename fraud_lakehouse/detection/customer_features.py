@@ -447,7 +447,7 @@ def _earliest_close_claims(
         searches.append((pair << day_bits, False))
     for key_base, same_procedure in searches:
         key = key_base | offset
-        by_amount = np.lexsort([np.arange(size), amount, key])
+        by_amount = np.lexsort([amount, key])  # stable: within an amount, in claim order
         distinct = _group_starts([key[by_amount], amount[by_amount]])
         first_of = np.nonzero(distinct)[0]
         run_key, run_amount, run_first = key[by_amount][first_of], amount[by_amount][first_of], by_amount[first_of]
