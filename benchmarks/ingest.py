@@ -27,7 +27,10 @@ Parts (each measured run is a fresh process; medians of --runs runs):
 8. named (not by default): a day of --named-copies x the 1 M-claim file, then one small file landed on it and
    ingested by name, as the sensor's run for it does (time and peak memory of that run);
 9. large_day (not by default): --large-day-files files of 1 M distinct claims landed for one day, the whole graph
-   through the CLI as in 2: wall clock and the peak memory of the CLI's process (silver and gold of a large day).
+   through the CLI as in 2: wall clock and the peak memory of the CLI's process (silver and gold of a large day);
+10. large_days_at_once (not by default): --at-once instances, each with the day of 9 landed, each run through the
+   CLI at the same time (as runs a sensor starts for several days): each run's wall clock and peak memory, and
+   the most memory the machine had in use meanwhile (``MemTotal - MemAvailable``, sampled every 0.5 s).
 
     python benchmarks/ingest.py                       # parts 1-3
     python benchmarks/ingest.py --parts ingest --runs 5
@@ -38,6 +41,7 @@ Parts (each measured run is a fresh process; medians of --runs runs):
     python benchmarks/ingest.py --parts s3 --runs 3
     python benchmarks/ingest.py --parts named --named-copies 10
     python benchmarks/ingest.py --parts large_day --large-day-files 10 --runs 1
+    python benchmarks/ingest.py --parts large_days_at_once --large-day-files 10 --at-once 4
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -505,18 +510,86 @@ def part_large_day(work: Path, files: int, runs: int) -> dict:
     }
 
 
+def _memory_in_use_gib() -> float:
+    """The machine's memory in use: ``MemTotal - MemAvailable`` of ``/proc/meminfo``."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) / 1024**2
+
+
+def part_large_days_at_once(work: Path, files: int, at_once: int) -> dict:
+    """``at_once`` large days (part 9's) run through the CLI at the same time, each in an instance of its own: each
+    run's wall clock and peak memory (``wait4``), and the most memory the machine had in use while they ran."""
+    source = work / "files"
+    _generate_files(source, files)
+    materialize = [*MATERIALIZE_ALL, "--partition", DAY.isoformat()]
+    homes, envs = [], []
+    for index in range(at_once):
+        home = work / f"large-{index}"
+        envs.append(new_home(home))
+        landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
+        landed.mkdir(parents=True)
+        for path in sorted(source.iterdir()):
+            os.link(path, landed / path.name)
+        homes.append(home)
+    in_use_before = _memory_in_use_gib()
+    most_in_use = [in_use_before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            most_in_use[0] = max(most_in_use[0], _memory_in_use_gib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    processes = {}
+    for home, env in zip(homes, envs, strict=True):
+        with open(home / "run.log", "wb") as output:
+            process = subprocess.Popen(materialize, cwd=home, env=env, stdout=output, stderr=subprocess.STDOUT)
+        processes[process.pid] = home
+    walls: dict[Path, float] = {}
+    peaks: dict[Path, float] = {}
+    failed: list[str] = []
+    while processes:
+        pid, status, usage = os.wait4(-1, 0)  # any child: each run's own peak memory
+        home = processes.pop(pid, None)
+        if home is None:
+            continue
+        walls[home] = time.perf_counter() - started
+        peaks[home] = usage.ru_maxrss / 1024
+        if os.waitstatus_to_exitcode(status):
+            failed.append(f"{home.name}: {(home / 'run.log').read_text()[-2000:]}")
+    done.set()
+    sampler.join()
+    if failed:
+        raise RuntimeError("a large day's run failed:\n" + "\n".join(failed))
+    for home in homes:
+        print(f"large day ({files} M claims), {home.name} of {at_once} at once: {walls[home]:.1f} s, "
+              f"peak {peaks[home]:.0f} MiB", file=sys.stderr)  # fmt: skip
+    return {
+        "claims_per_day": files * 1_000_000,
+        "days_at_once": at_once,
+        "cli_wall_seconds": [round(walls[home], 1) for home in homes],
+        "cli_peak_rss_mib": [round(peaks[home]) for home in homes],
+        "machine_memory_in_use_before_gib": round(in_use_before, 1),
+        "machine_memory_in_use_most_gib": round(most_in_use[0], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parts", default="ingest,end_to_end,year",
-                        help="ingest, end_to_end, year, many_files, big, shapes, s3, named, large_day")  # fmt: skip
+                        help="ingest, end_to_end, year, many_files, big, shapes, s3, named, large_day, "
+                             "large_days_at_once")  # fmt: skip
     parser.add_argument("--many-files", type=int, default=1000, help="how many small files part many_files lands")
     parser.add_argument("--big-file-gb", type=float, default=5.0)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"the shapes part 6 lands: {', '.join(SHAPES)}")
     parser.add_argument("--named-copies", type=int, default=10, help="copies of the 1 M-claim file in part named's day")
     parser.add_argument("--large-day-files", type=int, default=10,
                         help="files of 1 M distinct claims in part large_day's day")  # fmt: skip
+    parser.add_argument("--at-once", type=int, default=4, help="large days run at once in part large_days_at_once")
     parser.add_argument("--one-run", choices=["plain", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--named", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -545,6 +618,9 @@ def main() -> None:
             summary["named"] = part_named(work / "named", args.named_copies)
         if "large_day" in parts:
             summary["large_day"] = part_large_day(work / "large_day", args.large_day_files, args.runs)
+        if "large_days_at_once" in parts:
+            summary["large_days_at_once"] = part_large_days_at_once(work / "at_once", args.large_day_files,
+                                                                    args.at_once)  # fmt: skip
         if "s3" in parts:
             summary["s3"] = part_s3(work / "s3", args.claims, args.runs)
         if "shapes" in parts:
