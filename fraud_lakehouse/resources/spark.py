@@ -88,12 +88,17 @@ class _EmbeddedSail:
                 # when Sail's library loads, so only before the first server starts.
                 os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
                 # Even committed on demand, its pages were transparent huge pages,
-                # each zeroed whole (2 MiB) on first touch, and freed pages went
-                # back to the kernel to be faulted and zeroed again on reuse. Plain
-                # pages kept by the allocator for reuse: a third less system time
-                # for a landed 1M-claim file, same peak memory (docs/performance.md).
+                # each zeroed whole (2 MiB) on first touch. Plain pages instead.
                 os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
-                os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+                # Freed pages go back to the kernel as free-on-demand
+                # (MADV_FREE), not decommitted: the allocator reuses them without
+                # a page fault while they are still there, and the kernel takes
+                # them when another process needs the memory. Decommitted, each
+                # reuse faulted and zeroed the page again (a third more system
+                # time); never returned, a run held the most it ever used, and
+                # several large days at once took the whole machine
+                # (docs/performance.md).
+                os.environ.setdefault("MIMALLOC_PURGE_DECOMMITS", "0")
                 # Batches of 32 Ki rows instead of 8 Ki: fewer, longer vectorized
                 # steps. The detection benchmark, 3 runs each: 13.1 s (8 Ki),
                 # 12.0 s (32 Ki), 12.6 s (64 Ki); peak memory 2.6 -> 2.8 GiB.
