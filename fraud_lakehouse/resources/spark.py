@@ -93,11 +93,11 @@ class _EmbeddedSail:
                 # Freed pages go back to the kernel as free-on-demand
                 # (MADV_FREE), not decommitted: the allocator reuses them without
                 # a page fault while they are still there, and the kernel takes
-                # them when another process needs the memory. Decommitted, each
-                # reuse faulted and zeroed the page again (a third more system
-                # time); never returned, a run held the most it ever used, and
-                # several large days at once took the whole machine
-                # (docs/performance.md).
+                # them when another process needs the memory. Decommitted (the
+                # allocator's default), each reuse faulted and zeroed the page
+                # again, which slowed a landed file's run; never returned, a run
+                # held the most it had ever used, and several large days at once
+                # took the whole machine (docs/performance.md).
                 os.environ.setdefault("MIMALLOC_PURGE_DECOMMITS", "0")
                 # Batches of 32 Ki rows instead of 8 Ki: fewer, longer vectorized
                 # steps. The detection benchmark, 3 runs each: 13.1 s (8 Ki),
