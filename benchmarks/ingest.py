@@ -473,6 +473,16 @@ def _generate_files(folder: Path, count: int) -> None:
     subprocess.run([sys.executable, "-c", script, str(folder), str(count), DAY.isoformat()], check=True)
 
 
+def _large_day_home(home: Path, source: Path) -> dict[str, str]:
+    """A new Dagster home at ``home`` with every file of ``source`` landed for DAY (hard links); its environment."""
+    env = new_home(home)
+    landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
+    landed.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        os.link(path, landed / path.name)
+    return env
+
+
 def part_large_day(work: Path, files: int, runs: int) -> dict:
     """A large day: ``files`` files of 1 M distinct claims landed for one day, then the whole graph through the CLI
     as in part 2: wall clock and the peak memory of the CLI's process (the engine runs in it)."""
@@ -483,11 +493,7 @@ def part_large_day(work: Path, files: int, runs: int) -> dict:
     peaks: list[float] = []
     for index in range(runs):
         home = work / f"large-{index}"
-        env = new_home(home)
-        landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
-        landed.mkdir(parents=True)
-        for path in sorted(source.iterdir()):
-            os.link(path, landed / path.name)
+        env = _large_day_home(home, source)
         log = home / "run.log"
         with open(log, "wb") as output:
             started = time.perf_counter()
@@ -525,11 +531,7 @@ def part_large_days_at_once(work: Path, files: int, at_once: int) -> dict:
     homes, envs = [], []
     for index in range(at_once):
         home = work / f"large-{index}"
-        envs.append(new_home(home))
-        landed = home / ".lakehouse" / "landing" / "claims" / DAY.isoformat()
-        landed.mkdir(parents=True)
-        for path in sorted(source.iterdir()):
-            os.link(path, landed / path.name)
+        envs.append(_large_day_home(home, source))
         homes.append(home)
     in_use_before = _memory_in_use_gib()
     most_in_use = [in_use_before]
